@@ -1,0 +1,161 @@
+package patterns
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestFindBoundaries(t *testing.T) {
+	k := mustKey(t, Production)
+	tests := []struct {
+		name  string
+		text  string
+		valid int // valid candidates expected
+	}{
+		{"alone", k, 1},
+		{"env assignment", "KEY=" + k + "\n", 1},
+		{"quoted", `"` + k + `"`, 1},
+		{"query", "?k=" + k + "&x=1", 1},
+		{"after dash", "-" + k, 1},
+		{"glued before", "x" + k, 0},
+		{"underscore before", "_" + k, 0},
+		{"digit before", "9" + k, 0},
+		{"glued after", k + "a", 0},
+		{"underscore after is fine", k + "_", 1},
+		{"one too long", k + "0", 0},
+		{"truncated", k[:46], 0},
+		{"upper case", strings.ToUpper(k[:9]) + k[9:], 0},
+		{"twice", k + " " + k, 2},
+		{"adjacent non-base62", k + "-" + k, 2},
+		{"prefix glued by underscore", "atmx_" + k, 0},
+		{"prefix then space", "atmx_ " + k, 1},
+		{"bad checksum", k[:46] + flip(k[46]), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			for _, c := range findAll(tt.text) {
+				if c.Valid {
+					n++
+					if got := tt.text[c.Start:c.End]; !Valid([]byte(got)) {
+						t.Errorf("reported span is not a key")
+					}
+				}
+			}
+			if n != tt.valid {
+				t.Errorf("found %d valid keys, want %d", n, tt.valid)
+			}
+		})
+	}
+}
+
+func TestFindNearMiss(t *testing.T) {
+	k := mustKey(t, Staging)
+	bad := k[:46] + flip(k[46])
+	got := findAll("x=" + bad)
+	if len(got) != 1 || got[0].Valid {
+		t.Fatalf("want one invalid candidate (a near miss), got %+v", got)
+	}
+}
+
+// TestFindWindowed checks the streaming contract: a key split across two
+// windows that overlap by KeyLen bytes is found exactly once.
+func TestFindWindowed(t *testing.T) {
+	k := mustKey(t, Development)
+	data := []byte(strings.Repeat("a ", 40) + k + strings.Repeat(" b", 40))
+	want := bytes.Index(data, []byte(k))
+	for window := KeyLen + 1; window < len(data); window += 7 {
+		var starts []int
+		for lo := 0; lo < len(data); {
+			hi := min(lo+window, len(data))
+			atEOF := hi == len(data)
+			var before byte
+			if lo > 0 {
+				before = data[lo-1]
+			}
+			limit := hi - KeyLen // starts at or past limit are left to the next window
+			Find(data[lo:hi], before, atEOF, func(c Candidate) {
+				if atEOF || lo+c.Start < limit {
+					starts = append(starts, lo+c.Start)
+				}
+			})
+			if atEOF {
+				break
+			}
+			lo = limit
+		}
+		if len(starts) != 1 || starts[0] != want {
+			t.Fatalf("window %d: starts %v, want [%d]", window, starts, want)
+		}
+	}
+}
+
+// reference is the simplest statement of the matching rules, for the fuzzer
+// to check Find against.
+var reference = regexp.MustCompile(`atmx_(dev|stg|prd)_[0-9A-Za-z]{38}`)
+
+func referenceFind(s string) []Candidate {
+	var out []Candidate
+	for i := 0; i+KeyLen <= len(s); i++ {
+		if !strings.HasPrefix(s[i:], Prefix) {
+			continue
+		}
+		if i > 0 && (s[i-1] == '_' || IsBase62(s[i-1])) {
+			continue
+		}
+		if !reference.MatchString(s[i:i+KeyLen]) || len(reference.FindString(s[i:i+KeyLen])) != KeyLen {
+			continue
+		}
+		if i+KeyLen < len(s) && IsBase62(s[i+KeyLen]) {
+			continue
+		}
+		out = append(out, Candidate{Start: i, End: i + KeyLen, Valid: Valid([]byte(s[i : i+KeyLen]))})
+		i += KeyLen - 1
+	}
+	return out
+}
+
+func FuzzFind(f *testing.F) {
+	for _, v := range validVectors {
+		f.Add("k=" + v + "\n")
+	}
+	for _, v := range invalidVectors {
+		f.Add(v.key)
+	}
+	f.Add("atmx_atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := findAll(s)
+		want := referenceFind(s)
+		if len(got) != len(want) {
+			t.Fatalf("Find = %+v, reference = %+v", got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("Find = %+v, reference = %+v", got, want)
+			}
+		}
+	})
+}
+
+func BenchmarkFind(b *testing.B) {
+	k, _ := Generate(Production)
+	text := bytes.Repeat([]byte("func main() { fmt.Println(\"hello, world\") } // atmx is a word\n"), 1<<14)
+	text = append(text, k...)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		n := 0
+		Find(text, 0, true, func(c Candidate) { n++ })
+		if n != 1 {
+			b.Fatal(n)
+		}
+	}
+}
+
+func flip(c byte) string {
+	if c == 'a' {
+		return "b"
+	}
+	return "a"
+}
