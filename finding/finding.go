@@ -242,3 +242,9 @@ type Skip struct {
 	Where  string `json:"where"`
 	Reason string `json:"reason"`
 }
+
+// Hit records a hit; with NearMiss it makes a Set a scanner sink.
+func (s *Set) Hit(h Hit) { s.Add(h) }
+
+// NearMiss records a near miss.
+func (s *Set) NearMiss(n NearMiss) { s.AddNearMiss(n) }
