@@ -20,6 +20,9 @@ type Item struct {
 	Open func() (io.ReadCloser, error)
 	// Size is the content length when known, for progress; -1 otherwise.
 	Size int64
+	// Remap, when set, rewrites every location the Detector reports in
+	// this item: a source map's expander adds the original position.
+	Remap func(finding.Location) finding.Location
 }
 
 // Source yields the items of one scan target. Items must stop early and
@@ -109,6 +112,9 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 }
 
 func (e *Engine) scanItem(ctx context.Context, det *Detector, it Item, sink Sink) (int64, error) {
+	if it.Remap != nil {
+		sink = remapSink{sink, it.Remap}
+	}
 	if it.Open == nil {
 		det.ScanBytes(it.Data, it.Loc, sink)
 		return int64(len(it.Data)), nil

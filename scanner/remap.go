@@ -1,0 +1,19 @@
+package scanner
+
+import "github.com/atomyx/atomyx-guard/finding"
+
+// remapSink applies an Item's Remap to what the Detector reports in it.
+type remapSink struct {
+	Sink
+	remap func(finding.Location) finding.Location
+}
+
+func (s remapSink) Hit(h finding.Hit) {
+	h.Location = s.remap(h.Location)
+	s.Sink.Hit(h)
+}
+
+func (s remapSink) NearMiss(n finding.NearMiss) {
+	n.Location = s.remap(n.Location)
+	s.Sink.NearMiss(n)
+}
