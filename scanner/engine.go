@@ -23,6 +23,9 @@ type Item struct {
 	// Remap, when set, rewrites every location the Detector reports in
 	// this item: a source map's expander adds the original position.
 	Remap func(finding.Location) finding.Location
+	// Release, when set, is called once the engine is done with the item
+	// (Data may then be reused by the source, e.g. from a buffer pool).
+	Release func()
 }
 
 // Source yields the items of one scan target. Items must stop early and
@@ -87,6 +90,9 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 			return err
 		}
 		p.Go(func(ctx context.Context) error {
+			if it.Release != nil {
+				defer it.Release()
+			}
 			n, err := e.scanItem(ctx, det, it, sink)
 			if err != nil {
 				if ctx.Err() != nil {
