@@ -75,6 +75,12 @@ type IssueRequest struct {
 	Environment string         `json:"environment"`
 	Products    []string       `json:"products,omitempty"`
 	Owner       *finding.Owner `json:"owner,omitempty"`
+	// Roles and ExpiresAt are extensions of the local Vault: the key-
+	// management roles the new key holds (none by default) and when it
+	// expires (RFC 3339; never by default), so that demos and tests can
+	// make a responder key and an expired key.
+	Roles     []string `json:"roles,omitempty"`
+	ExpiresAt string   `json:"expires_at,omitempty"`
 }
 
 // IssuedKey is the 201 body of reissue and issue: the only response that
@@ -90,6 +96,13 @@ type IssuedKey struct {
 	OldKeyExpiresAt string          `json:"old_key_expires_at,omitempty"`
 }
 
+// IssuedKeyBody is the wire form of IssuedKey, with the whole key. Only the
+// client's decoder and the server's encoder use it; nothing keeps it.
+type IssuedKeyBody struct {
+	Key string `json:"key"`
+	IssuedKey
+}
+
 // ErrorBody is the body of every non-2xx response.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
@@ -99,6 +112,9 @@ type ErrorBody struct {
 type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Role names the role a 403 found missing (an extension: clients
+	// that ignore it still read the message).
+	Role string `json:"role,omitempty"`
 }
 
 // Error codes.
