@@ -1,0 +1,10 @@
+//go:build !linux
+
+package report
+
+import (
+	"os"
+	"testing"
+)
+
+func openTTY(*testing.T) *os.File { return nil }
