@@ -1,0 +1,454 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/scanner"
+	"golang.org/x/net/html"
+)
+
+// Kind is what a browser would make of a file.
+type Kind int
+
+const (
+	Unknown Kind = iota
+	JS
+	CSS
+	HTML
+	SourceMap
+)
+
+func (k Kind) String() string {
+	return [...]string{"unknown", "js", "css", "html", "sourcemap"}[k]
+}
+
+// KindOf classifies an item by its name (a path or URL) and, failing that,
+// by its first bytes.
+func KindOf(name string, head []byte) Kind {
+	if i := strings.IndexAny(name, "?#"); i >= 0 && strings.Contains(name, "://") {
+		name = name[:i]
+	}
+	if i := strings.LastIndexByte(name, '!'); i >= 0 {
+		name = name[i+1:] // an archive member
+	}
+	switch strings.ToLower(path.Ext(name)) {
+	case ".js", ".mjs", ".cjs":
+		return JS
+	case ".css":
+		return CSS
+	case ".html", ".htm", ".xhtml":
+		return HTML
+	case ".map":
+		return SourceMap
+	}
+	h := bytes.TrimLeft(head[:min(len(head), 512)], " \t\r\n\ufeff")
+	lower := bytes.ToLower(h[:min(len(h), 16)])
+	switch {
+	case bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")):
+		return HTML
+	case bytes.HasPrefix(h, []byte(")]}")),
+		bytes.HasPrefix(h, []byte("{")) && bytes.Contains(h, []byte(`"version"`)) &&
+			(bytes.Contains(h, []byte(`"mappings"`)) || bytes.Contains(h, []byte(`"sources"`)) || bytes.Contains(h, []byte(`"sections"`))):
+		return SourceMap
+	}
+	return Unknown
+}
+
+// DefaultMaxBytes is the largest item the Expander reads into memory.
+const DefaultMaxBytes = 64 << 20
+
+// Expander is a scanner.Expander for bundles, CSS, HTML and source maps.
+// It takes over the scan of the item's own text (re-emitting it with a
+// Remap that adds the original position) and emits each source a map
+// carries, so a key in a map or a bundle is reported once per place, with
+// its origin.
+type Expander struct {
+	// MaxBytes bounds the items read; larger ones are left to the plain
+	// Detector. DefaultMaxBytes when zero.
+	MaxBytes int64
+	// LoadMap fetches the external source map ref that it names, for
+	// mapping keys in the generated code. A missing map is not an error
+	// (return an error wrapping fs.ErrNotExist). When nil, maps are read
+	// from disk beside file-source items.
+	LoadMap func(ctx context.Context, it scanner.Item, ref string) ([]byte, error)
+	// Kind, when set, classifies items first (a crawler knows the
+	// Content-Type); Unknown falls back to KindOf.
+	Kind func(it scanner.Item) Kind
+}
+
+var _ scanner.Expander = (*Expander)(nil)
+
+func (e *Expander) maxBytes() int64 {
+	if e.MaxBytes > 0 {
+		return e.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func (e *Expander) kind(it scanner.Item, head []byte) Kind {
+	if e.Kind != nil {
+		if k := e.Kind(it); k != Unknown {
+			return k
+		}
+	}
+	name := it.Loc.Path
+	if name == "" {
+		name = it.Loc.URL
+	}
+	return KindOf(name, head)
+}
+
+// Match takes bundles, CSS, HTML and source maps it has not already
+// emitted itself (those carry a Remap). It scans their text itself, so
+// scanText is false.
+func (e *Expander) Match(it scanner.Item, head []byte) (ok, scanText bool) {
+	if it.Remap != nil || it.Size > e.maxBytes() {
+		return false, true
+	}
+	return e.kind(it, head) != Unknown, false
+}
+
+func identity(l finding.Location) finding.Location { return l }
+
+// Expand reads the item, emits its own text with a Remap, and the sources
+// its maps carry. Malformed or unreadable maps are returned as an error
+// (a Skip) after the text has been emitted: the raw text is always scanned.
+func (e *Expander) Expand(ctx context.Context, it scanner.Item, r io.Reader, emit func(scanner.Item) error) error {
+	max := e.maxBytes()
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		if len(data) > 0 {
+			if eerr := emit(self(it, data, identity)); eerr != nil {
+				return eerr
+			}
+		}
+		return fmt.Errorf("read: %w", err)
+	}
+	var tooBig error
+	if int64(len(data)) > max {
+		data = data[:max]
+		tooBig = fmt.Errorf("larger than %d bytes: only the first %d scanned", max, max)
+	}
+	x := &expansion{e: e, ctx: ctx, it: it, data: data, lines: lineIndex{data: data}, emit: emit}
+	switch e.kind(it, data) {
+	case SourceMap:
+		x.sourceMap()
+	case HTML:
+		x.html()
+	case CSS:
+		x.generated(0, len(data), false)
+		x.done()
+	default:
+		x.generated(0, len(data), true)
+		x.done()
+	}
+	if x.emitErr != nil {
+		return x.emitErr
+	}
+	return errors.Join(append(x.errs, tooBig)...)
+}
+
+func self(it scanner.Item, data []byte, remap func(finding.Location) finding.Location) scanner.Item {
+	return scanner.Item{Loc: it.Loc, Data: data, Size: int64(len(data)), Remap: remap}
+}
+
+// expansion is the work on one item.
+type expansion struct {
+	e       *Expander
+	ctx     context.Context
+	it      scanner.Item
+	data    []byte
+	lines   lineIndex
+	regions []region
+	emit    func(scanner.Item) error
+	errs    []error
+	emitErr error
+}
+
+// region is a stretch of generated code (a whole bundle, or an inline
+// script of a page) with what maps it back to its sources.
+type region struct {
+	start, end int
+	evals      []evalModule // absolute offsets
+	sm         *Map
+}
+
+func (x *expansion) out(it scanner.Item) {
+	if x.emitErr == nil {
+		x.emitErr = x.emit(it)
+	}
+}
+
+func (x *expansion) fail(err error) { x.errs = append(x.errs, err) }
+
+// done emits the item's text with the regions' Remap.
+func (x *expansion) done() {
+	if len(x.regions) == 0 {
+		x.out(self(x.it, x.data, identity))
+		return
+	}
+	x.out(self(x.it, x.data, x.remapGenerated))
+}
+
+// generated analyses data[start:end] as JavaScript (js) or CSS.
+func (x *expansion) generated(start, end int, js bool) {
+	text := x.data[start:end]
+	var reg region
+	reg.start, reg.end = start, end
+	if js {
+		for _, m := range findEvalModules(text) {
+			m.start += start
+			m.end += start
+			if m.mapURL != "" {
+				m.mapAt += start
+				if sm := x.inlineMap(m.mapURL, m.mapAt); sm != nil {
+					_ = sm // its sources are emitted; the module's own text maps by sourceURL
+				}
+			}
+			reg.evals = append(reg.evals, m)
+		}
+	}
+	inEval := func(off int) bool {
+		for _, m := range reg.evals {
+			if off+start >= m.start && off+start < m.end {
+				return true
+			}
+		}
+		return false
+	}
+	if ref, at := lastComment(text, "sourceMappingURL=", inEval); ref != "" {
+		if strings.HasPrefix(ref, "data:") {
+			reg.sm = x.inlineMap(ref, start+at)
+		} else {
+			reg.sm = x.externalMap(ref)
+		}
+	}
+	if reg.sm != nil || len(reg.evals) > 0 {
+		x.regions = append(x.regions, reg)
+	}
+}
+
+// inlineMap decodes a data: source map found at offset at and emits its
+// sources, placed at at in the item.
+func (x *expansion) inlineMap(uri string, at int) *Map {
+	raw, err := decodeDataURI(uri)
+	if err != nil {
+		x.fail(fmt.Errorf("inline source map: %w", err))
+		return nil
+	}
+	m, err := ParseMap(raw)
+	if err != nil {
+		x.fail(fmt.Errorf("inline source map: %w", err))
+		return nil
+	}
+	line, col := x.lines.position(at)
+	m.eachContent(func(_, _ int, path, content string) {
+		x.out(scanner.Item{Loc: x.it.Loc, Data: []byte(content), Size: int64(len(content)),
+			Remap: func(l finding.Location) finding.Location {
+				l.Original = &finding.Original{Path: path, Line: l.Line, Column: l.Column}
+				l.Line, l.Column = line, col
+				return l
+			}})
+	})
+	return m
+}
+
+// externalMap loads the map a bundle names, for mapping only: its sources
+// are scanned when the map itself is.
+func (x *expansion) externalMap(ref string) *Map {
+	load := x.e.LoadMap
+	if load == nil {
+		load = loadMapFile
+	}
+	raw, err := load(x.ctx, x.it, ref)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			x.fail(fmt.Errorf("source map %s: %w", ref, err))
+		}
+		return nil
+	}
+	m, err := ParseMap(raw)
+	if err != nil {
+		x.fail(fmt.Errorf("source map %s: %w", ref, err))
+		return nil
+	}
+	return m
+}
+
+// loadMapFile reads a map named relative to a file-source item's path.
+func loadMapFile(_ context.Context, it scanner.Item, ref string) ([]byte, error) {
+	if it.Loc.Source != finding.SourceFile || it.Loc.Path == "" || strings.Contains(it.Loc.Path, "!") ||
+		strings.Contains(ref, ":") || path.IsAbs(ref) {
+		return nil, fs.ErrNotExist
+	}
+	if i := strings.IndexAny(ref, "?#"); i >= 0 {
+		ref = ref[:i]
+	}
+	name := filepath.Join(filepath.Dir(it.Loc.Path), filepath.FromSlash(ref))
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", fs.ErrNotExist)
+	}
+	if st.Size() > MaxMapBytes {
+		return nil, fmt.Errorf("%d bytes exceeds the %d-byte limit", st.Size(), MaxMapBytes)
+	}
+	return io.ReadAll(io.LimitReader(f, MaxMapBytes))
+}
+
+// remapGenerated places a key found in generated code in its original
+// source: by the webpack module it sits in, or through the source map.
+func (x *expansion) remapGenerated(l finding.Location) finding.Location {
+	off, ok := x.lines.offset(l.Line, l.Column)
+	if !ok {
+		return l
+	}
+	for _, r := range x.regions {
+		if off < r.start || off >= r.end {
+			continue
+		}
+		for _, m := range r.evals {
+			if off >= m.start && off < m.end {
+				l.Original = &finding.Original{Path: m.sourceURL, Line: moduleLine(x.data, m.start, off)}
+				return l
+			}
+		}
+		if r.sm == nil {
+			return l
+		}
+		startLine, _ := x.lines.position(r.start)
+		lineStart := max(off-(l.Column-1), r.start)
+		if pos, ok := r.sm.Lookup(l.Line-startLine, utf16Len(x.data[lineStart:off])); ok {
+			l.Original = &finding.Original{Path: pos.Source, Line: pos.Line, Column: pos.Column}
+		}
+		return l
+	}
+	return l
+}
+
+// html analyses a page's inline scripts and styles as generated code.
+func (x *expansion) html() {
+	z := html.NewTokenizer(bytes.NewReader(x.data))
+	off := 0
+	inside := "" // "script" or "style" while in an inline body
+	for {
+		tt := z.Next()
+		raw := len(z.Raw())
+		switch tt {
+		case html.ErrorToken:
+			x.done()
+			return
+		case html.StartTagToken:
+			name, hasAttr := z.TagName()
+			inside = ""
+			if n := string(name); n == "script" || n == "style" {
+				inside = n
+				for hasAttr {
+					var k []byte
+					k, _, hasAttr = z.TagAttr()
+					if string(k) == "src" {
+						inside = ""
+					}
+				}
+			}
+		case html.TextToken:
+			if inside != "" {
+				x.generated(off, off+raw, inside == "script")
+			}
+			inside = ""
+		default:
+			inside = ""
+		}
+		off += raw
+	}
+}
+
+// mapText is a source map's raw text with where its sources sit in it.
+type mapText struct {
+	m     *Map
+	raw   []byte
+	spans []contentSpan // by start
+	lines *lineIndex
+}
+
+// sourceMap emits a map's text, each key placed in its original source,
+// and each source it carries decoded (a key after an escaped newline is
+// glued to the "n" in the raw text).
+func (x *expansion) sourceMap() {
+	m, err := ParseMap(x.data)
+	if err != nil {
+		x.out(self(x.it, x.data, identity))
+		x.fail(err)
+		return
+	}
+	body := stripXSSI(x.data)
+	base := len(x.data) - len(body)
+	spans, err := findContentSpans(body)
+	if err != nil {
+		spans = nil // ParseMap accepted it; place keys without spans
+	}
+	for i := range spans {
+		spans[i].start += base
+		spans[i].end += base
+	}
+	mt := &mapText{m: m, raw: x.data, spans: spans, lines: &x.lines}
+	x.out(self(x.it, x.data, mt.remapRaw))
+	m.eachContent(func(section, index int, path, content string) {
+		sp, ok := mt.span(section, index)
+		ci := &lineIndex{data: []byte(content)}
+		x.out(scanner.Item{Loc: x.it.Loc, Data: ci.data, Size: int64(len(ci.data)),
+			Remap: func(l finding.Location) finding.Location {
+				orig := &finding.Original{Path: path, Line: l.Line, Column: l.Column}
+				l.Line, l.Column = 0, 0
+				if doff, dok := ci.offset(orig.Line, orig.Column); ok && dok {
+					l.Line, l.Column = mt.lines.position(rawOffset(mt.raw, sp.start, sp.end, doff))
+				}
+				l.Original = orig
+				return l
+			}})
+	})
+}
+
+func (mt *mapText) span(section, index int) (contentSpan, bool) {
+	for _, s := range mt.spans {
+		if s.section == section && s.index == index {
+			return s, true
+		}
+	}
+	return contentSpan{}, false
+}
+
+// remapRaw places a key seen in the map's raw text: inside a
+// sourcesContent string, at its original path, line and column.
+func (mt *mapText) remapRaw(l finding.Location) finding.Location {
+	off, ok := mt.lines.offset(l.Line, l.Column)
+	if !ok {
+		return l
+	}
+	i := sort.Search(len(mt.spans), func(i int) bool { return mt.spans[i].end > off })
+	if i == len(mt.spans) || off < mt.spans[i].start {
+		return l
+	}
+	s := mt.spans[i]
+	line, col := rawPosition(mt.raw, s.start, s.end, off)
+	l.Original = &finding.Original{Path: mt.m.sourcePath(s.section, s.index), Line: line, Column: col}
+	return l
+}

@@ -1,0 +1,164 @@
+package bundle
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// evalModule is a webpack "eval" devtool module: a string literal passed to
+// eval, whose text ends with //# sourceURL=<original path>.
+type evalModule struct {
+	start, end int // the literal's contents, quotes excluded
+	sourceURL  string
+	mapURL     string // a sourceMappingURL inside the module, if any
+	mapAt      int    // offset of mapURL in the enclosing text
+}
+
+var evalOpen = []byte("eval(")
+
+// findEvalModules lists eval("...") literals in js that name a sourceURL.
+func findEvalModules(js []byte) []evalModule {
+	var mods []evalModule
+	for i := 0; ; {
+		j := bytes.Index(js[i:], evalOpen)
+		if j < 0 {
+			return mods
+		}
+		q := i + j + len(evalOpen)
+		i = q
+		for q < len(js) && (js[q] == ' ' || js[q] == '\n' || js[q] == '\t' || js[q] == '\r') {
+			q++
+		}
+		if q >= len(js) || (js[q] != '"' && js[q] != '\'' && js[q] != '`') {
+			continue
+		}
+		end, ok := literalEnd(js, q)
+		if !ok {
+			continue
+		}
+		lit := js[q+1 : end]
+		i = end + 1
+		u, _ := commentValue(lit, "sourceURL=")
+		if u == "" {
+			continue
+		}
+		if k := strings.IndexByte(u, '?'); k >= 0 {
+			u = u[:k]
+		}
+		m := evalModule{start: q + 1, end: end, sourceURL: u}
+		if mu, at := commentValue(lit, "sourceMappingURL="); mu != "" {
+			m.mapURL, m.mapAt = mu, q+1+at
+		}
+		mods = append(mods, m)
+	}
+}
+
+// literalEnd returns the offset of the quote closing the JavaScript string
+// literal opened at js[q].
+func literalEnd(js []byte, q int) (int, bool) {
+	quote := js[q]
+	for i := q + 1; i < len(js); i++ {
+		switch c := js[i]; {
+		case c == '\\':
+			i++
+		case c == quote:
+			return i, true
+		case c == '\n' && quote != '`':
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// commentValue finds the last "//# name" (or "//@", "/*#", "/*@") comment
+// in b and returns its value and the value's offset. Values end at
+// whitespace, a quote, a backslash (an escaped newline inside a literal) or
+// "*/".
+func commentValue(b []byte, name string) (string, int) {
+	return lastComment(b, name, nil)
+}
+
+// lastComment is commentValue skipping comments at offsets skip rejects.
+func lastComment(b []byte, name string, skip func(off int) bool) (string, int) {
+	key := []byte(name)
+	for end := len(b); ; {
+		i := bytes.LastIndex(b[:end], key)
+		if i < 0 {
+			return "", 0
+		}
+		end = i
+		if i < 4 || (b[i-3] != '/' && b[i-3] != '*') || b[i-4] != '/' || (b[i-2] != '#' && b[i-2] != '@') || b[i-1] != ' ' {
+			continue
+		}
+		if skip != nil && skip(i) {
+			continue
+		}
+		v := i + len(key)
+		e := v
+		for e < len(b) {
+			c := b[e]
+			if c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '"' || c == '\'' || c == '`' || c == '\\' ||
+				c == '*' && e+1 < len(b) && b[e+1] == '/' {
+				break
+			}
+			e++
+		}
+		if e == v {
+			continue
+		}
+		return string(b[v:e]), v
+	}
+}
+
+// moduleLine is the 1-based line, within the evaluated module, of the byte
+// at off in the literal js[start:]: escaped newlines count.
+func moduleLine(js []byte, start, off int) int {
+	line := 1
+	for i := start; i < off && i < len(js); i++ {
+		switch js[i] {
+		case '\\':
+			if i+1 < len(js) && js[i+1] == 'n' {
+				line++
+			}
+			i++
+		case '\n':
+			line++
+		}
+	}
+	return line
+}
+
+var errNotData = errors.New("not a data: URI")
+
+// decodeDataURI returns the payload of a data: URI (base64 or percent
+// encoded).
+func decodeDataURI(u string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(u, "data:")
+	if !ok {
+		return nil, errNotData
+	}
+	meta, payload, ok := strings.Cut(rest, ",")
+	if !ok {
+		return nil, errors.New("data: URI without a comma")
+	}
+	if strings.HasSuffix(meta, ";base64") {
+		payload = strings.TrimRight(payload, "=")
+		b, err := base64.RawStdEncoding.DecodeString(payload)
+		if err != nil {
+			b, err = base64.RawURLEncoding.DecodeString(payload)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("data: URI: bad base64: %w", err)
+		}
+		return b, nil
+	}
+	s, err := url.PathUnescape(payload)
+	if err != nil {
+		return nil, fmt.Errorf("data: URI: %w", err)
+	}
+	return []byte(s), nil
+}
