@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/atomyx/atomyx-guard/config"
+	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/report"
+	"github.com/atomyx/atomyx-guard/scanner"
+)
+
+// version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
+var version = "dev"
+
+// scanOptions are the flags every scan command shares: output, exit code,
+// concurrency, verification and response.
+type scanOptions struct {
+	Format     string
+	ReportPath string
+	ExitCode   int
+	Workers    int
+	NearMisses bool
+	Verbose    bool
+	ConfigPath string
+	NoProgress bool
+
+	sys *IO
+}
+
+func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.Format, "format", "f", "text", "output format: text, json or sarif")
+	fs.StringVar(&o.ReportPath, "report", "", "write the report to `FILE` instead of stdout")
+	fs.IntVar(&o.ExitCode, "exit-code", ExitLeaks, "exit code when leaks are found")
+	fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "concurrent scanners")
+	fs.BoolVar(&o.NearMisses, "show-near-misses", false, "also list key-shaped strings whose checksum fails (never findings)")
+	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "more detail in text output")
+	fs.StringVar(&o.ConfigPath, "config", "", "`PATH` of .atomyx-guard.toml (default: at the scan root)")
+	fs.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
+}
+
+func (o *scanOptions) validate() error {
+	switch o.Format {
+	case "text", "json", "sarif":
+	default:
+		return withCode(ExitError, fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format))
+	}
+	if o.Workers < 1 {
+		return withCode(ExitError, fmt.Errorf("--workers must be at least 1"))
+	}
+	return nil
+}
+
+// scanRun is one scan in progress: the engine, the findings it gathers and
+// what it skipped.
+type scanRun struct {
+	opts    *scanOptions
+	set     *finding.Set
+	engine  *scanner.Engine
+	skipped []finding.Skip
+	start   time.Time
+	prog    *progress
+}
+
+func (o *scanOptions) newRun() *scanRun {
+	r := &scanRun{opts: o, set: finding.NewSet(), start: time.Now()}
+	r.engine = &scanner.Engine{
+		Detector: &scanner.Detector{NearMisses: o.NearMisses},
+		Workers:  o.Workers,
+		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
+	}
+	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
+		r.prog = startProgress(o.sys.Err)
+		r.engine.Progress = r.prog.update
+	}
+	return r
+}
+
+// configFor loads the allowlist and policy: --config, or .atomyx-guard.toml
+// at root. A missing file means the defaults.
+func (o *scanOptions) configFor(root string) (*config.Config, error) {
+	p := o.ConfigPath
+	if p == "" {
+		p = filepath.Join(root, ".atomyx-guard.toml")
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		return nil, withCode(ExitError, err)
+	}
+	return cfg, nil
+}
+
+// finish filters, writes the report and turns the outcome into an exit
+// code.
+func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.Stats, warnings []string) error {
+	if r.prog != nil {
+		r.prog.stop()
+	}
+	o := r.opts
+	kept, allowed := cfg.Filter(r.set.Findings())
+	rep := &report.Report{
+		Findings: kept,
+		Skipped:  append(r.skipped, nil...),
+		Warnings: warnings,
+		Stats:    stats,
+	}
+	if o.NearMisses {
+		rep.NearMisses = r.set.NearMisses()
+	}
+	rep.Stats.Allowed = int64(len(allowed))
+	rep.Stats.DurationMS = time.Since(r.start).Milliseconds()
+	for _, w := range warnings {
+		fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
+	}
+	if err := o.write(rep); err != nil {
+		return withCode(ExitError, err)
+	}
+	if len(kept) > 0 {
+		return withCode(o.ExitCode, nil)
+	}
+	return nil
+}
+
+func (o *scanOptions) write(rep *report.Report) error {
+	w, closeFn, err := o.output()
+	if err != nil {
+		return err
+	}
+	switch o.Format {
+	case "json":
+		err = report.WriteJSON(w, rep)
+	case "sarif":
+		err = report.WriteSARIF(w, rep, report.ToolInfo{Name: "atomyx-guard", Version: version, InformationURI: "https://github.com/atomyx/atomyx-guard"})
+	default:
+		err = report.WriteText(w, rep, report.TextOptions{
+			Color:   o.ReportPath == "" && report.ColorEnabled(w, o.sys.env) && o.sys.terminal(w),
+			Verbose: o.Verbose,
+		})
+	}
+	if cerr := closeFn(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func (o *scanOptions) output() (io.Writer, func() error, error) {
+	if o.ReportPath == "" || o.ReportPath == "-" {
+		return o.sys.Out, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(o.ReportPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open report: %w", err)
+	}
+	return f, f.Close, nil
+}
