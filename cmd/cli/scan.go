@@ -15,6 +15,7 @@ import (
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/report"
 	"github.com/atomyx/atomyx-guard/scanner"
+	"github.com/atomyx/atomyx-guard/vault"
 )
 
 // version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
@@ -31,6 +32,9 @@ type scanOptions struct {
 	Verbose    bool
 	ConfigPath string
 	NoProgress bool
+	Verify     bool
+	FailOn     string
+	APIURL     string
 
 	sys *IO
 }
@@ -44,6 +48,9 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "more detail in text output")
 	fs.StringVar(&o.ConfigPath, "config", "", "`PATH` of .atomyx-guard.toml (default: at the scan root)")
 	fs.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
+	fs.BoolVar(&o.Verify, "verify", false, "ask the Atomyx Vault, by fingerprint, whether each key is live (ATOMYX_API_KEY needs keys:verify)")
+	fs.StringVar(&o.FailOn, "fail-on", "", "which findings fail the scan: any, active or never (default: active with --verify, else any)")
+	fs.StringVar(&o.APIURL, "api-url", "", "Atomyx Vault base `URL` (default: ATOMYX_API_URL, else "+vault.DefaultBaseURL+")")
 }
 
 func (o *scanOptions) validate() error {
@@ -51,6 +58,19 @@ func (o *scanOptions) validate() error {
 	case "text", "json", "sarif":
 	default:
 		return withCode(ExitError, fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format))
+	}
+	switch o.FailOn {
+	case "":
+		o.FailOn = "any"
+		if o.Verify {
+			o.FailOn = "active"
+		}
+	case "any", "active", "never":
+	default:
+		return withCode(ExitError, fmt.Errorf("unknown --fail-on %q (want any, active or never)", o.FailOn))
+	}
+	if o.FailOn == "active" && !o.Verify {
+		return withCode(ExitError, fmt.Errorf("--fail-on active needs --verify"))
 	}
 	if o.Workers < 1 {
 		return withCode(ExitError, fmt.Errorf("--workers must be at least 1"))
@@ -115,17 +135,72 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 		rep.NearMisses = r.set.NearMisses()
 	}
 	rep.Stats.Allowed = int64(len(allowed))
+	var incomplete error
+	if o.Verify && len(kept) > 0 {
+		if err := o.verify(ctx, kept); err != nil {
+			incomplete = fmt.Errorf("verification incomplete: %w", err)
+			rep.Warnings = append(rep.Warnings, incomplete.Error())
+		} else {
+			rep.Stats.Verified = true
+		}
+	}
 	rep.Stats.DurationMS = time.Since(r.start).Milliseconds()
-	for _, w := range warnings {
+	for _, w := range rep.Warnings {
 		fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
 	}
 	if err := o.write(rep); err != nil {
 		return withCode(ExitError, err)
 	}
-	if len(kept) > 0 {
+	if incomplete != nil {
+		return withCode(ExitError, incomplete)
+	}
+	if o.failing(kept) > 0 {
 		return withCode(o.ExitCode, nil)
 	}
 	return nil
+}
+
+// failing counts the findings that fail the scan under --fail-on.
+func (o *scanOptions) failing(fs []finding.Finding) int {
+	n := 0
+	for _, f := range fs {
+		switch o.FailOn {
+		case "any":
+			n++
+		case "active":
+			if f.Status == finding.Active {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// vaultClient builds the Vault client from flags and environment.
+func (o *scanOptions) vaultClient() (*vault.Client, error) {
+	cfg := vault.Config{BaseURL: o.sys.env("ATOMYX_API_URL"), APIKey: o.sys.env("ATOMYX_API_KEY")}
+	if o.APIURL != "" {
+		cfg.BaseURL = o.APIURL
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = vault.DefaultBaseURL
+	}
+	if cfg.APIKey == "" {
+		return nil, fmt.Errorf("ATOMYX_API_KEY is not set (a key with the keys:verify role)")
+	}
+	return vault.New(cfg)
+}
+
+// verify sets each finding's status from the Vault, in place.
+func (o *scanOptions) verify(ctx context.Context, fs []finding.Finding) error {
+	c, err := o.vaultClient()
+	if err != nil {
+		for i := range fs {
+			fs[i].StatusReason = err.Error()
+		}
+		return err
+	}
+	return c.VerifyFindings(ctx, fs)
 }
 
 func (o *scanOptions) write(rep *report.Report) error {
