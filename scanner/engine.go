@@ -1,9 +1,13 @@
 package scanner
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,12 +24,13 @@ type Item struct {
 	Open func() (io.ReadCloser, error)
 	// Size is the content length when known, for progress; -1 otherwise.
 	Size int64
+	// SkipReason, when set, says why the item cannot be read (a named pipe,
+	// an encrypted archive entry): the Engine reports it as a Skip and
+	// reads nothing.
+	SkipReason string
 	// Remap, when set, rewrites every location the Detector reports in
 	// this item: a source map's expander adds the original position.
 	Remap func(finding.Location) finding.Location
-	// Release, when set, is called once the engine is done with the item
-	// (Data may then be reused by the source, e.g. from a buffer pool).
-	Release func()
 }
 
 // Source yields the items of one scan target. Items must stop early and
@@ -40,8 +45,15 @@ type Skip = finding.Skip
 
 // Stats counts what an Engine run read.
 type Stats struct {
+	// Items and Bytes count the items the source yielded and their bytes.
 	Items int64
 	Bytes int64
+	// Inner counts the items found inside others (archive members...), all
+	// depths; InnerBytes their expanded bytes.
+	Inner      int64
+	InnerBytes int64
+	// Skips counts the Skips reported.
+	Skips int64
 }
 
 // Engine scans the items of a Source with a pool of workers.
@@ -54,8 +66,13 @@ type Engine struct {
 	OnSkip func(Skip)
 	// Progress, when set, is told of every item scanned.
 	Progress func(items, bytes int64)
+	// Expanders look inside items (archives, bundles); the first whose
+	// Match accepts an item expands it. None: items are scanned as text.
+	Expanders []Expander
+	// Limits bound each top-level item's expansion.
+	Limits Limits
 
-	items, bytes atomic.Int64
+	items, bytes, inner, innerBytes, skips atomic.Int64
 }
 
 // Run scans every item src yields and reports to sink. A source error ends
@@ -75,30 +92,35 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 	// A bounded channel between the producer and the pool keeps memory
 	// flat: the source blocks while workers are busy.
 	p := pool.New().WithMaxGoroutines(workers).WithContext(ctx)
-	var (
-		skipMu sync.Mutex
-	)
+	var skipMu sync.Mutex
 	skip := func(s Skip) {
+		e.skips.Add(1)
+		s.Where, s.Reason = redactKeys(s.Where), redactKeys(s.Reason)
 		if e.OnSkip != nil {
 			skipMu.Lock()
 			e.OnSkip(s)
 			skipMu.Unlock()
 		}
 	}
+	lim := e.Limits.withDefaults()
 	srcErr := src.Items(ctx, func(it Item) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if it.SkipReason != "" {
+			skip(Skip{Where: describe(it.Loc), Reason: it.SkipReason})
+			return nil
+		}
 		p.Go(func(ctx context.Context) error {
-			if it.Release != nil {
-				defer it.Release()
-			}
-			n, err := e.scanItem(ctx, det, it, sink)
+			x := &expansion{e: e, det: det, sink: sink, skip: skip, lim: lim}
+			n, err := x.scan(ctx, it, 0)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				skip(Skip{Where: describe(it.Loc), Reason: err.Error()})
+				if !errors.Is(err, errStopped) {
+					skip(Skip{Where: describe(it.Loc), Reason: err.Error()})
+				}
 			}
 			e.items.Add(1)
 			e.bytes.Add(n)
@@ -110,32 +132,389 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 		return nil
 	})
 	poolErr := p.Wait()
-	st := Stats{Items: e.items.Load(), Bytes: e.bytes.Load()}
+	st := Stats{
+		Items: e.items.Load(), Bytes: e.bytes.Load(),
+		Inner: e.inner.Load(), InnerBytes: e.innerBytes.Load(),
+		Skips: e.skips.Load(),
+	}
 	if srcErr != nil {
 		return st, srcErr
 	}
 	return st, poolErr
 }
 
-func (e *Engine) scanItem(ctx context.Context, det *Detector, it Item, sink Sink) (int64, error) {
+// errStopped travels up from where a limit stopped an expansion that has
+// already been reported, so that no level reports it again.
+var errStopped = errors.New("expansion stopped")
+
+// stopError ends one level's expansion, its limit already reported.
+type stopError struct{ lvl *level }
+
+func (e *stopError) Error() string { return "expansion stopped" }
+
+// expansion is the scan of one top-level item and everything inside it.
+type expansion struct {
+	e    *Engine
+	det  *Detector
+	sink Sink
+	skip func(Skip)
+	lim  Limits
+	// total is the bytes expanded so far, all levels.
+	total atomic.Int64
+}
+
+// level is one expansion: an item opened by an Expander. Its inner items'
+// bytes over its compressed bytes is the ratio the limit bounds.
+type level struct {
+	known      int64 // the item's size when known beforehand
+	compressed *countReader
+	expanded   atomic.Int64
+}
+
+func (l *level) base() int64 { return max(l.known, l.compressed.n.Load(), 1) }
+
+// scan reads one item at depth: expands it if an Expander claims it, else
+// scans it as text. It returns the item's bytes read. A plain error is the
+// caller's to report as a Skip of it; a *LimitError, errStopped or a
+// context error goes up to the level that owns it.
+func (x *expansion) scan(ctx context.Context, it Item, depth int) (int64, error) {
+	if it.SkipReason != "" {
+		x.skip(Skip{Where: describe(it.Loc), Reason: it.SkipReason})
+		return 0, nil
+	}
+	var r io.Reader
+	var ra RandomAccess
+	if it.Open == nil {
+		br := bytes.NewReader(it.Data)
+		r, ra = br, br
+	} else {
+		rc, err := it.Open()
+		if err != nil {
+			return 0, err
+		}
+		defer rc.Close()
+		r, ra = rc, randomAccess(rc)
+	}
+	if len(x.e.Expanders) == 0 {
+		return x.leaf(ctx, it, r)
+	}
+
+	var head []byte
+	if it.Open == nil {
+		head = it.Data[:min(len(it.Data), HeadLen)]
+	} else {
+		br := bufio.NewReaderSize(r, HeadLen)
+		h, err := br.Peek(HeadLen)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return 0, fmt.Errorf("read: %w", err)
+		}
+		head, r = h, br
+	}
+	var ex Expander
+	var scanText bool
+	for _, cand := range x.e.Expanders {
+		if ok, st := cand.Match(it, head); ok {
+			ex, scanText = cand, st
+			break
+		}
+	}
+	if ex == nil {
+		return x.leaf(ctx, it, r)
+	}
+	if depth >= x.lim.MaxDepth {
+		x.skip(Skip{Where: describe(it.Loc), Reason: fmt.Sprintf(
+			"nesting limit: %d levels deep, not expanded (limit %d)", depth, x.lim.MaxDepth)})
+		if scanText {
+			return x.leaf(ctx, it, r)
+		}
+		return 0, nil
+	}
+
+	parent := ctx
+	if depth == 0 && x.lim.MaxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, x.lim.MaxTime)
+		defer cancel()
+	}
+	n, err := x.expand(ctx, it, depth, ex, scanText, r, ra)
+	if depth == 0 && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		x.skip(Skip{Where: describe(it.Loc), Reason: fmt.Sprintf(
+			"time limit: expansion stopped after %s", x.lim.MaxTime)})
+		return n, errStopped
+	}
+	return n, err
+}
+
+// expand runs ex over the item, and the text scan alongside when asked.
+func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander, scanText bool, r io.Reader, ra RandomAccess) (n int64, err error) {
+	known := it.Size
+	if it.Open == nil {
+		known = int64(len(it.Data))
+	}
+	if ra != nil {
+		known = max(known, ra.Size())
+	}
+	lvl := &level{known: known}
+
+	if scanText {
+		if it.Open == nil {
+			x.det.ScanBytes(it.Data, it.Loc, x.sink)
+		} else {
+			// The text scan reads a copy of what the expander reads, in
+			// step; whatever the expander leaves is drained to it after.
+			pr, pw := io.Pipe()
+			done := make(chan struct{})
+			var textErr error
+			go func() {
+				defer close(done)
+				_, textErr = x.det.ScanReader(ctx, pr, it.Loc, x.sink)
+				pr.CloseWithError(errTextDone)
+			}()
+			tee := io.TeeReader(r, pw)
+			r, ra = tee, nil
+			defer func() {
+				if ctx.Err() == nil {
+					if _, derr := io.Copy(io.Discard, tee); derr != nil && err == nil && !errors.Is(derr, errTextDone) {
+						err = fmt.Errorf("read: %w", derr)
+					}
+				}
+				pw.Close()
+				<-done
+				if textErr != nil && err == nil {
+					err = textErr
+				}
+			}()
+		}
+	}
+
+	lvl.compressed = &countReader{r: r}
+	var in io.Reader = lvl.compressed
+	if ra != nil {
+		in = &randomCountReader{countReader: lvl.compressed, ra: ra}
+	}
+	emit := func(inner Item) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		x.e.inner.Add(1)
+		m := x.meter(lvl, &inner)
+		_, err := x.scan(ctx, inner, depth+1)
+		if m.err != nil {
+			err = m.err
+		} else if m.readErr != nil {
+			err = fmt.Errorf("read: %w", m.readErr)
+		}
+		if err == nil {
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		var le *LimitError
+		switch {
+		case errors.Is(err, errStopped):
+			return err
+		case errors.As(err, &le) && le.lvl == lvl:
+			x.skip(Skip{Where: describe(it.Loc), Reason: le.Reason})
+			return &stopError{lvl}
+		case errors.As(err, &le) && le.lvl == nil:
+			x.skip(Skip{Where: describe(it.Loc), Reason: le.Reason})
+			return errStopped
+		case le != nil:
+			return err // a level above this one
+		}
+		x.skip(Skip{Where: describe(inner.Loc), Reason: err.Error()})
+		return nil
+	}
+	err = safeExpand(ctx, ex, it, in, emit)
+	n = lvl.compressed.n.Load()
+	var se *stopError
+	if errors.As(err, &se) && se.lvl == lvl {
+		err = nil
+	}
+	return n, err
+}
+
+var errTextDone = errors.New("text scan ended")
+
+// safeExpand runs an Expander, turning a panic on hostile input into an
+// error: one bad archive must not end the scan.
+func safeExpand(ctx context.Context, ex Expander, it Item, r io.Reader, emit func(Item) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("expander %T failed: %v", ex, p)
+		}
+	}()
+	return ex.Expand(ctx, it, r, emit)
+}
+
+// leaf scans an item's bytes as text. Small streams of known size are read
+// whole into a pooled buffer: a window-sized buffer per archive member
+// would dominate the cost of archives of small files.
+func (x *expansion) leaf(ctx context.Context, it Item, r io.Reader) (int64, error) {
+	sink := x.sink
 	if it.Remap != nil {
 		sink = remapSink{sink, it.Remap}
 	}
 	if it.Open == nil {
-		det.ScanBytes(it.Data, it.Loc, sink)
+		x.det.ScanBytes(it.Data, it.Loc, sink)
 		return int64(len(it.Data)), nil
 	}
-	rc, err := it.Open()
-	if err != nil {
-		return 0, err
+	if it.Size >= 0 && it.Size < smallItem {
+		bp := smallBufs.Get().(*[]byte)
+		defer smallBufs.Put(bp)
+		buf := (*bp)[:it.Size+1]
+		k, err := io.ReadFull(r, buf)
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			x.det.ScanBytes(buf[:k], it.Loc, sink)
+			return int64(k), nil
+		case err != nil:
+			return int64(k), fmt.Errorf("read: %w", err)
+		}
+		// Longer than announced: stream it all.
+		r = io.MultiReader(bytes.NewReader(buf[:k]), r)
 	}
-	defer rc.Close()
-	return det.ScanReader(ctx, rc, it.Loc, sink)
+	return x.det.ScanReader(ctx, r, it.Loc, sink)
 }
+
+const smallItem = 256 << 10
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallItem+1); return &b }}
+
+// meter counts the bytes of an inner item as they are read, against the
+// limits of its level and of the whole expansion. At a limit it ends the
+// item's stream as if at EOF, so that what was read is still scanned, and
+// records why in the returned meter.
+func (x *expansion) meter(lvl *level, it *Item) *meterReader {
+	m := &meterReader{x: x, lvl: lvl}
+	if it.SkipReason != "" {
+		return m
+	}
+	if it.Open == nil {
+		k := m.allow(int64(len(it.Data)))
+		it.Data = it.Data[:k]
+		return m
+	}
+	open := it.Open
+	it.Open = func() (io.ReadCloser, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		m.rc = rc
+		return m, nil
+	}
+	return m
+}
+
+type meterReader struct {
+	x   *expansion
+	lvl *level
+	rc  io.ReadCloser
+	err error // the limit reached
+	// readErr is the error reading the item ended with.
+	readErr error
+}
+
+func (m *meterReader) Read(p []byte) (int, error) {
+	if m.err != nil || m.readErr != nil {
+		return 0, io.EOF
+	}
+	n, err := m.rc.Read(p)
+	if k := m.allow(int64(n)); k < int64(n) {
+		return int(k), io.EOF
+	}
+	if err != nil && err != io.EOF {
+		// Ends the stream cleanly so that what came before the error is
+		// scanned; the error is reported after.
+		m.readErr = err
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			m.readErr = errTruncated
+		}
+		err = io.EOF
+	}
+	return n, err
+}
+
+var errTruncated = errors.New("truncated: unexpected end of data")
+
+func (m *meterReader) Close() error { return m.rc.Close() }
+
+// allow accounts n more bytes and returns how many of them are within the
+// limits; fewer than n means a limit was reached, recorded in m.err.
+func (m *meterReader) allow(n int64) int64 {
+	x, lim := m.x, m.x.lim
+	total := x.total.Add(n)
+	exp := m.lvl.expanded.Add(n)
+	x.e.innerBytes.Add(n)
+	if lim.MaxTotalBytes > 0 && total > lim.MaxTotalBytes {
+		m.err = &LimitError{Reason: fmt.Sprintf(
+			"expansion limit: more than %s expanded from one item", formatBytes(lim.MaxTotalBytes))}
+		return max(0, n-(total-lim.MaxTotalBytes))
+	}
+	if base := m.lvl.base(); lim.MaxRatio > 0 && exp > ratioFloor && float64(exp) > lim.MaxRatio*float64(base) {
+		m.err = &LimitError{lvl: m.lvl, Reason: fmt.Sprintf(
+			"zip bomb: expansion ratio exceeds %d:1 (over %s out of %s)",
+			int64(lim.MaxRatio), formatBytes(exp), formatBytes(base))}
+		return max(0, n-(exp-int64(lim.MaxRatio*float64(base))))
+	}
+	return n
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// randomCountReader adds random access to a countReader when the content
+// has it.
+type randomCountReader struct {
+	*countReader
+	ra RandomAccess
+}
+
+func (c *randomCountReader) ReadAt(p []byte, off int64) (int, error) { return c.ra.ReadAt(p, off) }
+func (c *randomCountReader) Size() int64                             { return c.ra.Size() }
+
+// randomAccess returns r as RandomAccess when it is a file or a buffer of
+// known size, else nil.
+func randomAccess(r io.Reader) RandomAccess {
+	switch v := r.(type) {
+	case RandomAccess:
+		return v
+	case interface {
+		io.ReaderAt
+		Stat() (fs.FileInfo, error)
+	}:
+		fi, err := v.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil
+		}
+		return sizedReaderAt{v, fi.Size()}
+	}
+	return nil
+}
+
+type sizedReaderAt struct {
+	io.ReaderAt
+	size int64
+}
+
+func (s sizedReaderAt) Size() int64 { return s.size }
 
 // describe names an item's location in a skip line.
 func describe(l finding.Location) string {
 	switch {
+	case l.URL != "" && l.Path != "":
+		return l.URL + l.Path
 	case l.URL != "":
 		return l.URL
 	case l.Blob != "" && l.Path != "":
