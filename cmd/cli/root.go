@@ -121,6 +121,7 @@ Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, add := range []func(*IO) *cobra.Command{
 		// One line per command; each lives in its own file.
+		newGitCmd,
 		newHookCmd,
 	} {
 		root.AddCommand(add(sys))
