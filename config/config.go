@@ -1,0 +1,402 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/BurntSushi/toml"
+
+	"github.com/atomyx/atomyx-guard/patterns"
+)
+
+// FileName is the configuration file at a repository's root.
+const FileName = ".atomyx-guard.toml"
+
+// MaxSize bounds the file: a policy is a few lines.
+const MaxSize = 1 << 20
+
+// Action is what the responder does with a live key.
+type Action string
+
+const (
+	// Report opens an issue and changes nothing.
+	Report Action = "report"
+	// Revoke revokes the key at once; integrations using it break.
+	Revoke Action = "revoke"
+	// Rotate issues a replacement, delivers it, then revokes the old key.
+	Rotate Action = "rotate"
+)
+
+// Immediately is the RevokeOld value that leaves no grace period.
+const Immediately = "immediately"
+
+// MaxGrace is the longest the old key may keep working after a rotation.
+const MaxGrace = 24 * time.Hour
+
+// EnvPolicy is the response to a live key of one environment.
+type EnvPolicy struct {
+	Action Action
+	// RevokeOld is "immediately" or a grace period ("15m"), for Rotate.
+	// A grace period is for private repositories only: the responder
+	// checks that, the file cannot.
+	RevokeOld string
+	// Grace is RevokeOld parsed; zero for "immediately".
+	Grace time.Duration
+	// Deliver lists where a rotated key goes.
+	Deliver []Sink
+}
+
+// AllowedKey allows one key, by fingerprint, for a stated reason.
+type AllowedKey struct {
+	Fingerprint string
+	Reason      string
+}
+
+// Config is a parsed .atomyx-guard.toml, defaults filled in.
+type Config struct {
+	// AllowPaths are the path globs whose locations are allowed.
+	AllowPaths []string
+	// AllowKeys are keys allowed wherever they appear.
+	AllowKeys []AllowedKey
+	// IssueRepo is "owner/repo" for issues; empty means the scanned
+	// repository (GITHUB_REPOSITORY in Actions).
+	IssueRepo string
+	Labels    []string
+	// Recipient is the operator's age X25519 recipient, if any.
+	Recipient string
+	// Environments holds the policy of each environment by name.
+	Environments map[string]EnvPolicy
+
+	globs   []glob
+	allowFP map[string]string
+}
+
+// Default returns the configuration used without a file.
+func Default() *Config {
+	c := &Config{
+		Labels: []string{"security"},
+		Environments: map[string]EnvPolicy{
+			string(patterns.Production):  {Action: Rotate, RevokeOld: Immediately},
+			string(patterns.Staging):     {Action: Rotate, RevokeOld: Immediately},
+			string(patterns.Development): {Action: Revoke, RevokeOld: Immediately},
+		},
+		allowFP: map[string]string{},
+	}
+	return c
+}
+
+// Policy returns the policy for env, a name or code ("production", "prd");
+// an unknown environment is only reported.
+func (c *Config) Policy(env string) EnvPolicy {
+	e, err := patterns.ParseEnvironment(env)
+	if err != nil {
+		return EnvPolicy{Action: Report, RevokeOld: Immediately}
+	}
+	p, ok := c.Environments[string(e)]
+	if !ok {
+		return Default().Environments[string(e)]
+	}
+	return p
+}
+
+// IssueRepository returns where issues go: IssueRepo, or else
+// GITHUB_REPOSITORY as getenv reports it ("" when neither is set).
+func (c *Config) IssueRepository(getenv func(string) string) string {
+	if c.IssueRepo != "" || getenv == nil {
+		return c.IssueRepo
+	}
+	return getenv("GITHUB_REPOSITORY")
+}
+
+// Load reads the file at path. A missing file gives the defaults.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Default(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// The file's shape. Every field is a pointer or a slice so that "set" and
+// "unset" differ.
+type (
+	fileConfig struct {
+		Allow   *fileAllow   `toml:"allow"`
+		Respond *fileRespond `toml:"respond"`
+	}
+	fileAllow struct {
+		Paths        []string      `toml:"paths"`
+		Fingerprints []fileAllowFP `toml:"fingerprints"`
+	}
+	fileAllowFP struct {
+		Fingerprint *string `toml:"fingerprint"`
+		Reason      *string `toml:"reason"`
+	}
+	fileRespond struct {
+		IssueRepo    *string            `toml:"issue_repo"`
+		Labels       []string           `toml:"labels"`
+		Recipient    *string            `toml:"recipient"`
+		Environments map[string]fileEnv `toml:"environments"`
+	}
+	fileEnv struct {
+		Action    *string  `toml:"action"`
+		RevokeOld *string  `toml:"revoke_old"`
+		Deliver   []string `toml:"deliver"`
+	}
+)
+
+// Parse parses the contents of a configuration file.
+func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("config: larger than %d KiB", MaxSize>>10)
+	}
+	// Refuse key-shaped text before the TOML parser sees it, so that no
+	// parse error can quote it.
+	if err := refuseKey(data); err != nil {
+		return nil, err
+	}
+	var fc fileConfig
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&fc)
+	if err != nil {
+		return nil, safeErr(fmt.Errorf("config: %w", err))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, safeErr(fmt.Errorf("config: unknown key %s", strings.Join(keys, ", ")))
+	}
+	// TOML escapes ("\u005f") could spell a key the raw check missed.
+	if err := refuseKeyInValues(&fc); err != nil {
+		return nil, err
+	}
+	c, err := build(&fc)
+	if err != nil {
+		return nil, safeErr(fmt.Errorf("config: %w", err))
+	}
+	return c, nil
+}
+
+func build(fc *fileConfig) (*Config, error) {
+	c := Default()
+	var errs []error
+	if a := fc.Allow; a != nil {
+		for i, p := range a.Paths {
+			g, err := compileGlob(p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("allow.paths[%d]: %w", i, err))
+				continue
+			}
+			c.AllowPaths = append(c.AllowPaths, p)
+			c.globs = append(c.globs, g)
+		}
+		for i, e := range a.Fingerprints {
+			at := fmt.Sprintf("allow.fingerprints[%d]", i)
+			switch {
+			case e.Fingerprint == nil:
+				errs = append(errs, fmt.Errorf("%s: fingerprint is required", at))
+			case !patterns.ValidFingerprint(*e.Fingerprint):
+				errs = append(errs, fmt.Errorf("%s: fingerprint %q: want \"sha256:\" and 64 lower-case hex digits", at, clip(*e.Fingerprint)))
+			case e.Reason == nil || strings.TrimSpace(*e.Reason) == "":
+				errs = append(errs, fmt.Errorf("%s: a reason is required (why may this key stay?)", at))
+			default:
+				if _, dup := c.allowFP[*e.Fingerprint]; dup {
+					errs = append(errs, fmt.Errorf("%s: fingerprint listed twice", at))
+					continue
+				}
+				c.allowFP[*e.Fingerprint] = *e.Reason
+				c.AllowKeys = append(c.AllowKeys, AllowedKey{Fingerprint: *e.Fingerprint, Reason: *e.Reason})
+			}
+		}
+	}
+	if r := fc.Respond; r != nil {
+		if r.IssueRepo != nil {
+			if owner, repo, ok := strings.Cut(*r.IssueRepo, "/"); !ok || !validOwner(owner) || !validRepo(repo) {
+				errs = append(errs, fmt.Errorf("respond.issue_repo %q: want \"owner/repo\"", clip(*r.IssueRepo)))
+			} else {
+				c.IssueRepo = *r.IssueRepo
+			}
+		}
+		if r.Labels != nil {
+			c.Labels = nil
+			for i, l := range r.Labels {
+				if l = strings.TrimSpace(l); l == "" || len(l) > 50 || strings.ContainsAny(l, ",\n\r") {
+					errs = append(errs, fmt.Errorf("respond.labels[%d]: want 1 to 50 characters, no comma or newline", i))
+					continue
+				}
+				if !slices.Contains(c.Labels, l) {
+					c.Labels = append(c.Labels, l)
+				}
+			}
+		}
+		if r.Recipient != nil {
+			if _, err := age.ParseX25519Recipient(*r.Recipient); err != nil {
+				errs = append(errs, fmt.Errorf("respond.recipient: not an age X25519 recipient (age1…): %w", err))
+			} else {
+				c.Recipient = *r.Recipient
+			}
+		}
+		names := make([]string, 0, len(r.Environments))
+		for name := range r.Environments {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			at := "respond.environments." + name
+			e, err := patterns.ParseEnvironment(name)
+			if err != nil || string(e) != name {
+				errs = append(errs, fmt.Errorf("%s: unknown environment %q (want development, staging or production)", at, clip(name)))
+				continue
+			}
+			p, err := buildPolicy(c.Environments[name], r.Environments[name])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+				continue
+			}
+			c.Environments[name] = p
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func buildPolicy(def EnvPolicy, fe fileEnv) (EnvPolicy, error) {
+	p := def
+	if fe.Action != nil {
+		switch a := Action(*fe.Action); a {
+		case Report, Revoke, Rotate:
+			p.Action = a
+		default:
+			return p, fmt.Errorf("action %q: want report, revoke or rotate", clip(*fe.Action))
+		}
+		p.RevokeOld, p.Grace, p.Deliver = Immediately, 0, nil
+	}
+	if fe.RevokeOld != nil {
+		if p.Action != Rotate {
+			return p, fmt.Errorf("revoke_old applies to action \"rotate\" only (action is %q)", p.Action)
+		}
+		g, err := parseGrace(*fe.RevokeOld)
+		if err != nil {
+			return p, fmt.Errorf("revoke_old: %w", err)
+		}
+		p.RevokeOld, p.Grace = *fe.RevokeOld, g
+	}
+	if fe.Deliver != nil {
+		if p.Action != Rotate {
+			return p, fmt.Errorf("deliver applies to action \"rotate\" only (action is %q)", p.Action)
+		}
+		p.Deliver = nil
+		for i, d := range fe.Deliver {
+			s, err := ParseSink(d)
+			if err != nil {
+				return p, fmt.Errorf("deliver[%d]: %w", i, err)
+			}
+			if slices.Contains(p.Deliver, s) {
+				return p, fmt.Errorf("deliver[%d]: %s listed twice", i, s)
+			}
+			p.Deliver = append(p.Deliver, s)
+		}
+	}
+	return p, nil
+}
+
+// parseGrace accepts "immediately" or a Go duration of at most 24h.
+func parseGrace(v string) (time.Duration, error) {
+	if v == Immediately {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want \"immediately\" or a duration such as \"15m\"", clip(v))
+	}
+	if d <= 0 || d > MaxGrace {
+		return 0, fmt.Errorf("%q: a grace period must be more than 0 and at most 24h", clip(v))
+	}
+	return d, nil
+}
+
+// refuseKey rejects data holding anything shaped like a key.
+func refuseKey(data []byte) error {
+	s := string(data)
+	i := patterns.IndexKeyShape(s)
+	if i < 0 {
+		return nil
+	}
+	line := strings.Count(s[:i], "\n") + 1
+	return fmt.Errorf("config: line %d holds what looks like a whole Atomyx key (%s); "+
+		"never put a key in the file: allow it by fingerprint (sha256:…) with a reason", line, patterns.Redact([]byte(s[i:i+patterns.KeyLen])))
+}
+
+func refuseKeyInValues(fc *fileConfig) error {
+	var all []string
+	if a := fc.Allow; a != nil {
+		all = append(all, a.Paths...)
+		for _, e := range a.Fingerprints {
+			all = append(all, deref(e.Fingerprint), deref(e.Reason))
+		}
+	}
+	if r := fc.Respond; r != nil {
+		all = append(all, deref(r.IssueRepo), deref(r.Recipient))
+		all = append(all, r.Labels...)
+		for name, e := range r.Environments {
+			all = append(all, name, deref(e.Action), deref(e.RevokeOld))
+			all = append(all, e.Deliver...)
+		}
+	}
+	for _, v := range all {
+		if i := patterns.IndexKeyShape(v); i >= 0 {
+			return fmt.Errorf("config: a value holds what looks like a whole Atomyx key (%s); "+
+				"never put a key in the file: allow it by fingerprint (sha256:…) with a reason", patterns.Redact([]byte(v[i:i+patterns.KeyLen])))
+		}
+	}
+	return nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// safeErr masks key-shaped text in an error's message. It drops the error
+// chain on purpose: a wrapped error could still print the original text.
+func safeErr(err error) error {
+	msg := err.Error()
+	if m := patterns.Scrub(msg); m != msg {
+		return errors.New(m)
+	}
+	return err
+}
+
+// clip shortens a value quoted in an error.
+func clip(v string) string {
+	v = patterns.Scrub(v)
+	if len(v) > 80 {
+		v = v[:80] + "…"
+	}
+	return v
+}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/atomyx/atomyx-guard/patterns"
+)
+
+func TestParseSink(t *testing.T) {
+	good := []struct {
+		in   string
+		want Sink
+	}{
+		{"github-secret:acme/app:ATOMYX_API_KEY", Sink{Kind: SinkRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"}},
+		{"github-secret:a-b/x.y_z:k", Sink{Kind: SinkRepoSecret, Owner: "a-b", Repo: "x.y_z", Name: "k"}},
+		{"github-env-secret:acme/app:production:ATOMYX_API_KEY", Sink{Kind: SinkEnvSecret, Owner: "acme", Repo: "app", Env: "production", Name: "ATOMYX_API_KEY"}},
+		{"github-env-secret:acme/app:Prod EU/1:K", Sink{Kind: SinkEnvSecret, Owner: "acme", Repo: "app", Env: "Prod EU/1", Name: "K"}},
+		{"github-org-secret:acme:ATOMYX_API_KEY", Sink{Kind: SinkOrgSecret, Org: "acme", Name: "ATOMYX_API_KEY"}},
+	}
+	for _, tt := range good {
+		got, err := ParseSink(tt.in)
+		if err != nil {
+			t.Errorf("ParseSink(%q): %v", tt.in, err)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("ParseSink(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+		if got.String() != tt.in {
+			t.Errorf("String() = %q, want %q", got.String(), tt.in)
+		}
+	}
+	bad := []struct{ in, want string }{
+		{"", "unknown kind"},
+		{"github-secret", "want github-secret:OWNER/REPO:NAME"},
+		{"github-secret:acme:K", "repository"},
+		{"github-secret:acme/app", "want github-secret:OWNER/REPO:NAME"},
+		{"github-secret:acme/app:K:extra", "want github-secret"},
+		{"github-secret:-acme/app:K", "repository"},
+		{"github-secret:ac--me/app:K", "repository"},
+		{"github-secret:acme/..:K", "repository"},
+		{"github-secret:acme/a b:K", "repository"},
+		{"github-secret:acme/app:", "secret name"},
+		{"github-secret:acme/app:1KEY", "start with a digit"},
+		{"github-secret:acme/app:GITHUB_TOKEN", "GITHUB_"},
+		{"github-secret:acme/app:MY-KEY", "letters, digits and underscores"},
+		{"github-env-secret:acme/app:K", "want github-env-secret"},
+		{"github-env-secret:acme/app::K", "environment name"},
+		{"github-env-secret:acme/app: prod:K", "environment name"},
+		{"github-env-secret:acme/app:pr\x00d:K", "environment name"},
+		{"github-org-secret:acme/app:K", "organisation"},
+		{"github-org-secret:" + strings.Repeat("a", 40) + ":K", "organisation"},
+		{"GitHub-Secret:acme/app:K", "unknown kind"},
+	}
+	for _, tt := range bad {
+		_, err := ParseSink(tt.in)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseSink(%q) error = %v, want %q", tt.in, err, tt.want)
+		}
+	}
+	k, err := patterns.Generate(patterns.Production)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseSink("github-secret:acme/app:" + k); err == nil || !strings.Contains(err.Error(), "whole Atomyx key") || patterns.IndexKeyShape(err.Error()) >= 0 {
+		t.Errorf("a key as secret name: error %v", err)
+	}
+}
+
+func FuzzParseSink(f *testing.F) {
+	for _, s := range []string{
+		"github-secret:acme/app:ATOMYX_API_KEY", "github-env-secret:acme/app:prod:K",
+		"github-org-secret:acme:K", "github-secret::", "x:y:z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := ParseSink(in)
+		if err != nil {
+			if patterns.IndexKeyShape(err.Error()) >= 0 {
+				t.Fatalf("error holds a key shape: %q", err)
+			}
+			return
+		}
+		if s.String() != in {
+			t.Fatalf("String() = %q, want %q", s.String(), in)
+		}
+		if s.Name == "" || strings.Contains(s.Name, ":") {
+			t.Fatalf("bad name accepted: %+v", s)
+		}
+		back, err := ParseSink(s.String())
+		if err != nil || back != s {
+			t.Fatalf("round trip: %+v, %v", back, err)
+		}
+	})
+}
