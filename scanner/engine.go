@@ -24,13 +24,16 @@ type Item struct {
 	Open func() (io.ReadCloser, error)
 	// Size is the content length when known, for progress; -1 otherwise.
 	Size int64
+	// Remap, when set, rewrites every location the Detector reports in
+	// this item: a source map's expander adds the original position.
+	Remap func(finding.Location) finding.Location
+	// Release, when set, is called once the engine is done with the item
+	// (Data may then be reused by the source, e.g. from a buffer pool).
+	Release func()
 	// SkipReason, when set, says why the item cannot be read (a named pipe,
 	// an encrypted archive entry): the Engine reports it as a Skip and
 	// reads nothing.
 	SkipReason string
-	// Remap, when set, rewrites every location the Detector reports in
-	// this item: a source map's expander adds the original position.
-	Remap func(finding.Location) finding.Location
 }
 
 // Source yields the items of one scan target. Items must stop early and
@@ -109,9 +112,15 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 		}
 		if it.SkipReason != "" {
 			skip(Skip{Where: describe(it.Loc), Reason: it.SkipReason})
+			if it.Release != nil {
+				it.Release()
+			}
 			return nil
 		}
 		p.Go(func(ctx context.Context) error {
+			if it.Release != nil {
+				defer it.Release()
+			}
 			x := &expansion{e: e, det: det, sink: sink, skip: skip, lim: lim}
 			n, err := x.scan(ctx, it, 0)
 			if err != nil {
@@ -258,7 +267,7 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 
 	if scanText {
 		if it.Open == nil {
-			x.det.ScanBytes(it.Data, it.Loc, x.sink)
+			x.det.ScanBytes(it.Data, it.Loc, x.sinkFor(it))
 		} else {
 			// The text scan reads a copy of what the expander reads, in
 			// step; whatever the expander leaves is drained to it after.
@@ -267,7 +276,7 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 			var textErr error
 			go func() {
 				defer close(done)
-				_, textErr = x.det.ScanReader(ctx, pr, it.Loc, x.sink)
+				_, textErr = x.det.ScanReader(ctx, pr, it.Loc, x.sinkFor(it))
 				pr.CloseWithError(errTextDone)
 			}()
 			tee := io.TeeReader(r, pw)
@@ -297,6 +306,9 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 			return err
 		}
 		x.e.inner.Add(1)
+		if inner.Release != nil {
+			defer inner.Release()
+		}
 		m := x.meter(lvl, &inner)
 		_, err := x.scan(ctx, inner, depth+1)
 		if m.err != nil {
@@ -352,10 +364,7 @@ func safeExpand(ctx context.Context, ex Expander, it Item, r io.Reader, emit fun
 // whole into a pooled buffer: a window-sized buffer per archive member
 // would dominate the cost of archives of small files.
 func (x *expansion) leaf(ctx context.Context, it Item, r io.Reader) (int64, error) {
-	sink := x.sink
-	if it.Remap != nil {
-		sink = remapSink{sink, it.Remap}
-	}
+	sink := x.sinkFor(it)
 	if it.Open == nil {
 		x.det.ScanBytes(it.Data, it.Loc, sink)
 		return int64(len(it.Data)), nil
@@ -376,6 +385,14 @@ func (x *expansion) leaf(ctx context.Context, it Item, r io.Reader) (int64, erro
 		r = io.MultiReader(bytes.NewReader(buf[:k]), r)
 	}
 	return x.det.ScanReader(ctx, r, it.Loc, sink)
+}
+
+// sinkFor is where the Detector reports an item's own text.
+func (x *expansion) sinkFor(it Item) Sink {
+	if it.Remap != nil {
+		return remapSink{x.sink, it.Remap}
+	}
+	return x.sink
 }
 
 const smallItem = 256 << 10

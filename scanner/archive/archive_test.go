@@ -30,7 +30,7 @@ type result struct {
 	skips []scanner.Skip
 }
 
-func (r *result) Hit(h finding.Hit) { r.mu.Lock(); r.hits = append(r.hits, h); r.mu.Unlock() }
+func (r *result) Hit(h finding.Hit)         { r.mu.Lock(); r.hits = append(r.hits, h); r.mu.Unlock() }
 func (r *result) NearMiss(finding.NearMiss) {}
 
 // paths maps each fingerprint found to the sorted paths it was found at.
