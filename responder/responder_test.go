@@ -328,7 +328,9 @@ func TestPolicies(t *testing.T) {
 			mod:       func(c *responder.Config) { c.Policy = responder.DefaultPolicy },
 			oldStatus: vault.StatusRevoked, body: []string{"policy: revoke", "Issue a new key in the Atomyx Vault"}},
 		{name: "report only", env: patterns.Production,
-			mod:       func(c *responder.Config) { c.Policy = func(string) responder.Policy { return responder.Policy{Action: responder.Report} } },
+			mod: func(c *responder.Config) {
+				c.Policy = func(string) responder.Policy { return responder.Policy{Action: responder.Report} }
+			},
 			oldStatus: vault.StatusActive, body: []string{"policy: report", "The key is still active"}},
 		{name: "rotate to the recipient", env: patterns.Staging,
 			mod: func(c *responder.Config) {
