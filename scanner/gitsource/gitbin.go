@@ -1,0 +1,569 @@
+package gitsource
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// gitBin is the store that drives the git binary: one cat-file process
+// streams every object, one log process walks history.
+type gitBin struct {
+	path   string // the git executable
+	gitDir string
+	large  int64
+	skip   skipFunc
+}
+
+// safeArgs neutralise every setting of the scanned repository that could
+// run code or change what objects say.
+var safeArgs = []string{
+	"-c", "core.fsmonitor=",
+	"-c", "core.hooksPath=/dev/null",
+	"-c", "log.showSignature=false",
+	"-c", "safe.directory=*",
+	"-c", "core.pager=cat",
+	"-c", "log.mailmap=false",
+	"--no-replace-objects",
+}
+
+// safeEnv is the process environment without any GIT_* variable (a hook's
+// GIT_DIR or GIT_INDEX_FILE, injected config), plus the settings that keep
+// git from prompting, locking or paging.
+func safeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GIT_") || strings.HasPrefix(kv, "PAGER=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_OPTIONAL_LOCKS=0",
+		"GIT_NO_REPLACE_OBJECTS=1",
+		"GIT_PAGER=cat", "PAGER=cat",
+		"LC_ALL=C",
+	)
+}
+
+func (g *gitBin) command(ctx context.Context, args ...string) *exec.Cmd {
+	full := append(append(append([]string{}, safeArgs...), "--git-dir="+g.gitDir), args...)
+	cmd := exec.CommandContext(ctx, g.path, full...)
+	cmd.Env = safeEnv()
+	cmd.Dir = g.gitDir
+	return cmd
+}
+
+// stderrTail keeps the last bytes a process wrote to stderr, for errors.
+type stderrTail struct{ bytes.Buffer }
+
+func (s *stderrTail) Write(p []byte) (int, error) {
+	s.Buffer.Write(p)
+	if s.Len() > 4096 {
+		b := s.Bytes()
+		s.Reset()
+		s.Write(b[len(b)-2048:])
+	}
+	return len(p), nil
+}
+
+func (s *stderrTail) msg() string {
+	lines := strings.Split(strings.TrimSpace(s.String()), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// resolve names a revision's commit with rev-parse.
+func (g *gitBin) resolve(ctx context.Context, rev string) (plumbing.Hash, error) {
+	var errb stderrTail
+	cmd := g.command(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("unknown revision %q", rev)
+	}
+	h, ok := parseHex(bytes.TrimSpace(out))
+	if !ok {
+		return plumbing.ZeroHash, fmt.Errorf("unknown revision %q", rev)
+	}
+	return h, nil
+}
+
+// batchHeader parses a cat-file --batch header line without its newline:
+// "<id> <type> <size>" or "<id> missing".
+func parseBatchHeader(line []byte) (id plumbing.Hash, typ plumbing.ObjectType, size int64, err error) {
+	f := bytes.Fields(line)
+	if len(f) >= 1 {
+		var ok bool
+		if id, ok = parseHex(f[0]); !ok {
+			return id, 0, 0, fmt.Errorf("bad cat-file header %.60q", line)
+		}
+	}
+	if len(f) == 2 && (string(f[1]) == "missing" || string(f[1]) == "ambiguous") {
+		return id, plumbing.InvalidObject, 0, nil
+	}
+	if len(f) != 3 {
+		return id, 0, 0, fmt.Errorf("bad cat-file header %.60q", line)
+	}
+	typ, err = plumbing.ParseObjectType(string(f[1]))
+	if err != nil {
+		return id, 0, 0, fmt.Errorf("bad cat-file header %.60q", line)
+	}
+	size, err = strconv.ParseInt(string(f[2]), 10, 64)
+	if err != nil || size < 0 {
+		return id, 0, 0, fmt.Errorf("bad cat-file header %.60q", line)
+	}
+	return id, typ, size, nil
+}
+
+// errFn wraps an error returned by the caller's fn, so that it ends the
+// scan instead of being taken for a broken stream.
+type errFn struct{ err error }
+
+func (e errFn) Error() string { return e.err.Error() }
+func (e errFn) Unwrap() error { return e.err }
+
+// readBatch reads cat-file --batch output until EOF. current is set to the
+// object being read, so that when the stream breaks the caller knows which
+// object broke it. done is called for each object fully read.
+func (g *gitBin) readBatch(ctx context.Context, br *bufio.Reader, current *plumbing.Hash, done func(plumbing.Hash), fn func(storedObject) error) error {
+	for {
+		*current = plumbing.ZeroHash
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, io.EOF) && len(line) == 0 {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read cat-file output: %w", err)
+		}
+		id, typ, size, err := parseBatchHeader(line[:len(line)-1])
+		if err != nil {
+			return err
+		}
+		*current = id
+		if typ == plumbing.InvalidObject {
+			g.skip("object "+id.String(), "corrupt or unreadable object")
+			done(id)
+			continue
+		}
+		o := storedObject{id: id, typ: typ, size: size}
+		switch {
+		case typ == plumbing.BlobObject && size > g.large:
+			o.open = func() (io.ReadCloser, error) { return g.openBlob(ctx, id) }
+			if err := discard(br, size+1); err != nil {
+				return err
+			}
+		case typ == plumbing.BlobObject || typ == plumbing.CommitObject || typ == plumbing.TagObject:
+			o.data, o.release = getBuf(int(size))
+			if _, err := io.ReadFull(br, o.data); err != nil {
+				o.release()
+				return fmt.Errorf("read object %s: %w", id, err)
+			}
+			if _, err := br.Discard(1); err != nil {
+				o.release()
+				return fmt.Errorf("read object %s: %w", id, err)
+			}
+		default:
+			if err := discard(br, size+1); err != nil {
+				return err
+			}
+		}
+		done(id)
+		if o.data == nil && o.open == nil {
+			continue // a tree
+		}
+		if err := ctx.Err(); err != nil {
+			if o.release != nil {
+				o.release()
+			}
+			return errFn{err}
+		}
+		if err := fn(o); err != nil {
+			return errFn{err}
+		}
+	}
+}
+
+func discard(br *bufio.Reader, n int64) error {
+	for n > 0 {
+		step := int(min(n, 1<<30))
+		m, err := br.Discard(step)
+		n -= int64(m)
+		if err != nil {
+			return fmt.Errorf("read cat-file output: %w", err)
+		}
+	}
+	return nil
+}
+
+// openBlob streams one large blob from its own cat-file process, so that
+// it can be read in bounded memory (and more than once).
+func (g *gitBin) openBlob(ctx context.Context, id plumbing.Hash) (io.ReadCloser, error) {
+	cmd := g.command(ctx, "cat-file", "blob", id.String())
+	var errb stderrTail
+	cmd.Stderr = &errb
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start git: %w", err)
+	}
+	return &cmdReader{r: out, cmd: cmd, errb: &errb}, nil
+}
+
+type cmdReader struct {
+	r    io.Reader
+	cmd  *exec.Cmd
+	errb *stderrTail
+	once sync.Once
+	err  error
+}
+
+func (c *cmdReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		if werr := c.wait(); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
+
+func (c *cmdReader) wait() error {
+	c.once.Do(func() {
+		if err := c.cmd.Wait(); err != nil {
+			c.err = fmt.Errorf("git cat-file: %s: %w", c.errb.msg(), err)
+		}
+	})
+	return c.err
+}
+
+func (c *cmdReader) Close() error {
+	if c.cmd.ProcessState == nil && c.cmd.Process != nil {
+		_ = c.cmd.Process.Kill()
+	}
+	_ = c.wait()
+	return nil
+}
+
+// all streams every object through one cat-file process. If the stream
+// breaks (a corrupt object makes git die), the object it broke on is
+// skipped and the rest are read by id.
+func (g *gitBin) all(ctx context.Context, fn func(storedObject) error) error {
+	seen := map[plumbing.Hash]struct{}{}
+	fresh := func(o storedObject) error {
+		if _, dup := seen[o.id]; dup {
+			if o.release != nil {
+				o.release()
+			}
+			return nil
+		}
+		seen[o.id] = struct{}{}
+		return fn(o)
+	}
+	var current plumbing.Hash
+	streamErr := g.batch(ctx, []string{"cat-file", "--batch-all-objects", "--batch", "--unordered"}, nil, func(br *bufio.Reader) error {
+		return g.readBatch(ctx, br, &current, func(plumbing.Hash) {}, fresh)
+	})
+	if streamErr == nil {
+		return nil
+	}
+	var fe errFn
+	if errors.As(streamErr, &fe) || ctx.Err() != nil {
+		return streamErr
+	}
+	// The stream broke: list what remains and read it by id.
+	if !current.IsZero() {
+		g.skip("object "+current.String(), streamErr.Error())
+		seen[current] = struct{}{}
+	}
+	ids, err := g.listAll(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (after: %v)", err, streamErr)
+	}
+	var rest []plumbing.Hash
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	return g.read(ctx, rest, fresh)
+}
+
+// listAll lists every object id in the store without reading contents.
+func (g *gitBin) listAll(ctx context.Context) ([]plumbing.Hash, error) {
+	var ids []plumbing.Hash
+	err := g.batch(ctx, []string{"cat-file", "--batch-all-objects", "--batch-check=%(objectname)", "--unordered"}, nil, func(br *bufio.Reader) error {
+		for {
+			line, err := br.ReadSlice('\n')
+			if errors.Is(err, io.EOF) && len(line) == 0 {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if id, ok := parseHex(bytes.TrimSpace(line)); ok {
+				ids = append(ids, id)
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list objects: %w", err)
+	}
+	return ids, nil
+}
+
+// read reads objects by id with cat-file --batch. When a corrupt object
+// makes git die, that object is skipped and a new process reads the rest.
+func (g *gitBin) read(ctx context.Context, ids []plumbing.Hash, fn func(storedObject) error) error {
+	for restarts := 0; len(ids) > 0; restarts++ {
+		if restarts > 1000 {
+			return fmt.Errorf("git cat-file keeps failing; %d objects left unread", len(ids))
+		}
+		next := 0 // index of the object being read
+		var current plumbing.Hash
+		todo := ids
+		err := g.batch(ctx, []string{"cat-file", "--batch"}, func(w io.Writer) error {
+			bw := bufio.NewWriter(w)
+			for _, id := range todo {
+				bw.WriteString(id.String())
+				bw.WriteByte('\n')
+			}
+			return bw.Flush()
+		}, func(br *bufio.Reader) error {
+			return g.readBatch(ctx, br, &current, func(plumbing.Hash) { next++ }, fn)
+		})
+		if err == nil {
+			return nil
+		}
+		var fe errFn
+		if errors.As(err, &fe) || ctx.Err() != nil {
+			return err
+		}
+		if next >= len(ids) {
+			return err
+		}
+		g.skip("object "+ids[next].String(), err.Error())
+		ids = ids[next+1:]
+	}
+	return nil
+}
+
+// batch runs one git process, feeding its stdin with in (when set) while
+// out reads its stdout. The error is out's, or git's exit status.
+func (g *gitBin) batch(ctx context.Context, args []string, in func(io.Writer) error, out func(*bufio.Reader) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := g.command(ctx, args...)
+	var errb stderrTail
+	cmd.Stderr = &errb
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stdin io.WriteCloser
+	if in != nil {
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return err
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start git: %w", err)
+	}
+	var wg sync.WaitGroup
+	if in != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = in(stdin) // a write error means git died; its exit says why
+			stdin.Close()
+		}()
+	}
+	outErr := out(bufio.NewReaderSize(stdout, 1<<20))
+	var fe errFn
+	if errors.As(outErr, &fe) {
+		cancel() // the caller stops: stop git, unblock the writer
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	waitErr := cmd.Wait()
+	wg.Wait()
+	switch {
+	case errors.As(outErr, &fe):
+		return outErr
+	case waitErr != nil && errb.msg() != "":
+		return fmt.Errorf("git %s: %s", args[0], errb.msg())
+	case outErr != nil:
+		return outErr
+	case waitErr != nil:
+		return fmt.Errorf("git %s: %w", args[0], waitErr)
+	}
+	return nil
+}
+
+// walk runs one git log over the selected history, --raw with combined
+// diffs for merges, and hands each commit's introduced entries to fn.
+func (g *gitBin) walk(ctx context.Context, spec walkSpec, fn func(commitMeta, []entry) error) error {
+	args := []string{"log", "-z", "--no-color", "--no-notes", "--date=raw",
+		"--format=%x01%H%x00%ad%x00%an <%ae>"}
+	if !spec.noDiff {
+		args = append(args, "--raw", "-c", "--root", "--no-renames", "--no-abbrev", "--no-ext-diff", "--no-textconv")
+	}
+	if spec.all {
+		args = append(args, "--all")
+	}
+	if spec.reflog {
+		args = append(args, "--reflog")
+	}
+	args = append(args, "--stdin", "--end-of-options")
+	if !spec.all && len(spec.include) == 0 && !spec.reflog {
+		return nil
+	}
+	return g.batch(ctx, args, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		for _, h := range spec.include {
+			bw.WriteString(h.String() + "\n")
+		}
+		for _, h := range spec.exclude {
+			bw.WriteString("^" + h.String() + "\n")
+		}
+		return bw.Flush()
+	}, func(br *bufio.Reader) error {
+		if err := parseLog(br, fn); err != nil {
+			var fe errFn
+			if errors.As(err, &fe) {
+				return err
+			}
+			return fmt.Errorf("git log output: %w", err)
+		}
+		return nil
+	})
+}
+
+// parseLog reads `git log -z --raw -c --format=%x01%H%x00%ad%x00%an <%ae>`
+// output: a commit header, its raw date and author, then entries, each a
+// ":modes ids status" token and a path token (one colon per parent).
+func parseLog(r *bufio.Reader, fn func(commitMeta, []entry) error) error {
+	var (
+		cur     commitMeta
+		have    bool
+		entries []entry
+		state   int // 0 any, 1 date, 2 author, 3 path
+		pending plumbing.Hash
+		keep    bool
+	)
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		err := fn(cur, entries)
+		entries = entries[:0]
+		have = false
+		if err != nil {
+			return errFn{err}
+		}
+		return nil
+	}
+	var tok []byte
+	for {
+		t, err := r.ReadSlice(0)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			tok = append(tok[:0], t...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				t, err = r.ReadSlice(0)
+				tok = append(tok, t...)
+			}
+			t = tok
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		eof := err != nil
+		if len(t) > 0 && t[len(t)-1] == 0 {
+			t = t[:len(t)-1]
+		}
+		switch state {
+		case 1:
+			cur.Date = formatRawDate(t)
+			state = 2
+		case 2:
+			cur.Author = string(t)
+			state = 0
+		case 3:
+			if keep {
+				entries = append(entries, entry{path: string(t), blob: pending})
+			}
+			state = 0
+		default:
+			t = bytes.TrimLeft(t, "\n")
+			switch {
+			case len(t) == 0:
+			case t[0] == 1:
+				if err := flush(); err != nil {
+					return err
+				}
+				id, ok := parseHex(t[1:])
+				if !ok {
+					return fmt.Errorf("bad commit line %.60q", t)
+				}
+				cur = commitMeta{ID: id.String()}
+				have = true
+				state = 1
+			case t[0] == ':':
+				if !have {
+					return fmt.Errorf("entry before any commit")
+				}
+				pending, keep = parseRawEntry(t)
+				state = 3
+			default:
+				return fmt.Errorf("unexpected token %.60q", t)
+			}
+		}
+		if eof {
+			if state != 0 {
+				return fmt.Errorf("truncated output")
+			}
+			return flush()
+		}
+	}
+}
+
+// parseRawEntry reads ":100644 100644 <src> <dst> M" (one colon and one
+// source per parent) and says whether the entry brings a blob that no
+// parent has at its path.
+func parseRawEntry(t []byte) (blob plumbing.Hash, keep bool) {
+	n := 0
+	for n < len(t) && t[n] == ':' {
+		n++
+	}
+	f := bytes.Fields(t[n:])
+	// n+1 modes, n+1 ids, status
+	if len(f) != 2*(n+1)+1 {
+		return blob, false
+	}
+	mode := f[n]
+	if string(mode) == "160000" || string(mode) == "040000" || string(mode) == "000000" {
+		return blob, false // gitlink, tree, deletion
+	}
+	dst, ok := parseHex(f[2*n+1])
+	if !ok || dst.IsZero() {
+		return blob, false
+	}
+	for _, src := range f[n+1 : 2*n+1] {
+		if s, ok := parseHex(src); !ok || s == dst {
+			return blob, false
+		}
+	}
+	return dst, true
+}

@@ -1,0 +1,154 @@
+package gitsource
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// refInfo is what the refs say: the commits they reach, the annotated tag
+// objects on the way, and refs that point straight at a blob or a tree.
+type refInfo struct {
+	commits []plumbing.Hash
+	// tags maps each reachable tag object to the commit it peels to (zero
+	// when it peels to a blob or tree).
+	tags   map[plumbing.Hash]plumbing.Hash
+	direct []directRef
+	// stash holds every entry of the stash's reflog: stash@{1} and older
+	// are reachable from no ref, yet they are stashes.
+	stash []plumbing.Hash
+}
+
+// directRef is a ref (usually a tag) that peels to a blob or a tree.
+type directRef struct {
+	name string
+	id   plumbing.Hash
+	typ  plumbing.ObjectType
+}
+
+// readRefs lists every ref and HEAD with go-git and peels them.
+func (r *Repo) readRefs(skip skipFunc) *refInfo {
+	ri := &refInfo{tags: map[plumbing.Hash]plumbing.Hash{}}
+	commits := map[plumbing.Hash]bool{}
+	add := func(name string, h plumbing.Hash) {
+		var chain []plumbing.Hash
+		for depth := 0; depth < 32 && !h.IsZero(); depth++ {
+			if commits[h] {
+				for _, t := range chain {
+					ri.tags[t] = h
+				}
+				return
+			}
+			obj, err := r.storage.EncodedObject(plumbing.AnyObject, h)
+			if err != nil {
+				skip("ref "+name, "cannot read "+h.String()+": "+err.Error())
+				return
+			}
+			switch obj.Type() {
+			case plumbing.TagObject:
+				raw, err := readAll(obj)
+				if err != nil {
+					skip("ref "+name, "cannot read tag "+h.String()+": "+err.Error())
+					return
+				}
+				chain = append(chain, h)
+				ri.tags[h] = plumbing.ZeroHash
+				h = parseTag(raw).Object
+				continue
+			case plumbing.CommitObject:
+				commits[h] = true
+				ri.commits = append(ri.commits, h)
+				for _, t := range chain {
+					ri.tags[t] = h
+				}
+			case plumbing.BlobObject, plumbing.TreeObject:
+				ri.direct = append(ri.direct, directRef{name: plumbing.ReferenceName(name).Short(), id: h, typ: obj.Type()})
+			}
+			return
+		}
+	}
+	if iter, err := r.storage.IterReferences(); err != nil {
+		skip("refs", err.Error())
+	} else {
+		_ = iter.ForEach(func(ref *plumbing.Reference) error {
+			if ref.Type() == plumbing.HashReference {
+				add(ref.Name().String(), ref.Hash())
+			}
+			return nil
+		})
+	}
+	if head, err := r.storage.Reference(plumbing.HEAD); err == nil && head.Type() == plumbing.HashReference {
+		add("HEAD", head.Hash())
+	}
+	if b, err := os.ReadFile(r.commonPath("logs", "refs", "stash")); err == nil {
+		ri.stash = parseReflog(b, false)
+	}
+	return ri
+}
+
+// reflogTips lists every commit the reflogs mention (old and new ids), as
+// git log --reflog does.
+func (r *Repo) reflogTips() []plumbing.Hash {
+	var out []plumbing.Hash
+	dirs := []string{r.commonPath("logs")}
+	if r.GitDir != r.CommonDir {
+		dirs = append(dirs, filepath.Join(r.GitDir, "logs"))
+	}
+	for _, d := range dirs {
+		_ = filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil {
+				out = append(out, parseReflog(b, true)...)
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// parseReflog reads reflog lines "<old> <new> <ident>\t<message>" and
+// returns the new ids, and the old ones too with both.
+func parseReflog(b []byte, both bool) []plumbing.Hash {
+	var out []plumbing.Hash
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		f := bytes.SplitN(line, []byte{' '}, 3)
+		if len(f) < 2 {
+			continue
+		}
+		if both {
+			if h, ok := parseHex(f[0]); ok && !h.IsZero() {
+				out = append(out, h)
+			}
+		}
+		if h, ok := parseHex(f[1]); ok && !h.IsZero() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// readAll reads a small object whole.
+func readAll(obj plumbing.EncodedObject) ([]byte, error) {
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) != obj.Size() {
+		return b, errors.New("object shorter than its header says")
+	}
+	return b, nil
+}

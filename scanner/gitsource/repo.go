@@ -1,0 +1,179 @@
+package gitsource
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
+)
+
+// ErrNotRepository is returned by Open for a path that is not inside a git
+// repository.
+var ErrNotRepository = errors.New("not a git repository")
+
+// largeBlob is the size above which a blob is streamed rather than read
+// into memory.
+const largeBlob = 32 << 20
+
+// Repo is an opened repository: its git directory and a go-git view of it.
+type Repo struct {
+	// GitDir is the repository's git directory (".git" of a work tree, or
+	// the bare repository itself); CommonDir differs for linked work trees.
+	GitDir, CommonDir string
+	// WorkTree is the work tree's root, "" for a bare repository.
+	WorkTree string
+
+	repo    *git.Repository
+	storage *filesystem.Storage
+	// large overrides largeBlob in tests.
+	large int64
+}
+
+// Open opens the repository that holds path: a work tree (or any directory
+// inside one) or a bare repository.
+func Open(ctx context.Context, path string) (*Repo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("open repository: %w", err)
+	}
+	gitDir, workTree, err := discover(abs)
+	if err != nil {
+		return nil, err
+	}
+	common := gitDir
+	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+		c := strings.TrimSpace(string(b))
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(gitDir, c)
+		}
+		common = filepath.Clean(c)
+	}
+	var dfs = osfs.New(gitDir)
+	if common != gitDir {
+		dfs = dotgit.NewRepositoryFilesystem(osfs.New(gitDir), osfs.New(common))
+	}
+	st := filesystem.NewStorageWithOptions(dfs, cache.NewObjectLRUDefault(), filesystem.Options{
+		LargeObjectThreshold: largeBlob,
+		MaxOpenDescriptors:   64,
+	})
+	r, err := git.Open(st, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
+	}
+	return &Repo{GitDir: gitDir, CommonDir: common, WorkTree: workTree, repo: r, storage: st, large: largeBlob}, nil
+}
+
+// discover finds the git directory for abs, walking up as git does.
+func discover(abs string) (gitDir, workTree string, err error) {
+	for dir := abs; ; {
+		dotGit := filepath.Join(dir, ".git")
+		if fi, err := os.Stat(dotGit); err == nil {
+			if fi.IsDir() && isGitDir(dotGit) {
+				return dotGit, dir, nil
+			}
+			if fi.Mode().IsRegular() {
+				g, err := readGitFile(dotGit)
+				if err != nil {
+					return "", "", err
+				}
+				return g, dir, nil
+			}
+		}
+		if isGitDir(dir) {
+			return dir, "", nil // bare
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", "", fmt.Errorf("%w (nor any parent up to /): %s", ErrNotRepository, abs)
+		}
+		dir = parent
+	}
+}
+
+// isGitDir reports whether dir looks like a git directory: HEAD, objects
+// and refs (or a commondir that holds them).
+func isGitDir(dir string) bool {
+	if !isFile(filepath.Join(dir, "HEAD")) {
+		return false
+	}
+	if isFile(filepath.Join(dir, "commondir")) {
+		return true
+	}
+	return isDir(filepath.Join(dir, "objects")) && isDir(filepath.Join(dir, "refs"))
+}
+
+// readGitFile follows a ".git" file ("gitdir: <path>") of a linked work
+// tree or a submodule.
+func readGitFile(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", p, err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	rest, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("gitdir:"))
+	if !ok {
+		return "", fmt.Errorf("%w: %s is not a gitdir file", ErrNotRepository, p)
+	}
+	g := strings.TrimSpace(string(rest))
+	if !filepath.IsAbs(g) {
+		g = filepath.Join(filepath.Dir(p), g)
+	}
+	if !isGitDir(g) {
+		return "", fmt.Errorf("%w: %s points to %s", ErrNotRepository, p, g)
+	}
+	return filepath.Clean(g), nil
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// commonPath names a file of the shared part of the git directory.
+func (r *Repo) commonPath(elem ...string) string {
+	return filepath.Join(append([]string{r.CommonDir}, elem...)...)
+}
+
+// shallow returns the shallow boundary commits (the "shallow" file).
+func (r *Repo) shallow() (map[string]bool, error) {
+	b, err := os.ReadFile(r.commonPath("shallow"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read shallow file: %w", err)
+	}
+	return parseShallow(b), nil
+}
+
+// parseShallow reads the shallow file: one commit id a line.
+func parseShallow(b []byte) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range strings.Fields(string(b)) {
+		if h, ok := parseHex(l); ok {
+			out[h.String()] = true
+		}
+	}
+	return out
+}
