@@ -75,7 +75,7 @@ func AllowSnippet(fingerprint, reason string) string {
 	if reason == "" {
 		reason = "why this key may stay (e.g. revoked demo key)"
 	}
-	return "[[allow]]\n" +
+	return "[[allow.fingerprints]]\n" +
 		"fingerprint = " + strconv.Quote(safe(fingerprint)) + "\n" +
 		"reason = " + strconv.Quote(safe(reason)) + "\n"
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/atomyx/atomyx-guard/config"
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -110,5 +111,26 @@ func TestBlockedAdviceScrubsPaths(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "dir/"+patterns.Redact([]byte(key))+".txt:1") {
 		t.Errorf("masked path not shown:\n%s", buf.String())
+	}
+}
+
+// The allowlist snippet the advice shows is what config reads, and it
+// allows the key.
+func TestAllowSnippetParses(t *testing.T) {
+	key, err := patterns.Generate(patterns.Staging)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fpr := patterns.Fingerprint([]byte(key))
+	for _, reason := range []string{"", `revoked "demo" key`} {
+		cfg, err := config.Parse([]byte(AllowSnippet(fpr, reason)))
+		if err != nil {
+			t.Fatalf("config.Parse(snippet, %q): %v", reason, err)
+		}
+		kept, allowed := cfg.Filter([]finding.Finding{{Fingerprint: fpr, Redacted: patterns.Redact([]byte(key)),
+			Environment: "staging", Locations: []finding.Location{{Source: "git", Path: "a.env", Line: 1}}}})
+		if len(kept) != 0 || len(allowed) != 1 {
+			t.Errorf("snippet with reason %q: kept %d, allowed %d; want 0, 1", reason, len(kept), len(allowed))
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/atomyx/atomyx-guard/hook"
 	"github.com/atomyx/atomyx-guard/report"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
 )
@@ -96,10 +97,17 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		return withCode(ExitError, fmt.Errorf("scan %s: %w", o.Path, err))
 	}
 	run.skipped = append(run.skipped, res.Skipped...)
-	return run.finish(ctx, cfg, report.Stats{
+	err = run.finish(ctx, cfg, report.Stats{
 		Commits: res.Commits,
 		Blobs:   res.Blobs,
 		Bytes:   res.Bytes,
 		Partial: res.Partial,
 	}, res.Warnings)
+	if o.Staged && o.Format == "text" {
+		// A blocked commit says where, and the ways on (hook.BlockedAdvice).
+		if kept, _ := cfg.Filter(run.set.Findings()); o.failing(kept) > 0 {
+			_ = hook.BlockedAdvice(o.sys.Err, kept)
+		}
+	}
+	return err
 }
