@@ -1,0 +1,288 @@
+package filesource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/scanner"
+)
+
+// Source yields the regular files under Roots.
+type Source struct {
+	// Roots are the files and directories to scan, as given.
+	Roots []string
+	// FollowSymlinks enters symlinked directories (each directory once).
+	// Symlinks to files are always read.
+	FollowSymlinks bool
+
+	files, dirs, gitDirs, linkedDirs, revisits, broken, special atomic.Int64
+}
+
+// Stats counts what a walk met.
+type Stats struct {
+	Files int64 // regular files yielded
+	Dirs  int64 // directories entered
+	// GitDirs counts .git directories passed over: the git command
+	// scans history.
+	GitDirs int64
+	// LinkedDirs counts symlinks to directories not followed.
+	LinkedDirs int64
+	// Revisits counts directories reached again through a symlink, and
+	// not entered twice.
+	Revisits int64
+	// BrokenLinks counts symlinks to nothing.
+	BrokenLinks int64
+	// Special counts FIFOs, devices and sockets, reported as skips.
+	Special int64
+}
+
+// Stats returns what the walk met so far.
+func (s *Source) Stats() Stats {
+	return Stats{
+		Files: s.files.Load(), Dirs: s.dirs.Load(), GitDirs: s.gitDirs.Load(),
+		LinkedDirs: s.linkedDirs.Load(), Revisits: s.revisits.Load(),
+		BrokenLinks: s.broken.Load(), Special: s.special.Load(),
+	}
+}
+
+// Items implements scanner.Source. Paths are relative to a directory root
+// when there is one root, joined to the root as given when there are
+// several; a file root is labelled as given. A root that does not exist is
+// an error: the scan would not be the one asked for.
+func (s *Source) Items(ctx context.Context, emit func(scanner.Item) error) error {
+	for _, root := range s.Roots {
+		fi, err := os.Stat(root)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", root, unwrapPath(err))
+		}
+		label := filepath.ToSlash(root)
+		if !fi.IsDir() {
+			if err := s.file(ctx, root, label, fi, emit); err != nil {
+				return err
+			}
+			continue
+		}
+		prefix := label
+		if len(s.Roots) == 1 {
+			prefix = ""
+		}
+		w := &walker{s: s, emit: emit, seen: map[fileID]bool{}}
+		if id, ok := idOf(fi); ok {
+			w.seen[id] = true
+		}
+		s.dirs.Add(1)
+		if err := w.walk(ctx, root, prefix); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type walker struct {
+	s     *Source
+	emit  func(scanner.Item) error
+	seen  map[fileID]bool
+	depth int
+}
+
+// maxDepth bounds directory nesting, a last guard against symlink loops
+// where directories have no identity to track.
+const maxDepth = 512
+
+func (w *walker) walk(ctx context.Context, dir, rel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && len(entries) == 0 {
+		return w.emit(skipItem(labelOf(rel, dir), "cannot read directory: "+unwrapPath(err).Error()))
+	}
+	for _, e := range entries {
+		full := filepath.Join(dir, e.Name())
+		childRel := path.Join(rel, e.Name())
+		switch t := e.Type(); {
+		case t.IsDir():
+			if e.Name() == ".git" {
+				w.s.gitDirs.Add(1)
+				continue
+			}
+			if err := w.enter(ctx, full, childRel, nil); err != nil {
+				return err
+			}
+		case t&fs.ModeSymlink != 0:
+			fi, err := os.Stat(full)
+			if err != nil {
+				w.s.broken.Add(1)
+				continue
+			}
+			if fi.IsDir() {
+				if !w.s.FollowSymlinks {
+					w.s.linkedDirs.Add(1)
+					continue
+				}
+				if err := w.enter(ctx, full, childRel, fi); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := w.s.file(ctx, full, childRel, fi, w.emit); err != nil {
+				return err
+			}
+		default:
+			fi, err := e.Info()
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // gone since the listing
+				}
+				if err := w.emit(skipItem(childRel, "stat: "+unwrapPath(err).Error())); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := w.s.file(ctx, full, childRel, fi, w.emit); err != nil {
+				return err
+			}
+		}
+	}
+	if err != nil {
+		return w.emit(skipItem(labelOf(rel, dir), "directory listing incomplete: "+unwrapPath(err).Error()))
+	}
+	return nil
+}
+
+// enter walks a subdirectory once: a directory reached again (a symlink
+// loop, or two links to one place) is counted, not walked.
+func (w *walker) enter(ctx context.Context, full, rel string, fi fs.FileInfo) error {
+	if fi == nil {
+		var err error
+		if fi, err = os.Stat(full); err != nil {
+			return w.emit(skipItem(rel, "stat: "+unwrapPath(err).Error()))
+		}
+	}
+	if id, ok := idOf(fi); ok {
+		if w.seen[id] {
+			w.s.revisits.Add(1)
+			return nil
+		}
+		w.seen[id] = true
+	}
+	if w.depth >= maxDepth {
+		return w.emit(skipItem(rel, fmt.Sprintf("directory nesting deeper than %d: not entered", maxDepth)))
+	}
+	w.s.dirs.Add(1)
+	w.depth++
+	defer func() { w.depth-- }()
+	return w.walk(ctx, full, rel)
+}
+
+// file emits a regular file, or a skip for anything else.
+func (s *Source) file(ctx context.Context, full, label string, fi fs.FileInfo, emit func(scanner.Item) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		s.special.Add(1)
+		return emit(skipItem(label, specialReason(fi.Mode())))
+	}
+	s.files.Add(1)
+	return emit(scanner.Item{
+		Loc:  finding.Location{Source: finding.SourceFile, Path: scanner.Label(label)},
+		Size: fi.Size(),
+		Open: func() (io.ReadCloser, error) { return openRegular(full) },
+	})
+}
+
+// openRegular opens a file that was regular when listed, without blocking
+// if it has since become a FIFO, and refuses anything not regular now.
+func openRegular(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", unwrapPath(err))
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat: %w", unwrapPath(err))
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, errors.New(specialReason(fi.Mode()))
+	}
+	return f, nil
+}
+
+func specialReason(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe: not a regular file, not read"
+	case m&fs.ModeSocket != 0:
+		return "socket: not a regular file, not read"
+	case m&fs.ModeDevice != 0:
+		return "device: not a regular file, not read"
+	case m.IsDir():
+		return "directory where a file was expected"
+	}
+	return fmt.Sprintf("not a regular file (%s), not read", m.Type())
+}
+
+func skipItem(label, reason string) scanner.Item {
+	return scanner.Item{Loc: finding.Location{Source: finding.SourceFile, Path: scanner.Label(label)}, SkipReason: reason}
+}
+
+func labelOf(rel, dir string) string {
+	if rel == "" {
+		return filepath.ToSlash(dir)
+	}
+	return rel
+}
+
+// unwrapPath drops the path a *fs.PathError repeats: skips already say
+// where.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Stdin yields one item: a stream, named Name if given, so that expanders
+// can match it by name (`--name bundle.js`).
+type Stdin struct {
+	R    io.Reader
+	Name string
+}
+
+// Items implements scanner.Source.
+func (s *Stdin) Items(ctx context.Context, emit func(scanner.Item) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return emit(scanner.Item{
+		Loc:  finding.Location{Source: finding.SourceStdin, Path: scanner.Label(s.Name)},
+		Size: -1,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(ctxReader{ctx, s.R}), nil },
+	})
+}
+
+// ctxReader stops reading when ctx is done (a terminal left open).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

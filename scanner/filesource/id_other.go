@@ -1,0 +1,11 @@
+//go:build !unix
+
+package filesource
+
+import "io/fs"
+
+// fileID is unavailable here: following symlinked directories is then
+// bounded by maxDepth alone.
+type fileID struct{}
+
+func idOf(fs.FileInfo) (fileID, bool) { return fileID{}, false }
