@@ -123,6 +123,7 @@ Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error.`,
 		// One line per command; each lives in its own file.
 		newGitCmd,
 		newHookCmd,
+		newRespondCmd,
 	} {
 		root.AddCommand(add(sys))
 	}
