@@ -70,9 +70,9 @@ func Markdown(w io.Writer, r *Report) error {
 	}
 	if len(r.Warnings) > 0 {
 		tw.line("")
+		tw.line("> [!WARNING]")
 		for _, m := range r.Warnings {
-			tw.line("> [!WARNING]")
-			tw.line("> %s", mdText(m))
+			tw.line("> - %s", mdText(m))
 		}
 	}
 	return tw.err

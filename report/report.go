@@ -107,6 +107,10 @@ func ReadJSON(r io.Reader) (*Report, error) {
 	if err := Validate(rep); err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
 	}
+	// JSON escapes ("atmx\u005f…") could spell a key the raw check missed.
+	if b, err := json.Marshal(rep); err != nil || patterns.IndexKeyShape(string(b)) >= 0 {
+		return nil, errors.New("read report: a value holds a whole Atomyx key (spelt with escapes); reports carry fingerprints and redacted forms only")
+	}
 	return rep, nil
 }
 

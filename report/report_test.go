@@ -206,6 +206,7 @@ func TestReadJSONErrors(t *testing.T) {
 		{"duplicate", `{"findings": [` + finding1 + `,` + finding1 + `], "stats": {}}`, "same key as findings[0]"},
 		{"negative stats", `{"findings": [], "stats": {"bytes": -1}}`, "stats.bytes"},
 		{"whole key", strings.Replace(valid, `"line": 2`, `"path": "`+key+`"`, 1), "holds a whole Atomyx key"},
+		{"escaped key", strings.Replace(valid, `"line": 2`, `"path": "atmx\u005f`+key[5:]+`"`, 1), "spelt with escapes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -346,6 +347,9 @@ func FuzzReadJSON(f *testing.F) {
 		}
 		if err := Markdown(&sink, r); err != nil {
 			t.Fatal(err)
+		}
+		if i := patterns.IndexKeyShape(sink.String()); i >= 0 {
+			t.Fatalf("writers let a key shape through at %d", i)
 		}
 	})
 }
