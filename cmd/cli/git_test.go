@@ -2,9 +2,11 @@ package cli
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,10 +127,15 @@ func TestGitAllowlist(t *testing.T) {
 // placeholders before the comparison.
 func TestGitGolden(t *testing.T) {
 	repo := newGitRepo(t)
+	// Findings are ordered by fingerprint: draw keys until that order is
+	// the one the golden file has.
 	k1, k2 := newKey(t, patterns.Production), newKey(t, patterns.Staging)
+	for patterns.Fingerprint([]byte(k1)) > patterns.Fingerprint([]byte(k2)) {
+		k2 = newKey(t, patterns.Staging)
+	}
 	repo.write("config/settings.py", "DEBUG = False\nATOMYX_KEY = \""+k1+"\"\n")
-	repo.commit("settings")
-	repo.commit("rotate later: " + k2)
+	c1 := repo.commit("settings")
+	c2 := repo.commit("rotate later: " + k2)
 	for _, format := range []string{"json", "sarif", "text"} {
 		t.Run(format, func(t *testing.T) {
 			r := runCLI(t, nil, "git", repo.dir, "--format", format)
@@ -141,6 +148,10 @@ func TestGitGolden(t *testing.T) {
 				patterns.Fingerprint([]byte(k2)): "sha256:<fingerprint-2>",
 				patterns.Redact([]byte(k1)):      "atmx_prd_<k1>…",
 				patterns.Redact([]byte(k2)):      "atmx_stg_<k2>…",
+				c1:                               "<commit-1>",
+				c2:                               "<commit-2>",
+				c1[:12]:                          "<commit-1>",
+				c2[:12]:                          "<commit-2>",
 			})
 			golden(t, "git."+format+".golden", got)
 		})
@@ -154,7 +165,11 @@ var (
 )
 
 func normalise(s string, repl map[string]string) string {
-	for from, to := range repl {
+	// Longest first, so that a whole id goes before its short form.
+	froms := slices.Collect(maps.Keys(repl))
+	slices.SortFunc(froms, func(a, b string) int { return len(b) - len(a) })
+	for _, from := range froms {
+		to := repl[from]
 		s = strings.ReplaceAll(s, from, to)
 		s = strings.ReplaceAll(s, strings.TrimPrefix(from, "sha256:"), strings.TrimPrefix(to, "sha256:"))
 	}
