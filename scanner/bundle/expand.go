@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"golang.org/x/net/html"
 )
@@ -126,7 +127,7 @@ func identity(l finding.Location) finding.Location { return l }
 // (a Skip) after the text has been emitted: the raw text is always scanned.
 func (e *Expander) Expand(ctx context.Context, it scanner.Item, r io.Reader, emit func(scanner.Item) error) error {
 	max := e.maxBytes()
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	data, err := readAll(it, r, max+1)
 	if err != nil {
 		if len(data) > 0 {
 			if eerr := emit(self(it, data, identity)); eerr != nil {
@@ -157,6 +158,23 @@ func (e *Expander) Expand(ctx context.Context, it scanner.Item, r io.Reader, emi
 		return x.emitErr
 	}
 	return errors.Join(append(x.errs, tooBig)...)
+}
+
+// readAll reads at most limit bytes of the item, without a copy when it is
+// in memory.
+func readAll(it scanner.Item, r io.Reader, limit int64) ([]byte, error) {
+	if it.Open == nil {
+		return it.Data[:min(int64(len(it.Data)), limit)], nil
+	}
+	size := int64(512)
+	if ra, ok := r.(scanner.RandomAccess); ok {
+		size = ra.Size() + 1 // +1: io.ReadAll-like growth sees EOF without a copy
+	} else if it.Size > 0 {
+		size = it.Size + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)))
+	_, err := buf.ReadFrom(io.LimitReader(r, limit))
+	return buf.Bytes(), err
 }
 
 func self(it scanner.Item, data []byte, remap func(finding.Location) finding.Location) scanner.Item {
@@ -278,7 +296,7 @@ func (x *expansion) externalMap(ref string) *Map {
 		}
 		return nil
 	}
-	m, err := ParseMap(raw)
+	m, err := parseMappingsOnly(raw)
 	if err != nil {
 		x.fail(fmt.Errorf("source map %s: %w", ref, err))
 		return nil
@@ -413,6 +431,9 @@ func (x *expansion) sourceMap() {
 	x.out(self(x.it, x.data, mt.remapRaw))
 	m.eachContent(func(section, index int, path, content string) {
 		sp, ok := mt.span(section, index)
+		if ok && !hides(x.data[sp.start:sp.end]) {
+			return // the raw text shows all the decoded text would
+		}
 		ci := &lineIndex{data: []byte(content)}
 		x.out(scanner.Item{Loc: x.it.Loc, Data: ci.data, Size: int64(len(ci.data)),
 			Remap: func(l finding.Location) finding.Location {
@@ -426,6 +447,28 @@ func (x *expansion) sourceMap() {
 			}})
 	})
 }
+
+// hides reports whether a JSON string body could hide a key from a scan
+// of its raw text: a \u or \/ escape inside it, or a key glued to an
+// escape letter ("\natmx_..." reads as "natmx_...").
+func hides(raw []byte) bool {
+	if bytes.Contains(raw, []byte(`\u`)) || bytes.Contains(raw, []byte(`\/`)) {
+		return true
+	}
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], prefix)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i >= 2 && raw[i-2] == '\\' && raw[i-1] != '"' && raw[i-1] != '\\' {
+			return true
+		}
+		i++
+	}
+}
+
+var prefix = []byte(patterns.Prefix)
 
 func (mt *mapText) span(section, index int) (contentSpan, bool) {
 	for _, s := range mt.spans {

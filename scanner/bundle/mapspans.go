@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"errors"
 	"unicode/utf8"
 )
@@ -282,10 +283,20 @@ func hex4(b []byte, i int) (int, bool) {
 }
 
 // rawPosition returns the 1-based line and byte column, in the decoded
-// string, of the raw offset off within the string body b[start:end].
+// string, of the raw offset off within the string body b[start:end]. Runs
+// without escapes are skipped whole (invalid UTF-8 in them, which decodes
+// to U+FFFD, is counted as its raw bytes).
 func rawPosition(b []byte, start, end, off int) (line, col int) {
 	line, col = 1, 1
-	for i := start; i < off && i < end; {
+	off = min(off, end)
+	for i := start; i < off; {
+		j := bytes.IndexByte(b[i:off], '\\')
+		if j < 0 {
+			col += off - i
+			break
+		}
+		col += j
+		i += j
 		raw, dec, nl := escWidth(b[:end], i)
 		if nl {
 			line, col = line+1, 1
