@@ -103,6 +103,9 @@ func (r *gitRepo) commit(msg string) string {
 func noWholeKey(t *testing.T, keys []string, outputs ...string) {
 	t.Helper()
 	for _, k := range keys {
+		if len(k) != patterns.KeyLen {
+			continue
+		}
 		for _, o := range outputs {
 			if strings.Contains(o, k) || strings.Contains(o, k[patterns.RedactedLen:]) {
 				t.Fatalf("a whole key (or its secret tail) reached the output %q…", patterns.Redact([]byte(k)))
