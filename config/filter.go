@@ -34,17 +34,16 @@ func (c *Config) Filter(findings []finding.Finding) (kept, allowed []finding.Fin
 				keep = append(keep, locs[i])
 			}
 		}
-		switch {
-		case len(keep) == 0 && len(locs) > 0:
+		if len(keep) == 0 && len(locs) > 0 {
 			f.Locations = locs
 			allowed = append(allowed, f)
-		default:
-			f.Locations = keep
-			if f.Locations == nil {
-				f.Locations = []finding.Location{}
-			}
-			kept = append(kept, f)
+			continue
 		}
+		f.Locations = keep
+		if f.Locations == nil {
+			f.Locations = []finding.Location{}
+		}
+		kept = append(kept, f)
 	}
 	return kept, allowed
 }

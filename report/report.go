@@ -177,6 +177,7 @@ func Scrubbed(r *Report) *Report {
 	return &out
 }
 
+// s masks key-shaped text in one field; short, as Scrubbed calls it for every field.
 var s = patterns.Scrub
 
 func scrubAll(list []string) []string {

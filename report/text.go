@@ -157,20 +157,17 @@ func writeKeyMeta(tw *errWriter, f finding.Finding) {
 }
 
 func writeLocation(tw *errWriter, sty styles, l finding.Location, verbose bool) {
-	var head string
+	head := position(l)
 	switch l.Kind {
 	case finding.KindCommitMessage:
 		head = "commit message " + short(l.Commit)
 	case finding.KindTagMessage:
 		head = "tag message " + cmp.Or(l.Tag, short(l.Commit))
+	}
+	if l.Kind == finding.KindCommitMessage || l.Kind == finding.KindTagMessage {
 		if l.Line > 0 {
 			head += ":" + strconv.Itoa(l.Line)
 		}
-	default:
-		head = position(l)
-	}
-	if l.Kind == finding.KindCommitMessage && l.Line > 0 {
-		head += ":" + strconv.Itoa(l.Line)
 	}
 	parts := []string{sty.path.Render(clean(head))}
 	if l.Commit != "" && l.Kind != finding.KindCommitMessage {
