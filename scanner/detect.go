@@ -2,13 +2,17 @@ package scanner
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
+	"github.com/atomyx/atomyx-guard/scanner/decode"
 )
 
 // AllowMarker on the same line as a key allows that occurrence.
@@ -18,11 +22,6 @@ const AllowMarker = "atomyx-guard:allow"
 // worker is bounded by it, whatever the size of the file.
 const DefaultWindow = 1 << 20
 
-// overlap is how far consecutive windows overlap, so that a key across a
-// window edge is seen whole in one of them. It also leaves room to look back
-// along the line for an allow marker.
-const overlap = patterns.KeyLen + 1
-
 // Sink receives what the detector finds. Implementations must be safe for
 // concurrent use: workers call them in parallel.
 type Sink interface {
@@ -30,17 +29,43 @@ type Sink interface {
 	NearMiss(finding.NearMiss)
 }
 
-// Detector finds Atomyx keys in content. The zero value is ready to use.
+// Detector finds Atomyx keys in content, written out or hidden under
+// encodings (base64, percent, JS/JSON escapes, HTML entities, UTF-16, and
+// nestings of these; see package decode). The zero value is ready to use
+// and safe for concurrent use.
 type Detector struct {
 	// NearMisses asks for key-shaped candidates whose checksum fails.
 	NearMisses bool
 	// Window is the streaming read size; DefaultWindow when zero.
 	Window int
+	// Plain turns decoding off: only keys written out literally are found.
+	Plain bool
 }
+
+// depth is how many encodings deep the detector looks.
+func (d *Detector) depth() int {
+	if d.Plain {
+		return 0
+	}
+	return decode.DefaultDepth
+}
+
+// overlap is how far consecutive windows overlap, so that a key across a
+// window edge, plain or encoded, is seen whole in one of them. It also
+// leaves room to look back along the line for an allow marker.
+func (d *Detector) overlap() int {
+	if d.Plain {
+		return patterns.KeyLen + 1
+	}
+	return decode.Overlap
+}
+
+// scanners keeps decode.Scanners (scratch memory) for reuse by workers.
+var scanners = sync.Pool{New: func() any { return decode.NewScanner() }}
 
 // ScanBytes scans an in-memory buffer.
 func (d *Detector) ScanBytes(data []byte, loc finding.Location, sink Sink) {
-	d.scanWindow(data, 0, true, 0, 1, loc, sink, len(data))
+	d.scanWindow(data, 0, true, 0, 1, loc, sink, len(data), 0)
 }
 
 // ScanReader scans a stream window by window, in memory bounded by the
@@ -50,12 +75,14 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 	if win <= 0 {
 		win = DefaultWindow
 	}
+	overlap := d.overlap()
 	buf := make([]byte, win+overlap)
 	var (
 		n      int   // bytes held in buf
 		total  int64 // bytes consumed before buf[0]
 		line   = 1   // line number at buf[0]
 		before byte
+		carry  int // base64 alignment carried into buf[0]
 	)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -73,7 +100,7 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		if !atEOF {
 			limit = n - overlap
 		}
-		d.scanWindow(buf[:n], before, atEOF, total, line, loc, sink, limit)
+		carry = d.scanWindow(buf[:n], before, atEOF, total, line, loc, sink, limit, carry)
 		if atEOF {
 			return total + int64(n), nil
 		}
@@ -87,39 +114,63 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 
 var newline = []byte{'\n'}
 
-// scanWindow reports candidates in w that start before limit. line is the
-// line number at w[0]; lines are counted lazily, only when a candidate is
-// found, so text without keys costs one vectorised search.
-func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, line int, loc finding.Location, sink Sink, limit int) {
-	counted := 0 // w[:counted] has been counted into line
-	patterns.Find(w, before, atEOF, func(c patterns.Candidate) {
-		if c.Start >= limit || (!c.Valid && !d.NearMisses) {
-			return
+// found is a match turned into what a Hit needs: no key.
+type found struct {
+	start, end  int
+	valid       bool
+	fingerprint string
+	redacted    string
+	env         string
+	decoded     []string
+}
+
+// scanWindow reports candidates in w that start before limit and returns
+// the base64 carry for the window starting at limit. offset is w's offset
+// in its stream, line the line number at w[0]; lines are counted only when
+// something is found, so text without keys costs the searches alone.
+func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, line int, loc finding.Location, sink Sink, limit, carry int) int {
+	sc := scanners.Get().(*decode.Scanner)
+	var fs []found
+	res := sc.Scan(w, decode.Options{
+		Depth: d.depth(), Before: before, AtEOF: atEOF, Limit: limit, Carry: carry,
+		Offset: offset, NearMisses: d.NearMisses,
+	}, func(m decode.Match) {
+		f := found{start: m.Start, end: m.End, valid: m.Valid, redacted: patterns.Redact(m.Key), decoded: m.Chain}
+		if m.Valid {
+			f.fingerprint = patterns.Fingerprint(m.Key)
+			f.env = string(patterns.EnvironmentOf(m.Key))
 		}
-		line += bytes.Count(w[counted:c.Start], newline)
-		counted = c.Start
-		lineStart := bytes.LastIndexByte(w[:c.Start], '\n') + 1
+		fs = append(fs, f)
+	})
+	scanners.Put(sc)
+	slices.SortFunc(fs, func(a, b found) int { return cmp.Compare(a.start, b.start) })
+	counted := 0 // w[:counted] has been counted into line
+	for _, f := range fs {
+		line += bytes.Count(w[counted:f.start], newline)
+		counted = f.start
+		lineStart := bytes.LastIndexByte(w[:f.start], '\n') + 1
 		l := loc
 		l.Line = line
-		l.Column = c.Start - lineStart + 1
+		l.Column = f.start - lineStart + 1
 		if lineStart == 0 && offset > 0 {
 			l.Column = 0 // the line began in an earlier window
 		}
-		key := w[c.Start:c.End]
-		if !c.Valid {
-			sink.NearMiss(finding.NearMiss{Redacted: patterns.Redact(key), Location: l})
-			return
+		l.Decoded = f.decoded
+		if !f.valid {
+			sink.NearMiss(finding.NearMiss{Redacted: f.redacted, Location: l})
+			continue
 		}
-		if allowedOnLine(w, lineStart, c.End) {
+		if allowedOnLine(w, lineStart, min(f.end, len(w))) {
 			l.Allowed = "inline " + AllowMarker
 		}
 		sink.Hit(finding.Hit{
-			Fingerprint: patterns.Fingerprint(key),
-			Redacted:    patterns.Redact(key),
-			Environment: string(patterns.EnvironmentOf(key)),
+			Fingerprint: f.fingerprint,
+			Redacted:    f.redacted,
+			Environment: f.env,
 			Location:    l,
 		})
-	})
+	}
+	return res.Carry
 }
 
 var allowMarker = []byte(AllowMarker)

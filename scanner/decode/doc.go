@@ -1,0 +1,24 @@
+// Package decode finds Atomyx keys that content hides under an encoding:
+// base64 (standard and URL alphabets, padded or not, line-wrapped, in data:
+// URIs), percent-encoding, JS/JSON string escapes, HTML character
+// references, UTF-16 (LE and BE), and nestings of these up to a depth.
+//
+// Leaked keys are rarely pasted bare: they sit in a Kubernetes Secret
+// (base64), a URL query (percent), a JSON blob or a minified bundle
+// (\u escapes), an HTML attribute (&#95;), a PowerShell -EncodedCommand
+// (base64 of UTF-16). A scanner that sees only the literal prefix misses all
+// of them.
+//
+// Decoding everything would make every scan as slow as the slowest decoder,
+// so the Scanner decodes only where a key can hide, with bounded work per
+// input byte: base64 runs long enough to hold a key (found by probing every
+// MinBase64Run bytes, not by looking at every byte), escapes whose decoded
+// character can belong to a key or to a nested encoding (found with
+// vectorised byte searches for '%', '\\', '&' and NUL), and a small window
+// around each of them. Every decoded candidate still has to pass
+// patterns.Find, checksum and boundaries included, on the decoded text.
+//
+// The decoders themselves (Base64, Percent, JSEscape, HTMLEntity, UTF16) are
+// exported for reuse and fuzzing; they are lenient: what does not decode is
+// copied through.
+package decode

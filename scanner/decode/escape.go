@@ -1,0 +1,265 @@
+package decode
+
+import (
+	"unicode/utf8"
+)
+
+// An escape kind: one escape syntax, recognised at its introducer byte.
+type escKind uint8
+
+const (
+	escPercent escKind = iota
+	escJS
+	escHTML
+)
+
+var escIntro = [...]byte{escPercent: '%', escJS: '\\', escHTML: '&'}
+var escName = [...]string{escPercent: KindPercent, escJS: KindJSEscape, escHTML: KindHTMLEntity}
+
+// maxEscLen bounds the length of one escape the decoders accept
+// ("&#x00005f;", "\u{00005f}", "&UnderBar;"), and so the length of a key
+// written with one escape per character.
+const maxEscLen = 10
+
+// Percent appends to dst the percent-decoding of src: each %XX (two hex
+// digits, either case) becomes the byte XX; everything else, '+' included,
+// is copied.
+func Percent(dst, src []byte) []byte {
+	d, _ := decodeEsc(escPercent, dst, nil, src, 0, false)
+	return d
+}
+
+// JSEscape appends to dst the decoding of the JavaScript/JSON string escapes
+// in src: \xNN, \uNNNN (surrogate pairs joined), \u{N…} (up to 6 digits),
+// \/ \\ \" \' \b \f \n \r \t \v \0, as UTF-8. Other backslashes are copied.
+func JSEscape(dst, src []byte) []byte { d, _ := decodeEsc(escJS, dst, nil, src, 0, false); return d }
+
+// HTMLEntity appends to dst the decoding of the HTML character references in
+// src: decimal (&#95;) and hex (&#x5f;), the final ';' optional, and the
+// named references that can stand for a character of a key or of another
+// encoding (&lowbar;, &UnderBar;, &amp;, &sol;, &plus;, &equals;, …), as
+// UTF-8. Unknown names are copied.
+func HTMLEntity(dst, src []byte) []byte {
+	d, _ := decodeEsc(escHTML, dst, nil, src, 0, false)
+	return d
+}
+
+// decodeEsc appends the decoding of src to dst and, when track is set,
+// appends to pos for every byte out the offset (plus base) of the source
+// byte that started its escape or literal.
+func decodeEsc(k escKind, dst []byte, pos []int32, src []byte, base int, track bool) ([]byte, []int32) {
+	intro := escIntro[k]
+	for i := 0; i < len(src); {
+		c := src[i]
+		if c == intro {
+			if r, n, ok := parseEsc(k, src, i); ok {
+				before := len(dst)
+				if k == escPercent {
+					dst = append(dst, byte(r))
+				} else {
+					dst = utf8.AppendRune(dst, r)
+				}
+				if track {
+					for range len(dst) - before {
+						pos = append(pos, int32(base+i))
+					}
+				}
+				i += n
+				continue
+			}
+		}
+		dst = append(dst, c)
+		if track {
+			pos = append(pos, int32(base+i))
+		}
+		i++
+	}
+	return dst, pos
+}
+
+// parseEsc parses one escape of kind k at b[i] (the introducer) and returns
+// the character it stands for and its length. For percent-encoding the
+// "character" is a byte value.
+func parseEsc(k escKind, b []byte, i int) (rune, int, bool) {
+	switch k {
+	case escPercent:
+		return parsePercent(b, i)
+	case escJS:
+		return parseJS(b, i)
+	default:
+		return parseEntity(b, i)
+	}
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// hexN parses exactly n hex digits at b[i:].
+func hexN(b []byte, i, n int) (rune, bool) {
+	if i+n > len(b) {
+		return 0, false
+	}
+	var v rune
+	for _, c := range b[i : i+n] {
+		d := unhex(c)
+		if d < 0 {
+			return 0, false
+		}
+		v = v<<4 | rune(d)
+	}
+	return v, true
+}
+
+func parsePercent(b []byte, i int) (rune, int, bool) {
+	v, ok := hexN(b, i+1, 2)
+	return v, 3, ok
+}
+
+var jsSimple = [256]byte{'/': '/', '\\': '\\', '"': '"', '\'': '\'', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
+
+func parseJS(b []byte, i int) (rune, int, bool) {
+	if i+1 >= len(b) {
+		return 0, 0, false
+	}
+	switch c := b[i+1]; c {
+	case 'x':
+		v, ok := hexN(b, i+2, 2)
+		return v, 4, ok
+	case 'u':
+		if i+2 < len(b) && b[i+2] == '{' {
+			var v rune
+			j := i + 3
+			for ; j < len(b) && j-(i+3) <= 6; j++ {
+				if b[j] == '}' {
+					break
+				}
+				d := unhex(b[j])
+				if d < 0 {
+					return 0, 0, false
+				}
+				v = v<<4 | rune(d)
+			}
+			if j >= len(b) || b[j] != '}' || j == i+3 || j-(i+3) > 6 {
+				return 0, 0, false
+			}
+			if v > utf8.MaxRune {
+				v = utf8.RuneError
+			}
+			return v, j + 1 - i, true
+		}
+		v, ok := hexN(b, i+2, 4)
+		if !ok {
+			return 0, 0, false
+		}
+		if 0xD800 <= v && v < 0xDC00 { // high surrogate: join a following low one
+			if i+11 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+				if lo, ok := hexN(b, i+8, 4); ok && 0xDC00 <= lo && lo < 0xE000 {
+					return 0x10000 + (v-0xD800)<<10 + (lo - 0xDC00), 12, true
+				}
+			}
+			return utf8.RuneError, 6, true
+		}
+		if 0xDC00 <= v && v < 0xE000 {
+			return utf8.RuneError, 6, true
+		}
+		return v, 6, true
+	case '0':
+		if i+2 < len(b) && '0' <= b[i+2] && b[i+2] <= '9' {
+			return 0, 0, false // legacy octal, not decoded
+		}
+		return 0, 2, true
+	default:
+		if s := jsSimple[c]; s != 0 {
+			return rune(s), 2, true
+		}
+	}
+	return 0, 0, false
+}
+
+// entities are the named character references decoded: those that can
+// stand for a key character ('_') or for a byte that starts or belongs to
+// another encoding, and a few common ones so that decoded text reads right.
+var entities = map[string]rune{
+	"lowbar": '_', "UnderBar": '_', "amp": '&', "AMP": '&', "sol": '/', "plus": '+',
+	"equals": '=', "bsol": '\\', "percnt": '%', "num": '#', "semi": ';', "colon": ':',
+	"lcub": '{', "lbrace": '{', "rcub": '}', "rbrace": '}', "period": '.', "comma": ',',
+	"quot": '"', "QUOT": '"', "apos": '\'', "lt": '<', "LT": '<', "gt": '>', "GT": '>',
+	"nbsp": 0xA0, "excl": '!', "quest": '?', "lpar": '(', "rpar": ')', "ast": '*',
+	"midast": '*', "dollar": '$', "commat": '@', "lsqb": '[', "lbrack": '[', "rsqb": ']',
+	"rbrack": ']', "Hat": '^', "grave": '`', "verbar": '|', "vert": '|', "VerticalLine": '|',
+	"Tab": '\t', "NewLine": '\n', "hyphen": 0x2010, "dash": 0x2010,
+}
+
+func parseEntity(b []byte, i int) (rune, int, bool) {
+	j := i + 1
+	if j >= len(b) {
+		return 0, 0, false
+	}
+	if b[j] == '#' {
+		j++
+		hex := j < len(b) && (b[j] == 'x' || b[j] == 'X')
+		if hex {
+			j++
+		}
+		start := j
+		var v rune
+		maxDigits := 7
+		if hex {
+			maxDigits = 6
+		}
+		for ; j < len(b) && j-start < maxDigits; j++ {
+			var d int
+			if hex {
+				d = unhex(b[j])
+			} else if '0' <= b[j] && b[j] <= '9' {
+				d = int(b[j] - '0')
+			} else {
+				d = -1
+			}
+			if d < 0 {
+				break
+			}
+			if hex {
+				v = v<<4 | rune(d)
+			} else {
+				v = v*10 + rune(d)
+			}
+		}
+		if j == start {
+			return 0, 0, false
+		}
+		if j < len(b) && b[j] == ';' {
+			j++
+		} else if j < len(b) && (unhex(b[j]) >= 0 && hex || '0' <= b[j] && b[j] <= '9') {
+			return 0, 0, false // too many digits
+		}
+		if v == 0 || v > utf8.MaxRune || 0xD800 <= v && v < 0xE000 {
+			v = utf8.RuneError
+		}
+		return v, j - i, true
+	}
+	start := j
+	for ; j < len(b) && j-start < 12; j++ {
+		c := b[j]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || j > start && '0' <= c && c <= '9') {
+			break
+		}
+	}
+	if j == start || j >= len(b) || b[j] != ';' {
+		return 0, 0, false
+	}
+	r, ok := entities[string(b[start:j])]
+	if !ok {
+		return 0, 0, false
+	}
+	return r, j + 1 - i, true
+}

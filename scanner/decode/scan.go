@@ -1,0 +1,658 @@
+package decode
+
+import (
+	"bytes"
+	"hash/maphash"
+	"sort"
+
+	"github.com/atomyx/atomyx-guard/patterns"
+)
+
+// Encoding names, as Match.Chain and finding.Location.Decoded record them.
+const (
+	KindBase64     = "base64"
+	KindPercent    = "percent"
+	KindJSEscape   = "json-escape"
+	KindHTMLEntity = "html-entity"
+	KindUTF16LE    = "utf-16le"
+	KindUTF16BE    = "utf-16be"
+)
+
+const (
+	// DefaultDepth is the deepest nesting of encodings decoded (and the
+	// most the Scanner accepts): base64 of a JSON with \u escapes is 2.
+	DefaultDepth = 3
+	// MinBase64Run is the fewest base64 characters that can hold a key
+	// (47 bytes are 63 characters at best); shorter runs are not decoded.
+	MinBase64Run = 62
+	// Overlap is how far a streaming caller's windows must overlap so that
+	// an encoded key across a window edge is seen whole in one of them: it
+	// bounds the encoded length of a key the Scanner finds (a key with
+	// every character written as a 10-byte escape is 470 bytes; base64 of
+	// UTF-16 of \u escapes about 750).
+	Overlap = 4096
+
+	// An escape decodes a window from radius bytes before it to radius
+	// bytes past advance after it, which covers every key holding an escape
+	// in the first advance bytes; the next window starts after those.
+	radius  = 512
+	advance = 2048
+	// A wrapped base64 run continues across a line break only after a
+	// line of at least minSeg characters, with at most maxIndent spaces or
+	// tabs of indentation after the break.
+	minSeg    = 16
+	maxIndent = 16
+	// Decoding stops once it has produced budgetPerByte bytes per input
+	// byte, plus budgetBase: a bound on the work any input can cause.
+	budgetPerByte = 6
+	budgetBase    = 1 << 16
+)
+
+// Match is a key-shaped candidate found in a buffer, plain or under
+// encodings.
+type Match struct {
+	// Start and End are the span, in the scanned buffer, of the key's
+	// encoded form: Start is the first byte whose decoding contributes to
+	// the key (for base64, the character holding its first bit).
+	Start, End int
+	// Chain lists the encodings undone to reveal the key, outermost
+	// first; nil for a plain key.
+	Chain []string
+	// Key is the decoded candidate. It aliases the Scanner's scratch
+	// memory: valid only during the callback, never to be kept or shown.
+	Key []byte
+	// Valid says whether the checksum holds (false only for near misses).
+	Valid bool
+}
+
+// Options tells Scan about the buffer and what to report.
+type Options struct {
+	// Depth is how many encodings deep to look: 0 finds plain keys only;
+	// values above DefaultDepth are taken as DefaultDepth.
+	Depth int
+	// Before is the byte preceding the buffer in its stream, 0 if none.
+	Before byte
+	// AtEOF says the buffer ends where its stream ends.
+	AtEOF bool
+	// Limit, when positive, drops matches starting at or after it (a
+	// streaming caller leaves those to its next window) and is where
+	// Result.Carry is measured.
+	Limit int
+	// Carry is the previous window's Result.Carry: the alignment of a
+	// base64 run that continues into this buffer.
+	Carry int
+	// Offset is the buffer's offset in its stream; its parity tells
+	// UTF-16 little-endian from big-endian text without a byte-order mark.
+	Offset int64
+	// NearMisses asks for candidates whose checksum fails too.
+	NearMisses bool
+}
+
+// Result is what Scan tells its caller besides the matches.
+type Result struct {
+	// Carry is to be passed as Options.Carry for the window starting at
+	// Limit.
+	Carry int
+	// Exhausted says the decoding budget ran out: some encoded content
+	// was left undecoded (adversarial or pathological input).
+	Exhausted bool
+}
+
+// Scanner finds keys in buffers, plain and encoded. It keeps scratch
+// memory between calls, so one Scanner serves one goroutine at a time; a
+// sync.Pool of Scanners suits concurrent workers.
+type Scanner struct {
+	lv    [DefaultDepth + 1]level
+	data  [DefaultDepth + 1][]byte
+	pos   [DefaultDepth + 1][]int32
+	chars [DefaultDepth + 1][]byte
+	segs  [DefaultDepth + 1][]seg
+	leaf  level
+	leafB []byte
+
+	depth, limit int
+	nearMisses   bool
+	budget       int
+	perByte      int // budgetPerByte unless a test lowers it
+	exhausted    bool
+	fn           func(Match)
+	seed         maphash.Seed
+	seen         map[seenKey]struct{}
+	chain        [DefaultDepth]string
+}
+
+type seenKey struct {
+	start int
+	h     uint64
+}
+
+// NewScanner returns a Scanner.
+func NewScanner() *Scanner {
+	return &Scanner{seed: maphash.MakeSeed(), seen: map[seenKey]struct{}{}}
+}
+
+// Scan calls fn for every key-shaped candidate in buf, plain or encoded,
+// once per position: valid keys always, near misses when asked. Matches
+// arrive in no particular order.
+func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
+	s.depth = min(max(opt.Depth, 0), DefaultDepth)
+	s.limit = opt.Limit
+	if s.limit <= 0 || s.limit > len(buf) {
+		s.limit = len(buf)
+	}
+	s.nearMisses = opt.NearMisses
+	perByte := budgetPerByte
+	if s.perByte > 0 {
+		perByte = s.perByte
+	}
+	s.budget = perByte*len(buf) + budgetBase
+	s.exhausted = false
+	s.fn = fn
+	clear(s.seen)
+	top := &s.lv[0]
+	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1)}
+	s.scanLevel(top, 0)
+	res := Result{Exhausted: s.exhausted}
+	if s.depth > 0 && !opt.AtEOF {
+		res.Carry = s.carryAt(top, s.limit)
+	}
+	s.fn = nil
+	return res
+}
+
+// level is one buffer being scanned: the caller's, or one decoded from a
+// region of its parent.
+type level struct {
+	data   []byte
+	before byte
+	atEOF  bool
+	carry  int // top level only: Options.Carry
+	parity int // top level only: offset parity
+	kind   string
+	parent *level
+	m      mapping
+}
+
+// mapping takes an offset in a decoded level to the offset in its parent
+// of the encoded unit it came from.
+type mapping struct {
+	how   uint8
+	segs  []seg // base64: where each line of the run starts
+	st, p int   // base64: first character decoded, virtual prefix
+	first int   // utf-16: parent offset of the first code unit
+	pos   []int32
+}
+
+const (
+	mapBase64 = iota
+	mapUTF16
+	mapTable
+)
+
+// seg is one line of a base64 run: character index ci is at offset so.
+type seg struct{ ci, so int }
+
+func (m *mapping) toParent(i int) int {
+	switch m.how {
+	case mapBase64:
+		j := m.st + charOf(i, m.p)
+		k := sort.Search(len(m.segs), func(x int) bool { return m.segs[x].ci > j }) - 1
+		k = max(k, 0)
+		return m.segs[k].so + j - m.segs[k].ci
+	case mapUTF16:
+		return m.first + 2*i
+	}
+	if i >= len(m.pos) {
+		return int(m.pos[len(m.pos)-1]) + 1
+	}
+	return int(m.pos[i])
+}
+
+func (s *Scanner) spend(n int) bool {
+	if s.budget < n {
+		s.exhausted = true
+		return false
+	}
+	s.budget -= n
+	return true
+}
+
+// scanLevel finds plain candidates in l, then, if l is not at the depth
+// limit, every place an encoding can hide one, and scans what they decode
+// to.
+func (s *Scanner) scanLevel(l *level, depth int) {
+	patterns.Find(l.data, l.before, l.atEOF, func(c patterns.Candidate) { s.emit(l, c) })
+	if depth >= s.depth {
+		return
+	}
+	s.base64Runs(l, depth)
+	s.escapes(l, depth, escPercent)
+	s.escapes(l, depth, escJS)
+	s.escapes(l, depth, escHTML)
+	s.utf16Runs(l, depth)
+}
+
+func (s *Scanner) emit(l *level, c patterns.Candidate) {
+	if !c.Valid && !s.nearMisses {
+		return
+	}
+	start, last := c.Start, c.End-1
+	n := 0
+	for x := l; x.parent != nil; x = x.parent {
+		start, last = x.m.toParent(start), x.m.toParent(last)
+		s.chain[n] = x.kind
+		n++
+	}
+	if start >= s.limit {
+		return
+	}
+	key := l.data[c.Start:c.End]
+	sk := seenKey{start, maphash.Bytes(s.seed, key)}
+	if _, dup := s.seen[sk]; dup {
+		return
+	}
+	s.seen[sk] = struct{}{}
+	m := Match{Start: start, End: max(last+1, start+1), Key: key, Valid: c.Valid}
+	if n > 0 {
+		m.Chain = make([]string, n)
+		for i := range n {
+			m.Chain[i] = s.chain[n-1-i]
+		}
+	}
+	s.fn(m)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// base64Runs decodes every base64 run of l long enough to hold a key. Any
+// such run covers MinBase64Run consecutive bytes, so looking at one byte
+// in MinBase64Run finds them all: plain text costs one probe per 62 bytes
+// and a short walk along the word it lands in.
+func (s *Scanner) base64Runs(l *level, depth int) {
+	b := l.data
+	for i := MinBase64Run - 1; i < len(b); {
+		if !isB64(b[i]) {
+			if !isSpace(b[i]) {
+				i += MinBase64Run
+				continue
+			}
+			j := i
+			for j < len(b) && j-i <= maxIndent+2 && isSpace(b[j]) {
+				j++
+			}
+			if j == len(b) || !isB64(b[j]) {
+				i = j + MinBase64Run
+				continue
+			}
+			i = j
+		}
+		r := s.findRun(l, depth, i)
+		if r.n >= MinBase64Run {
+			s.decodeRun(l, depth, &r)
+		}
+		i = max(i+MinBase64Run, r.end+MinBase64Run-1)
+	}
+}
+
+// run is a stretch of base64 characters, possibly across line breaks.
+type run struct {
+	start, end int // first character, one past the last
+	n          int // characters
+	pad        int // '=' after end
+	truncStart bool
+	truncEnd   bool
+}
+
+// findRun returns the run holding the base64 character at b[i], its lines
+// in s.segs[depth].
+func (s *Scanner) findRun(l *level, depth, i int) run {
+	b := l.data
+	exempt := l.carry > 0 // a line at the start may be the tail of a long one
+	first := 0
+	if exempt {
+		for first < len(b) && first < maxIndent+2 && isSpace(b[first]) {
+			first++
+		}
+	}
+	k := i
+	for {
+		for k > 0 && isB64(b[k-1]) {
+			k--
+		}
+		j := k
+		for j > 0 && k-j < maxIndent && (b[j-1] == ' ' || b[j-1] == '\t') {
+			j--
+		}
+		if j == 0 || b[j-1] != '\n' {
+			break
+		}
+		j--
+		if j > 0 && b[j-1] == '\r' {
+			j--
+		}
+		if j == 0 || !isB64(b[j-1]) {
+			break
+		}
+		ps := j - 1
+		for ps > 0 && isB64(b[ps-1]) {
+			ps--
+		}
+		if j-ps < minSeg && !(exempt && ps == first) {
+			break
+		}
+		k = ps
+	}
+	r := run{start: k}
+	segs := s.segs[depth][:0]
+	j := k
+	for {
+		ss := j
+		for j < len(b) && isB64(b[j]) {
+			j++
+		}
+		segs = append(segs, seg{r.n, ss})
+		r.n += j - ss
+		if j-ss < minSeg && !(exempt && ss == first) {
+			break
+		}
+		x := j
+		if x < len(b) && b[x] == '\r' {
+			x++
+		}
+		if x >= len(b) || b[x] != '\n' {
+			break
+		}
+		x++
+		y := x
+		for x < len(b) && x-y < maxIndent && (b[x] == ' ' || b[x] == '\t') {
+			x++
+		}
+		if x >= len(b) || !isB64(b[x]) {
+			break
+		}
+		j = x
+	}
+	s.segs[depth] = segs
+	r.end = j
+	for r.end+r.pad < len(b) && r.pad < 2 && b[r.end+r.pad] == '=' {
+		r.pad++
+	}
+	r.truncStart = exempt && r.start == first
+	if !l.atEOF {
+		rest := r.end + r.pad
+		for rest < len(b) && rest-r.end < maxIndent+4 && isSpace(b[rest]) {
+			rest++
+		}
+		r.truncEnd = rest == len(b)
+	}
+	return r
+}
+
+// phase returns the virtual prefix (see decodeChars) that aligns r's
+// groups: the carried one for a run continued from the previous window,
+// the one its padding implies when its end is in view, else 0 (the run
+// starts a group).
+func (r *run) phase(carry int) int {
+	if r.truncStart {
+		return carry - 1
+	}
+	if !r.truncEnd && r.pad > 0 {
+		return (4 - (r.n+r.pad)%4) % 4
+	}
+	return 0
+}
+
+func mod4(x int) int { return x & 3 }
+
+// decodeRun decodes run r of l at its natural alignment and scans the
+// result one level deeper; then it looks for the stable characters of an
+// encoded key prefix at the other alignments (a run that starts with a
+// stray path or word), and decodes a small window around each.
+func (s *Scanner) decodeRun(l *level, depth int, r *run) {
+	b := l.data
+	segs := s.segs[depth]
+	chars := b[r.start:r.end]
+	if len(segs) > 1 {
+		chars = s.chars[depth][:0]
+		for k, sg := range segs {
+			n := r.n - sg.ci
+			if k+1 < len(segs) {
+				n = segs[k+1].ci - sg.ci
+			}
+			chars = append(chars, b[sg.so:sg.so+n]...)
+		}
+		s.chars[depth] = chars
+	}
+	p := r.phase(l.carry)
+	natural := false
+	if s.spend(len(chars)) {
+		c := &s.lv[depth+1]
+		s.data[depth+1] = decodeChars(s.data[depth+1][:0], chars, p)
+		*c = level{data: s.data[depth+1], atEOF: !r.truncEnd, kind: KindBase64, parent: l,
+			m: mapping{how: mapBase64, segs: segs, p: p}}
+		s.scanLevel(c, depth+1)
+		natural = true
+	}
+	for _, a := range anchors {
+		for off := 0; off < len(chars); {
+			x := bytes.Index(chars[off:], a.lit)
+			if x < 0 {
+				break
+			}
+			at := off + x
+			off = at + 1
+			g := at - a.at // where the prefix's group starts
+			if natural && mod4(g+p) == 0 {
+				continue // the natural decoding saw it
+			}
+			st, en := max(0, g-4), min(len(chars), g+72)
+			wp := mod4(st - g)
+			if !s.spend(en - st) {
+				return
+			}
+			s.leafB = decodeChars(s.leafB[:0], chars[st:en], wp)
+			leaf := &s.leaf
+			*leaf = level{data: s.leafB, atEOF: en == len(chars) && !r.truncEnd, kind: KindBase64, parent: l,
+				m: mapping{how: mapBase64, segs: segs, st: st, p: wp}}
+			patterns.Find(leaf.data, 0, leaf.atEOF, func(c patterns.Candidate) { s.emit(leaf, c) })
+		}
+	}
+}
+
+// keyish marks the characters an escape can stand for inside an encoded
+// key: base62, '_', and the other base64 characters.
+var keyish = func() (t [128]bool) {
+	for i := 0; i < len(patterns.Alphabet); i++ {
+		t[patterns.Alphabet[i]] = true
+	}
+	for _, c := range []byte("_+/=-") {
+		t[c] = true
+	}
+	return t
+}()
+
+var keyStart = []byte("atmx")
+
+// relevant says whether an escape standing for r, followed by rest, can be
+// part of an encoded key: r is a key or base64 character, or introduces
+// another escape (double encoding), or the escape sits right before a key
+// prefix (whose left boundary depends on what the escape stands for).
+func relevant(r rune, rest []byte) bool {
+	if r < 0x80 && keyish[r] {
+		return true
+	}
+	if len(rest) == 0 {
+		return false
+	}
+	switch r {
+	case '%':
+		_, ok := hexN(rest, 0, 2)
+		return ok
+	case '\\':
+		switch rest[0] {
+		case 'u', 'x', '/', '\\':
+			return true
+		}
+	case '&':
+		c := rest[0]
+		return c == '#' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
+	return bytes.HasPrefix(rest, keyStart)
+}
+
+// escapes decodes a window around every relevant escape of kind k in l and
+// scans it one level deeper.
+func (s *Scanner) escapes(l *level, depth int, k escKind) {
+	b := l.data
+	intro := escIntro[k]
+	for i := 0; i < len(b); {
+		x := bytes.IndexByte(b[i:], intro)
+		if x < 0 {
+			return
+		}
+		p := i + x
+		r, n, ok := parseEsc(k, b, p)
+		if !ok || !relevant(r, b[p+n:]) {
+			i = p + 1
+			continue
+		}
+		ws, we := max(0, p-radius), min(len(b), p+advance+radius)
+		if !s.spend(we - ws) {
+			return
+		}
+		d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
+		s.data[depth+1], s.pos[depth+1] = d, pos
+		before := l.before
+		if ws > 0 {
+			before = b[ws-1]
+		}
+		c := &s.lv[depth+1]
+		*c = level{data: d, before: before, atEOF: we == len(b) && l.atEOF, kind: escName[k], parent: l,
+			m: mapping{how: mapTable, pos: pos}}
+		s.scanLevel(c, depth+1)
+		i = p + advance + 1
+	}
+}
+
+// utf16Runs decodes every run of ASCII text written as UTF-16 (every other
+// byte NUL) long enough to hold a key. Text without NUL bytes costs one
+// vectorised search.
+func (s *Scanner) utf16Runs(l *level, depth int) {
+	b := l.data
+	for i := 0; i < len(b); {
+		x := bytes.IndexByte(b[i:], 0)
+		if x < 0 {
+			return
+		}
+		z := i + x
+		i = z + 1
+		if !(z > 0 && printable[b[z-1]]) && !(z+1 < len(b) && printable[b[z+1]]) {
+			continue
+		}
+		zp := z & 1
+		s0 := z
+		for s0 > 0 {
+			c := b[s0-1]
+			if (s0-1)&1 == zp && c != 0 || (s0-1)&1 != zp && !printable[c] {
+				break
+			}
+			s0--
+		}
+		e0 := z + 1
+		for e0 < len(b) {
+			c := b[e0]
+			if e0&1 == zp && c != 0 || e0&1 != zp && !printable[c] {
+				break
+			}
+			e0++
+		}
+		i = max(i, e0)
+		a0 := s0
+		if a0&1 == zp {
+			a0++
+		}
+		if (e0-a0+1)/2 < patterns.KeyLen {
+			continue
+		}
+		// Without a byte-order mark, "c\0c\0c" reads as little-endian
+		// "cc" + c or big-endian c + "cc": the parity of the offset picks
+		// the likely order, and the other is tried too (a key at the edge
+		// of the run is whole in one reading only). Both map a character
+		// to its ASCII byte, so a key seen in both is reported once.
+		be := (l.parity+a0)&1 == 1
+		bom := false
+		switch {
+		case a0 >= 2 && b[a0-2] == 0xFF && b[a0-1] == 0xFE:
+			be, bom = false, true
+		case a0 >= 3 && b[a0-3] == 0xFE && b[a0-2] == 0xFF:
+			be, bom = true, true
+		}
+		for try := range 2 {
+			if try == 1 {
+				if bom {
+					break
+				}
+				be = !be
+			}
+			from, to := a0, e0 // ASCII bytes with their NUL partner in the run
+			if be && a0 == s0 {
+				from += 2
+			}
+			if !be && e0 > a0 && (e0-a0)&1 == 1 {
+				to-- // the last ASCII byte has no NUL after it
+			}
+			if to-from < 2*patterns.KeyLen-1 {
+				continue
+			}
+			if !s.spend((to - from) / 2) {
+				return
+			}
+			d := s.data[depth+1][:0]
+			for j := from; j < to; j += 2 {
+				d = append(d, b[j])
+			}
+			s.data[depth+1] = d
+			kind := KindUTF16LE
+			if be {
+				kind = KindUTF16BE
+			}
+			c := &s.lv[depth+1]
+			*c = level{data: d, atEOF: e0 < len(b) || l.atEOF, kind: kind, parent: l,
+				m: mapping{how: mapUTF16, first: from}}
+			s.scanLevel(c, depth+1)
+		}
+	}
+}
+
+// carryAt returns the Result.Carry for a window starting at limit: the
+// alignment of the base64 run crossing limit, plus one; 0 if none does.
+func (s *Scanner) carryAt(l *level, limit int) int {
+	b := l.data
+	if limit <= 0 || limit >= len(b) {
+		return 0
+	}
+	q := limit - 1
+	for q >= 0 && limit-q <= maxIndent+2 && isSpace(b[q]) {
+		q--
+	}
+	if q < 0 || !isB64(b[q]) {
+		return 0
+	}
+	r := s.findRun(l, 0, q)
+	if r.end <= limit {
+		return 0
+	}
+	segs := s.segs[0]
+	count := 0
+	for k, sg := range segs {
+		if sg.so >= limit {
+			break
+		}
+		n := r.n - sg.ci
+		if k+1 < len(segs) {
+			n = segs[k+1].ci - sg.ci
+		}
+		count += min(n, limit-sg.so)
+	}
+	return mod4(r.phase(l.carry)+count) + 1
+}
