@@ -53,9 +53,12 @@ func (c *Config) pathAllowing(p string) string {
 	if p == "" {
 		return ""
 	}
+	paths := locationPaths(p) // split once, not per pattern
 	for i, g := range c.globs {
-		if g.matchLocationPath(p) {
-			return c.AllowPaths[i]
+		for _, segs := range paths {
+			if g.matchSplit(segs) {
+				return c.AllowPaths[i]
+			}
 		}
 	}
 	return ""

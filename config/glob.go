@@ -46,15 +46,26 @@ func compileGlob(p string) (glob, error) {
 }
 
 // match reports whether a slash path matches.
-func (g glob) match(p string) bool {
+func (g glob) match(p string) bool { return g.matchSplit(splitPath(p)) }
+
+// splitPath normalises a slash path and splits it into segments; nil for
+// an empty path.
+func splitPath(p string) []string {
 	p = strings.TrimPrefix(strings.TrimPrefix(p, "./"), "/")
 	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func (g glob) matchSplit(segs []string) bool {
+	if len(segs) == 0 {
 		return false
 	}
 	if g.base {
-		p = path.Base(p)
+		segs = segs[len(segs)-1:]
 	}
-	return matchSegs(g.segs, strings.Split(p, "/"))
+	return matchSegs(g.segs, segs)
 }
 
 func matchSegs(pat, segs []string) bool {
@@ -85,17 +96,22 @@ func matchSegs(pat, segs []string) bool {
 	return len(segs) == 0
 }
 
-// matchLocationPath matches a location's path against g: the whole path,
-// and for archive members ("outer.zip!inner/file") each part.
+// locationPaths splits a location's path for matching: the whole path,
+// and for archive members ("outer.zip!inner/file") each part too.
+func locationPaths(p string) [][]string {
+	out := [][]string{splitPath(p)}
+	if strings.Contains(p, "!") {
+		for _, part := range strings.Split(p, "!") {
+			out = append(out, splitPath(part))
+		}
+	}
+	return out
+}
+
+// matchLocationPath reports whether g matches any of locationPaths(p).
 func (g glob) matchLocationPath(p string) bool {
-	if g.match(p) {
-		return true
-	}
-	if !strings.Contains(p, "!") {
-		return false
-	}
-	for _, part := range strings.Split(p, "!") {
-		if g.match(part) {
+	for _, segs := range locationPaths(p) {
+		if g.matchSplit(segs) {
 			return true
 		}
 	}
