@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -88,7 +89,7 @@ type AdminKey struct {
 	Fingerprint string
 	// Path is the file the key was written to.
 	Path string
-	// Redacted is the key's redacted form, when known (first start).
+	// Redacted is the key's redacted form, when Path still holds the key.
 	Redacted string
 	// Created is true when this Open made the key.
 	Created bool
@@ -158,6 +159,13 @@ func (s *Server) init() error {
 				return fmt.Errorf("%w: the admin key record is missing", errCorrupt)
 			}
 			s.admin = AdminKey{KeyID: r.ID, Fingerprint: r.Fingerprint, Path: path}
+			// Show the redacted form while the file still holds the key.
+			if b, err := os.ReadFile(path); err == nil {
+				k := bytes.TrimSpace(b)
+				if patterns.Valid(k) && patterns.Fingerprint(k) == r.Fingerprint {
+					s.admin.Redacted = patterns.Redact(k)
+				}
+			}
 			return nil
 		})
 		return err
