@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -315,4 +317,27 @@ func FuzzParseRepo(f *testing.F) {
 			t.Fatalf("%q parsed as %q", s, r)
 		}
 	})
+}
+
+func TestLastCallOfTheWindowDoesNotBlockTheNext(t *testing.T) {
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id": 7, "private": true}`))
+	}))
+	defer srv.Close()
+	c, _ := ghapi.New(ghapi.Config{BaseURL: srv.URL, MutationSpacing: -1})
+	for i := range 2 {
+		if _, err := c.RepoVisibility(context.Background(), ghapi.Repo{Owner: "a", Name: "b"}); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("%d calls reached the server, want 2", calls)
+	}
 }

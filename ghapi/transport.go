@@ -125,6 +125,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		wait, reason, retry := t.judge(resp, req.Method, attempt)
 		if !retry {
+			if resp.StatusCode < 300 && resp.Header.Get("X-RateLimit-Remaining") == "0" {
+				// The last call of the window. go-github would refuse
+				// every later call until the reset without asking; hide
+				// the reset so that the next call asks, gets the 403 and
+				// waits here, bounded like any other rate limit.
+				resp.Header.Del("X-RateLimit-Reset")
+			}
 			return resp, nil
 		}
 		if attempt >= t.maxRetries || wait > t.maxWait || (req.Body != nil && req.GetBody == nil) {

@@ -332,7 +332,7 @@ func (r *Responder) body(in journal.Incident) string {
 		fmt.Fprintf(&b, "- note: %s\n", clean(n))
 	}
 	if rep := in.Reissued; rep != nil {
-		old := "the old key to be revoked " + in.RevokeOld
+		old := "the leaked key stopped working at once"
 		if in.RevokeOld != RevokeImmediately {
 			old = "the old key kept working for at most " + in.RevokeOld + " while the replacement was deployed and tested"
 		}
