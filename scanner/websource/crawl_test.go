@@ -99,8 +99,8 @@ func site(t *testing.T, maxBytes int64) (*httptest.Server, map[string]string) {
 			[]string{"// config\nexport const region = 'eu';\n\nexport const key = '" + keys["map"] + "';\n"}, "AAAA"),
 		"assets/vendor.js": "export const x=1;\n//# sourceMappingURL=data:application/json;base64," + base64.StdEncoding.EncodeToString([]byte(
 			sourceMap(t, []string{"src/vendor.ts"}, []string{"export const x = 1;\nconst unused = \"" + keys["inlinemap"] + "\";\n"}, "AAAA"))),
-		"assets/wp.js": `(()=>{var m={"./src/secrets.js":(()=>{eval("const a = 1;\nconst key = \"` + keys["eval"] + `\";\n\n//# sourceURL=webpack://shop/./src/secrets.js?");})};})();`,
-		"assets/site.css": ".hero{background:url(\"/img.png?key=" + keys["css"] + "\")}\n/*# sourceMappingURL=site.css.map */\n",
+		"assets/wp.js":        `(()=>{var m={"./src/secrets.js":(()=>{eval("const a = 1;\nconst key = \"` + keys["eval"] + `\";\n\n//# sourceURL=webpack://shop/./src/secrets.js?");})};})();`,
+		"assets/site.css":     ".hero{background:url(\"/img.png?key=" + keys["css"] + "\")}\n/*# sourceMappingURL=site.css.map */\n",
 		"assets/site.css.map": `{"version":3,"sources":["a.scss"],"mappings":"AAAA`,
 	}
 	encoded := map[string][2]string{ // path -> encoding, content
