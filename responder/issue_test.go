@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/vault"
 	"github.com/atomyx/atomyx-guard/responder/journal"
+	"github.com/atomyx/atomyx-guard/vault"
 )
 
 // nopVault satisfies Vault for tests that never call it.
