@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"os"
@@ -211,4 +215,48 @@ func readReport(t *testing.T, path string) *report.Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// TestGitSeesThroughArchivesAndEncodings: a key base64-encoded in a
+// committed Kubernetes Secret, and one inside a committed tgz, are found in
+// history with their commit.
+func TestGitSeesThroughArchivesAndEncodings(t *testing.T) {
+	repo := newGitRepo(t)
+	encoded, archived := newKey(t, patterns.Staging), newKey(t, patterns.Production)
+	repo.write("k8s/secret.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  key: "+base64.StdEncoding.EncodeToString([]byte(encoded))+"\n")
+	var tgz bytes.Buffer
+	gz := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(gz)
+	body := []byte("module.exports = {key: '" + archived + "'}\n")
+	tw.WriteHeader(&tar.Header{Name: "package/index.js", Mode: 0o644, Size: int64(len(body))})
+	tw.Write(body)
+	tw.Close()
+	gz.Close()
+	repo.write("vendor/sdk-1.2.0.tgz", tgz.String())
+	commit := repo.commit("vendor and secret")
+	repo.git("rm", "-q", "-r", "k8s", "vendor")
+	repo.commit("remove")
+
+	r := runCLI(t, nil, "git", repo.dir, "--format", "json")
+	if r.code != ExitLeaks {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	noWholeKey(t, []string{encoded, archived}, r.out, r.errOut)
+	var rep report.Report
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		patterns.Fingerprint([]byte(encoded)):  "k8s/secret.yaml",
+		patterns.Fingerprint([]byte(archived)): "vendor/sdk-1.2.0.tgz!package/index.js",
+	}
+	if len(rep.Findings) != 2 {
+		t.Fatalf("want 2 findings, got %+v", rep.Findings)
+	}
+	for _, f := range rep.Findings {
+		l := f.Locations[0]
+		if len(f.Locations) != 1 || l.Path != want[f.Fingerprint] || l.Commit != commit {
+			t.Errorf("%s: locations %+v, want %s at %s", f.Redacted, f.Locations, want[f.Fingerprint], commit[:7])
+		}
+	}
 }

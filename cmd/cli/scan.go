@@ -15,6 +15,8 @@ import (
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/report"
 	"github.com/atomyx/atomyx-guard/scanner"
+	"github.com/atomyx/atomyx-guard/scanner/archive"
+	"github.com/atomyx/atomyx-guard/scanner/bundle"
 	"github.com/atomyx/atomyx-guard/vault"
 )
 
@@ -95,6 +97,9 @@ func (o *scanOptions) newRun() *scanRun {
 		Detector: &scanner.Detector{NearMisses: o.NearMisses},
 		Workers:  o.Workers,
 		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
+		// Every source looks inside archives and bundles: a key in a
+		// committed tgz or a deployed source map is as leaked as any.
+		Expanders: []scanner.Expander{&archive.Expander{}, &bundle.Expander{}},
 	}
 	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
 		r.prog = startProgress(o.sys.Err)
