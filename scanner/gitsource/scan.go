@@ -24,6 +24,11 @@ type Options struct {
 	IndexFile   string // GIT_INDEX_FILE (absolute or relative to the process cwd); "" = default
 	SinceCommit string // only commits not reachable from this one (all refs)
 	NoGitBinary bool   // force the pure go-git path (the fallback)
+	// Exclude lists commits (or tags) whose history an earlier scan read:
+	// only commits reachable from no excluded one are scanned, as with
+	// SinceCommit, which it may join, or Range. Ids not in the repository
+	// are ignored (exclude.go).
+	Exclude []string
 }
 
 // Result says what a scan read and what it could not.
@@ -100,8 +105,8 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 	if opts.Range != "" && opts.SinceCommit != "" {
 		return Result{}, errors.New("range and since-commit exclude each other")
 	}
-	if opts.Staged && (opts.Range != "" || opts.SinceCommit != "") {
-		return Result{}, errors.New("staged excludes range and since-commit")
+	if opts.Staged && (opts.Range != "" || opts.SinceCommit != "" || len(opts.Exclude) > 0) {
+		return Result{}, errors.New("staged excludes range, since-commit and exclude")
 	}
 	s := &scan{repo: r, opts: opts}
 	gg := &goGit{r: r, skip: s.skip}
@@ -134,7 +139,7 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 	switch {
 	case opts.Staged:
 		err = s.staged(ctx, eng)
-	case opts.Range != "" || opts.SinceCommit != "":
+	case opts.Range != "" || opts.SinceCommit != "" || len(opts.Exclude) > 0:
 		err = s.limited(ctx, eng, getRefs)
 	default:
 		err = s.full(ctx, eng, getRefs)
@@ -351,12 +356,16 @@ func (s *scan) limited(ctx context.Context, eng *scanner.Engine, getRefs func() 
 		}
 		spec = walkSpec{include: []plumbing.Hash{hb}, exclude: []plumbing.Hash{ha}}
 	} else {
-		h, err := s.resolve(ctx, s.opts.SinceCommit)
-		if err != nil {
-			return err
+		spec = walkSpec{all: true, reflog: s.opts.Reflog, include: getRefs().stash}
+		if s.opts.SinceCommit != "" {
+			h, err := s.resolve(ctx, s.opts.SinceCommit)
+			if err != nil {
+				return err
+			}
+			spec.exclude = []plumbing.Hash{h}
 		}
-		spec = walkSpec{all: true, reflog: s.opts.Reflog, include: getRefs().stash, exclude: []plumbing.Hash{h}}
 	}
+	spec.exclude = append(spec.exclude, s.repo.excludeCommits(s.opts.Exclude)...)
 	s.resolved = resolution{intros: map[string][]intro{}, limited: true}
 	var ids []plumbing.Hash
 	commits := map[plumbing.Hash]bool{}
