@@ -3,6 +3,10 @@
 // Actions secrets, so that code using package ghapi (or go-github directly)
 // is tested over the wire, with no network and no GitHub.
 //
+// Organisations list their repositories (GET /orgs/{org}/repos, paginated
+// with Link headers, with fork, archived and clone_url), so that an org
+// scan can point clone_url at a git server of its own on loopback.
+//
 // It holds a real NaCl keypair per repository, environment and organisation
 // and opens the sealed secrets it receives, so a test can assert the value
 // that was delivered (SecretValue). It can be told to misbehave (Fail):

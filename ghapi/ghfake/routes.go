@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /repositories/{id}/environments/{env}/secrets/{name}", s.putEnvSecret)
 	m.HandleFunc("GET /orgs/{org}/actions/secrets/public-key", s.orgPublicKey)
 	m.HandleFunc("PUT /orgs/{org}/actions/secrets/{name}", s.putOrgSecret)
+	m.HandleFunc("GET /orgs/{org}/repos", s.listOrgRepos) // orgrepos.go
 }
 
 // repo finds the path's repository; the caller holds s.mu.
@@ -51,6 +52,7 @@ func repoJSON(rp *Repo) map[string]any {
 		"id": rp.ID, "name": rp.Name, "full_name": rp.Owner + "/" + rp.Name,
 		"private": rp.Private, "visibility": vis, "default_branch": rp.DefaultBranch,
 		"owner": map[string]any{"login": rp.Owner},
+		"fork":  rp.Fork, "archived": rp.Archived, "clone_url": cloneURL(rp),
 	}
 }
 

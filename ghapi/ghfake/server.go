@@ -40,6 +40,11 @@ type Repo struct {
 	Owner, Name   string
 	Private       bool
 	DefaultBranch string
+	// Fork and Archived are listed as GitHub lists them; CloneURL is the
+	// clone_url (https://github.com/OWNER/NAME.git when empty). Change them
+	// with UpdateRepo once the server is in use.
+	Fork, Archived bool
+	CloneURL       string
 
 	issues  []*Issue
 	labels  map[string]bool
