@@ -138,7 +138,7 @@ func printSummary(w io.Writer, sum responder.Summary) {
 // policy: the work of `respond` and of the scan commands' --respond.
 // Progress goes to sys.Err, the plan of a dry run to sys.Out.
 func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error) {
-	vc, err := responderVault(sys, f.APIURL)
+	vc, err := newVaultClient(sys, f.APIURL, "keys:verify, keys:revoke and keys:issue")
 	if err != nil {
 		return responder.Summary{}, err
 	}
@@ -202,7 +202,9 @@ func policyOf(p config.EnvPolicy) responder.Policy {
 	return out
 }
 
-func responderVault(sys *IO, apiURL string) (*vault.Client, error) {
+// newVaultClient builds the Vault client from --api-url and the
+// environment; roles names what the key needs, for the error without one.
+func newVaultClient(sys *IO, apiURL, roles string) (*vault.Client, error) {
 	cfg := vault.Config{BaseURL: sys.env("ATOMYX_API_URL"), APIKey: sys.env("ATOMYX_API_KEY")}
 	if apiURL != "" {
 		cfg.BaseURL = apiURL
@@ -211,7 +213,7 @@ func responderVault(sys *IO, apiURL string) (*vault.Client, error) {
 		cfg.BaseURL = vault.DefaultBaseURL
 	}
 	if cfg.APIKey == "" {
-		return nil, errors.New("ATOMYX_API_KEY is not set (a key with the keys:verify, keys:revoke and keys:issue roles)")
+		return nil, fmt.Errorf("ATOMYX_API_KEY is not set (a key with the %s roles)", roles)
 	}
 	return vault.New(cfg)
 }

@@ -195,3 +195,50 @@ func TestRespondNeedsCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestGitRespond: --respond on a scan command takes a live key found in
+// history through rotation, and a second scan changes nothing more.
+func TestGitRespond(t *testing.T) {
+	w := newRespondWorld(t, "")
+	repo := newGitRepo(t)
+	repo.write("deploy/.env", "ATOMYX_API_KEY="+w.leaked+"\n")
+	repo.write(".atomyx-guard.toml", `
+[respond]
+issue_repo = "acme/security"
+[respond.environments.production]
+action = "rotate"
+deliver = ["github-secret:acme/app:ATOMYX_API_KEY"]
+`)
+	repo.commit("deploy config")
+	jpath := filepath.Join(w.dir, "journal.db")
+
+	dry := runCLI(t, w.env, "git", repo.dir, "--respond", "--dry-run", "--journal", jpath)
+	if dry.code != ExitLeaks || w.status(t, w.leaked) != vault.StatusActive || len(w.gh.Issues("acme/security")) != 0 {
+		t.Fatalf("a dry run must change nothing and still fail on the live key: %+v", dry)
+	}
+
+	res := runCLI(t, w.env, "git", repo.dir, "--respond", "--journal", jpath, "--format", "json")
+	if res.code != ExitLeaks {
+		t.Fatalf("exit %d, want 1 (the leak happened): %s", res.code, res.errOut)
+	}
+	got, ok := w.gh.SecretValue(ghapi.SecretTarget{Kind: ghapi.KindRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"})
+	if !ok || w.status(t, got) != vault.StatusActive || w.status(t, w.leaked) != vault.StatusRevoked {
+		t.Fatal("the leaked key was not rotated")
+	}
+	issues := w.gh.Issues("acme/security")
+	if len(issues) != 1 || strings.Contains(issues[0].Body, w.leaked) || strings.Contains(issues[0].Body, got) {
+		t.Fatalf("want one issue without any key, got %d", len(issues))
+	}
+
+	// The key is revoked now: a second scan finds it, verifies it revoked,
+	// passes (--fail-on active is the default with --verify) and does
+	// nothing more.
+	again := runCLI(t, w.env, "git", repo.dir, "--respond", "--journal", jpath)
+	if again.code != ExitClean {
+		t.Fatalf("second scan: exit %d: %s", again.code, again.errOut)
+	}
+	if n := len(w.gh.Issues("acme/security")); n != 1 {
+		t.Fatalf("second scan opened another issue: %d", n)
+	}
+	noWholeKey(t, []string{w.leaked, got}, dry.out, dry.errOut, res.out, res.errOut, again.out, again.errOut)
+}

@@ -37,6 +37,8 @@ type scanOptions struct {
 	Verify     bool
 	FailOn     string
 	APIURL     string
+	Respond    bool
+	Response   responseFlags
 
 	sys *IO
 }
@@ -52,6 +54,11 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
 	fs.BoolVar(&o.Verify, "verify", false, "ask the Atomyx Vault, by fingerprint, whether each key is live (ATOMYX_API_KEY needs keys:verify)")
 	fs.StringVar(&o.FailOn, "fail-on", "", "which findings fail the scan: any, active or never (default: active with --verify, else any)")
+	fs.BoolVar(&o.Respond, "respond", false, "rotate, revoke or report each live key by the policy in .atomyx-guard.toml (implies --verify)")
+	fs.BoolVar(&o.Response.DryRun, "dry-run", false, "with --respond: print the plan, change nothing")
+	fs.StringVar(&o.Response.Journal, "journal", "", "with --respond: the responder's journal `PATH` (default: ATOMYX_GUARD_JOURNAL, else ~/.local/state/atomyx-guard/journal.db)")
+	fs.StringVar(&o.Response.Repo, "repo", "", "with --respond: the GitHub repository (`OWNER/NAME`) scanned, for links and visibility (default: GITHUB_REPOSITORY)")
+	fs.StringVar(&o.Response.Visibility, "visibility", "", "with --respond: private or public (default: ask GitHub; unknown counts as public)")
 	fs.StringVar(&o.APIURL, "api-url", "", "Atomyx Vault base `URL` (default: ATOMYX_API_URL, else "+vault.DefaultBaseURL+")")
 }
 
@@ -60,6 +67,12 @@ func (o *scanOptions) validate() error {
 	case "text", "json", "sarif":
 	default:
 		return withCode(ExitError, fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format))
+	}
+	if o.Respond {
+		o.Verify = true
+	}
+	if o.Response.DryRun && !o.Respond {
+		return withCode(ExitError, fmt.Errorf("--dry-run needs --respond"))
 	}
 	switch o.FailOn {
 	case "":
@@ -149,6 +162,16 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 			rep.Stats.Verified = true
 		}
 	}
+	if o.Respond && incomplete == nil && len(kept) > 0 {
+		flags := o.Response
+		flags.APIURL = o.APIURL
+		sum, err := respondFindings(ctx, o.sys, cfg, kept, flags)
+		printSummary(o.sys.Err, sum)
+		if err != nil {
+			incomplete = fmt.Errorf("response incomplete: %w", err)
+			rep.Warnings = append(rep.Warnings, incomplete.Error())
+		}
+	}
 	rep.Stats.DurationMS = time.Since(r.start).Milliseconds()
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
@@ -181,24 +204,9 @@ func (o *scanOptions) failing(fs []finding.Finding) int {
 	return n
 }
 
-// vaultClient builds the Vault client from flags and environment.
-func (o *scanOptions) vaultClient() (*vault.Client, error) {
-	cfg := vault.Config{BaseURL: o.sys.env("ATOMYX_API_URL"), APIKey: o.sys.env("ATOMYX_API_KEY")}
-	if o.APIURL != "" {
-		cfg.BaseURL = o.APIURL
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = vault.DefaultBaseURL
-	}
-	if cfg.APIKey == "" {
-		return nil, fmt.Errorf("ATOMYX_API_KEY is not set (a key with the keys:verify role)")
-	}
-	return vault.New(cfg)
-}
-
 // verify sets each finding's status from the Vault, in place.
 func (o *scanOptions) verify(ctx context.Context, fs []finding.Finding) error {
-	c, err := o.vaultClient()
+	c, err := newVaultClient(o.sys, o.APIURL, "keys:verify")
 	if err != nil {
 		for i := range fs {
 			fs[i].StatusReason = err.Error()
