@@ -126,6 +126,7 @@ Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error.`,
 		newHookCmd,
 		newRespondCmd,
 		newVaultCmd,
+		newURLCmd,
 	} {
 		root.AddCommand(add(sys))
 	}

@@ -86,6 +86,9 @@ type Expander struct {
 	// Kind, when set, classifies items first (a crawler knows the
 	// Content-Type); Unknown falls back to KindOf.
 	Kind func(it scanner.Item) Kind
+	// MapRef, when set, names an item's source map given outside its text
+	// (an HTTP SourceMap header), used when no comment names one.
+	MapRef func(it scanner.Item) string
 }
 
 var _ scanner.Expander = (*Expander)(nil)
@@ -245,12 +248,15 @@ func (x *expansion) generated(start, end int, js bool) {
 		}
 		return false
 	}
-	if ref, at := lastComment(text, "sourceMappingURL=", inEval); ref != "" {
-		if strings.HasPrefix(ref, "data:") {
-			reg.sm = x.inlineMap(ref, start+at)
-		} else {
-			reg.sm = x.externalMap(ref)
-		}
+	ref, at := lastComment(text, "sourceMappingURL=", inEval)
+	if ref == "" && start == 0 && end == len(x.data) && x.e.MapRef != nil {
+		ref = x.e.MapRef(x.it)
+	}
+	switch {
+	case strings.HasPrefix(ref, "data:"):
+		reg.sm = x.inlineMap(ref, start+at)
+	case ref != "":
+		reg.sm = x.externalMap(ref)
 	}
 	if reg.sm != nil || len(reg.evals) > 0 {
 		x.regions = append(x.regions, reg)

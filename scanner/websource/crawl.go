@@ -119,6 +119,7 @@ type Crawler struct {
 	dropped map[string]int // limit name -> URLs left out
 	kinds   sync.Map       // final URL -> bundle.Kind
 	maps    sync.Map       // URL -> *cached (source maps, fetched once)
+	mapRefs sync.Map       // final URL -> SourceMap header
 	total   atomic.Int64
 	fetched atomic.Int64
 }
@@ -163,6 +164,15 @@ func (c *Crawler) Kind(it scanner.Item) bundle.Kind {
 		return k.(bundle.Kind)
 	}
 	return bundle.Unknown
+}
+
+// MapRef returns the source map a response's SourceMap (or X-SourceMap)
+// header names. Use it as bundle.Expander.MapRef.
+func (c *Crawler) MapRef(it scanner.Item) string {
+	if v, ok := c.mapRefs.Load(it.Loc.URL); ok {
+		return v.(string)
+	}
+	return ""
 }
 
 func (c *Crawler) allowed(u *url.URL) bool {
@@ -315,6 +325,13 @@ func (c *Crawler) visit(ctx context.Context, t task, enqueue func(task), send fu
 	kind := kindOf(r, t.as)
 	where := patterns.Scrub(r.url.String())
 	c.kinds.Store(where, kind)
+	mapRef := strings.TrimSpace(r.header.Get("SourceMap"))
+	if mapRef == "" {
+		mapRef = strings.TrimSpace(r.header.Get("X-SourceMap"))
+	}
+	if mapRef != "" {
+		c.mapRefs.Store(where, mapRef) // before the item is out: its Expander asks
+	}
 	send(scanner.Item{
 		Loc:  finding.Location{Source: finding.SourceURL, URL: where},
 		Data: r.body, Size: int64(len(r.body)),
@@ -338,10 +355,8 @@ func (c *Crawler) visit(ctx context.Context, t task, enqueue func(task), send fu
 		}
 		enqueue(task{u: u, as: as, depth: d})
 	}
-	for _, h := range []string{"SourceMap", "X-SourceMap"} {
-		if v := r.header.Get(h); v != "" {
-			next(v, bundle.RefMap)
-		}
+	if mapRef != "" {
+		next(mapRef, bundle.RefMap)
 	}
 	for _, ref := range bundle.Refs(kind, r.body) {
 		if ref.Kind == bundle.RefBase {

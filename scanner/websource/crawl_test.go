@@ -180,7 +180,7 @@ func crawl(t *testing.T, opt Options, seeds ...string) (*finding.Set, []finding.
 	c.OnSkip = onSkip
 	set := finding.NewSet()
 	eng := &scanner.Engine{
-		Expanders: []scanner.Expander{&bundle.Expander{LoadMap: c.LoadMap, Kind: c.Kind}},
+		Expanders: []scanner.Expander{&bundle.Expander{LoadMap: c.LoadMap, Kind: c.Kind, MapRef: c.MapRef}},
 		OnSkip:    onSkip,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
