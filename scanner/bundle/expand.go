@@ -233,9 +233,9 @@ func (x *expansion) generated(start, end int, js bool) {
 			m.end += start
 			if m.mapURL != "" {
 				m.mapAt += start
-				if sm := x.inlineMap(m.mapURL, m.mapAt); sm != nil {
-					_ = sm // its sources are emitted; the module's own text maps by sourceURL
-				}
+				// Its sources are emitted; the module's own text maps by
+				// sourceURL and line.
+				x.inlineMap(m.mapURL, m.mapAt)
 			}
 			reg.evals = append(reg.evals, m)
 		}
@@ -278,6 +278,7 @@ func (x *expansion) inlineMap(uri string, at int) *Map {
 	}
 	line, col := x.lines.position(at)
 	m.eachContent(func(_, _ int, path, content string) {
+		path = scanner.Label(path)
 		x.out(scanner.Item{Loc: x.it.Loc, Data: []byte(content), Size: int64(len(content)),
 			Remap: func(l finding.Location) finding.Location {
 				l.Original = &finding.Original{Path: path, Line: l.Line, Column: l.Column}
@@ -351,7 +352,7 @@ func (x *expansion) remapGenerated(l finding.Location) finding.Location {
 		}
 		for _, m := range r.evals {
 			if off >= m.start && off < m.end {
-				l.Original = &finding.Original{Path: m.sourceURL, Line: moduleLine(x.data, m.start, off)}
+				l.Original = &finding.Original{Path: scanner.Label(m.sourceURL), Line: moduleLine(x.data, m.start, off)}
 				return l
 			}
 		}
@@ -361,7 +362,7 @@ func (x *expansion) remapGenerated(l finding.Location) finding.Location {
 		startLine, _ := x.lines.position(r.start)
 		lineStart := max(off-(l.Column-1), r.start)
 		if pos, ok := r.sm.Lookup(l.Line-startLine, utf16Len(x.data[lineStart:off])); ok {
-			l.Original = &finding.Original{Path: pos.Source, Line: pos.Line, Column: pos.Column}
+			l.Original = &finding.Original{Path: scanner.Label(pos.Source), Line: pos.Line, Column: pos.Column}
 		}
 		return l
 	}
@@ -436,6 +437,7 @@ func (x *expansion) sourceMap() {
 	mt := &mapText{m: m, raw: x.data, spans: spans, lines: &x.lines}
 	x.out(self(x.it, x.data, mt.remapRaw))
 	m.eachContent(func(section, index int, path, content string) {
+		path = scanner.Label(path)
 		sp, ok := mt.span(section, index)
 		if ok && !hides(x.data[sp.start:sp.end]) {
 			return // the raw text shows all the decoded text would
@@ -498,6 +500,6 @@ func (mt *mapText) remapRaw(l finding.Location) finding.Location {
 	}
 	s := mt.spans[i]
 	line, col := rawPosition(mt.raw, s.start, s.end, off)
-	l.Original = &finding.Original{Path: mt.m.sourcePath(s.section, s.index), Line: line, Column: col}
+	l.Original = &finding.Original{Path: scanner.Label(mt.m.sourcePath(s.section, s.index)), Line: line, Column: col}
 	return l
 }

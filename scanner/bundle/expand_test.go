@@ -202,3 +202,18 @@ func describeLocs(locs []finding.Location) []string {
 	}
 	return out
 }
+
+// A source path is the map author's text: a key in it must not reach a
+// report whole.
+func TestOriginalPathsAreLabelled(t *testing.T) {
+	inPath, inContent := newKey(t), newKey(t)
+	m := mapJSON(t, testMap{Sources: []string{"src/x.ts?k=" + inPath}, SourcesContent: []*string{strp("k='" + inContent + "'")}, Mappings: "AAAA"})
+	set, _ := scan(t, &Expander{}, fileItem("x.js.map", m))
+	locs := locationsOf(set, inContent)
+	if len(locs) != 1 || locs[0].Original == nil {
+		t.Fatalf("locations %v", describeLocs(locs))
+	}
+	if p := locs[0].Original.Path; strings.Contains(p, inPath) || !strings.Contains(p, patterns.Redact([]byte(inPath))) {
+		t.Errorf("original path %q not redacted", patterns.Scrub(p))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -105,6 +106,6 @@ func FuzzRefs(f *testing.F) {
 	})
 }
 
-func noMaps(context.Context, scanner.Item, string) ([]byte, error) { return nil, errNoMapForFuzz }
-
-var errNoMapForFuzz = errNotData
+func noMaps(context.Context, scanner.Item, string) ([]byte, error) {
+	return nil, errors.New("no maps while fuzzing")
+}
