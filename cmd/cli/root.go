@@ -122,6 +122,8 @@ Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error.`,
 	for _, add := range []func(*IO) *cobra.Command{
 		// One line per command; each lives in its own file.
 		newGitCmd,
+		newDirCmd,
+		newStdinCmd,
 		newMergeCmd,
 		newHookCmd,
 		newRespondCmd,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -20,6 +21,9 @@ import (
 type Source struct {
 	// Roots are the files and directories to scan, as given.
 	Roots []string
+	// Dir resolves relative roots when set (the process's working
+	// directory otherwise); labels keep the roots as given.
+	Dir string
 	// FollowSymlinks enters symlinked directories (each directory once).
 	// Symlinks to files are always read.
 	FollowSymlinks bool
@@ -59,12 +63,13 @@ func (s *Source) Stats() Stats {
 // several; a file root is labelled as given. A root that does not exist is
 // an error: the scan would not be the one asked for.
 func (s *Source) Items(ctx context.Context, emit func(scanner.Item) error) error {
-	for _, root := range s.Roots {
+	for _, given := range s.Roots {
+		root := s.resolve(given)
 		fi, err := os.Stat(root)
 		if err != nil {
-			return fmt.Errorf("scan %s: %w", root, unwrapPath(err))
+			return fmt.Errorf("scan %s: %w", given, unwrapPath(err))
 		}
-		label := filepath.ToSlash(root)
+		label := filepath.ToSlash(given)
 		if !fi.IsDir() {
 			if err := s.file(ctx, root, label, fi, emit); err != nil {
 				return err
@@ -85,6 +90,72 @@ func (s *Source) Items(ctx context.Context, emit func(scanner.Item) error) error
 		}
 	}
 	return nil
+}
+
+func (s *Source) resolve(p string) string {
+	if s.Dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(s.Dir, p)
+}
+
+// ReadRelative reads the file that ref names relative to the file an item
+// label names (a bundle's "app.js.map" beside "dist/app.js"), up to max
+// bytes. It reads only regular files inside the scanned roots; anything
+// else wraps fs.ErrNotExist.
+func (s *Source) ReadRelative(label, ref string, max int64) ([]byte, error) {
+	if strings.Contains(label, "!") || filepath.IsAbs(ref) || strings.Contains(ref, ":") {
+		return nil, fs.ErrNotExist
+	}
+	root, rel := s.locate(label)
+	if root == "" {
+		return nil, fs.ErrNotExist
+	}
+	target := filepath.Join(filepath.Dir(rel), filepath.FromSlash(ref))
+	if !filepath.IsLocal(target) {
+		return nil, fmt.Errorf("%w: %s is outside the scanned directory", fs.ErrNotExist, ref)
+	}
+	f, err := openRegular(filepath.Join(root, target))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%d bytes exceeds the %d-byte limit", fi.Size(), max)
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// locate finds the root directory a label lies under and the label's path
+// inside it.
+func (s *Source) locate(label string) (dir, rel string) {
+	for _, r := range s.Roots {
+		disk := s.resolve(r)
+		fi, err := os.Stat(disk)
+		if err != nil {
+			continue
+		}
+		given := path.Clean(filepath.ToSlash(r))
+		if !fi.IsDir() {
+			if label == filepath.ToSlash(r) {
+				return filepath.Dir(disk), filepath.Base(disk)
+			}
+			continue
+		}
+		switch {
+		case len(s.Roots) == 1:
+			return disk, filepath.FromSlash(label)
+		case given == "." && !path.IsAbs(label):
+			return disk, filepath.FromSlash(label)
+		case strings.HasPrefix(label, given+"/"):
+			return disk, filepath.FromSlash(strings.TrimPrefix(label, given+"/"))
+		}
+	}
+	return "", ""
 }
 
 type walker struct {

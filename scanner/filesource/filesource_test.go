@@ -281,7 +281,7 @@ func TestLargeFileConstantMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const size = 256 << 20
+	const size = 64 << 20
 	if err := f.Truncate(size); err != nil { // sparse: zeros for free
 		t.Fatal(err)
 	}
