@@ -54,8 +54,8 @@ func pctSome(s, set string) string {
 
 func jsU(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		fmt.Fprintf(&b, `\u%04x`, r)
+	for _, u := range utf16.Encode([]rune(s)) {
+		fmt.Fprintf(&b, `\u%04x`, u)
 	}
 	return b.String()
 }

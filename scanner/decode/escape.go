@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"unicode/utf8"
 )
 
@@ -50,25 +51,36 @@ func HTMLEntity(dst, src []byte) []byte {
 func decodeEsc(k escKind, dst []byte, pos []int32, src []byte, base int, track bool) ([]byte, []int32) {
 	intro := escIntro[k]
 	for i := 0; i < len(src); {
-		c := src[i]
-		if c == intro {
-			if r, n, ok := parseEsc(k, src, i); ok {
-				before := len(dst)
-				if k == escPercent {
-					dst = append(dst, byte(r))
-				} else {
-					dst = utf8.AppendRune(dst, r)
-				}
-				if track {
-					for range len(dst) - before {
-						pos = append(pos, int32(base+i))
-					}
-				}
-				i += n
-				continue
-			}
+		j := bytes.IndexByte(src[i:], intro)
+		if j < 0 {
+			j = len(src) - i
 		}
-		dst = append(dst, c)
+		if j > 0 { // literal bytes
+			dst = append(dst, src[i:i+j]...)
+			if track {
+				for x := range j {
+					pos = append(pos, int32(base+i+x))
+				}
+			}
+			i += j
+			continue
+		}
+		if r, n, ok := parseEsc(k, src, i); ok {
+			before := len(dst)
+			if k == escPercent {
+				dst = append(dst, byte(r))
+			} else {
+				dst = utf8.AppendRune(dst, r)
+			}
+			if track {
+				for range len(dst) - before {
+					pos = append(pos, int32(base+i))
+				}
+			}
+			i += n
+			continue
+		}
+		dst = append(dst, intro)
 		if track {
 			pos = append(pos, int32(base+i))
 		}

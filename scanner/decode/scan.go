@@ -115,10 +115,17 @@ type Scanner struct {
 	budget       int
 	perByte      int // budgetPerByte unless a test lowers it
 	exhausted    bool
-	fn           func(Match)
 	seed         maphash.Seed
-	seen         map[seenKey]struct{}
+	seen         map[seenKey]int // index in found
+	found        []hit
+	keys         []byte // the found keys' bytes
 	chain        [DefaultDepth]string
+}
+
+// hit is a match held until the scan ends, its key in Scanner.keys.
+type hit struct {
+	m      Match
+	key, n int
 }
 
 type seenKey struct {
@@ -128,12 +135,14 @@ type seenKey struct {
 
 // NewScanner returns a Scanner.
 func NewScanner() *Scanner {
-	return &Scanner{seed: maphash.MakeSeed(), seen: map[seenKey]struct{}{}}
+	return &Scanner{seed: maphash.MakeSeed(), seen: map[seenKey]int{}}
 }
 
 // Scan calls fn for every key-shaped candidate in buf, plain or encoded,
-// once per position: valid keys always, near misses when asked. Matches
-// arrive in no particular order.
+// once per position: valid keys always, near misses when asked. Where one
+// occurrence is reached through several chains of encodings (a decoded
+// window may take in text that needed no decoding), the shortest chain is
+// reported. Matches arrive in no particular order.
 func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 	s.depth = min(max(opt.Depth, 0), DefaultDepth)
 	s.limit = opt.Limit
@@ -147,17 +156,44 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 	}
 	s.budget = perByte*len(buf) + budgetBase
 	s.exhausted = false
-	s.fn = fn
 	clear(s.seen)
 	top := &s.lv[0]
 	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1)}
+	s.found, s.keys = s.found[:0], s.keys[:0]
 	s.scanLevel(top, 0)
+	for _, h := range s.found {
+		h.m.Key = s.keys[h.key : h.key+h.n : h.key+h.n]
+		fn(h.m)
+	}
 	res := Result{Exhausted: s.exhausted}
 	if s.depth > 0 && !opt.AtEOF {
 		res.Carry = s.carryAt(top, s.limit)
 	}
-	s.fn = nil
+	s.trim()
 	return res
+}
+
+// maxKeep bounds the scratch memory a Scanner keeps between scans: a huge
+// buffer's scratch goes back to the garbage collector.
+const maxKeep = 4 << 20
+
+func (s *Scanner) trim() {
+	for i := range s.data {
+		if cap(s.data[i]) > maxKeep {
+			s.data[i] = nil
+		}
+		if cap(s.chars[i]) > maxKeep {
+			s.chars[i] = nil
+		}
+		if cap(s.pos[i]) > maxKeep/4 {
+			s.pos[i] = nil
+		}
+	}
+	if cap(s.keys) > maxKeep {
+		s.keys, s.found = nil, nil
+	}
+	s.lv = [DefaultDepth + 1]level{} // drop references to the caller's buffer
+	s.leaf = level{}
 }
 
 // level is one buffer being scanned: the caller's, or one decoded from a
@@ -248,18 +284,30 @@ func (s *Scanner) emit(l *level, c patterns.Candidate) {
 	}
 	key := l.data[c.Start:c.End]
 	sk := seenKey{start, maphash.Bytes(s.seed, key)}
-	if _, dup := s.seen[sk]; dup {
+	if i, dup := s.seen[sk]; dup {
+		if n < len(s.found[i].m.Chain) {
+			s.found[i].m.Chain = s.chainOf(n)
+		}
 		return
 	}
-	s.seen[sk] = struct{}{}
-	m := Match{Start: start, End: max(last+1, start+1), Key: key, Valid: c.Valid}
-	if n > 0 {
-		m.Chain = make([]string, n)
-		for i := range n {
-			m.Chain[i] = s.chain[n-1-i]
-		}
+	s.seen[sk] = len(s.found)
+	s.found = append(s.found, hit{
+		m:   Match{Start: start, End: max(last+1, start+1), Chain: s.chainOf(n), Valid: c.Valid},
+		key: len(s.keys), n: len(key),
+	})
+	s.keys = append(s.keys, key...)
+}
+
+// chainOf returns the first n kinds of s.chain, outermost first.
+func (s *Scanner) chainOf(n int) []string {
+	if n == 0 {
+		return nil
 	}
-	s.fn(m)
+	c := make([]string, n)
+	for i := range n {
+		c[i] = s.chain[n-1-i]
+	}
+	return c
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
@@ -286,12 +334,43 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 			}
 			i = j
 		}
+		// Most probes land in a word: measure its segment first, and go
+		// on unless it is long enough, or may join a wrapped block.
+		a, e := i, i+1
+		for a > 0 && isB64(b[a-1]) {
+			a--
+		}
+		for e < len(b) && isB64(b[e]) {
+			e++
+		}
+		if e-a < MinBase64Run && !s.mayWrap(l, a, e) {
+			i = max(i+MinBase64Run, e+MinBase64Run-1)
+			continue
+		}
 		r := s.findRun(l, depth, i)
 		if r.n >= MinBase64Run {
 			s.decodeRun(l, depth, &r)
 		}
 		i = max(i+MinBase64Run, r.end+MinBase64Run-1)
 	}
+}
+
+// mayWrap says whether the segment b[a:e] may be a line of a wrapped run:
+// long enough to continue on the next line, or the first on its line (after
+// indentation), or at the start of a window that continues a run.
+func (s *Scanner) mayWrap(l *level, a, e int) bool {
+	b := l.data
+	if e-a >= minSeg && e < len(b) && (b[e] == '\r' || b[e] == '\n') {
+		return true
+	}
+	j := a
+	for j > 0 && a-j < maxIndent && (b[j-1] == ' ' || b[j-1] == '\t') {
+		j--
+	}
+	if j > 0 {
+		return b[j-1] == '\n'
+	}
+	return l.carry > 0
 }
 
 // run is a stretch of base64 characters, possibly across line breaks.
@@ -473,6 +552,18 @@ var keyish = func() (t [128]bool) {
 
 var keyStart = []byte("atmx")
 
+func introKind(r rune) (escKind, bool) {
+	switch r {
+	case '%':
+		return escPercent, true
+	case '\\':
+		return escJS, true
+	case '&':
+		return escHTML, true
+	}
+	return 0, false
+}
+
 // relevant says whether an escape standing for r, followed by rest, can be
 // part of an encoded key: r is a key or base64 character, or introduces
 // another escape (double encoding), or the escape sits right before a key
@@ -481,21 +572,16 @@ func relevant(r rune, rest []byte) bool {
 	if r < 0x80 && keyish[r] {
 		return true
 	}
-	if len(rest) == 0 {
-		return false
-	}
-	switch r {
-	case '%':
-		_, ok := hexN(rest, 0, 2)
-		return ok
-	case '\\':
-		switch rest[0] {
-		case 'u', 'x', '/', '\\':
+	if k, ok := introKind(r); ok {
+		// A double encoding ("%255F", "&amp;#95;", "\\u005f"): what
+		// follows must be an escape standing for a relevant character.
+		var tmp [16]byte
+		tmp[0] = byte(r)
+		n := copy(tmp[1:], rest)
+		r2, _, ok := parseEsc(k, tmp[:n+1], 0)
+		if ok && r2 < 0x80 && (keyish[r2] || r2 == '%' || r2 == '\\' || r2 == '&') {
 			return true
 		}
-	case '&':
-		c := rest[0]
-		return c == '#' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 	}
 	return bytes.HasPrefix(rest, keyStart)
 }
