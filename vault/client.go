@@ -284,7 +284,8 @@ func (c *Client) Stats() Stats {
 
 // Verify asks the Vault about fingerprints: deduplicated, in batches of at
 // most MaxVerifyBatch, each fingerprint once per Client (later calls answer
-// from a cache). Results are keyed by fingerprint. On error the map holds
+// from a cache, except for keys this Client revoked or reissued since).
+// Results are keyed by fingerprint. On error the map holds
 // what was verified before it.
 func (c *Client) Verify(ctx context.Context, fingerprints []string) (map[string]KeyInfo, error) {
 	for i, fp := range fingerprints {
@@ -377,7 +378,22 @@ func (c *Client) Revoke(ctx context.Context, keyID string, req RevokeRequest, id
 	var resp RevokeResponse
 	err := c.do(ctx, call{op: "revoke", method: http.MethodPost, path: "/v1/keys/" + url.PathEscape(keyID) + "/revoke",
 		body: req, idem: orNewIdempotencyKey(idempotencyKey), role: RoleRevoke, out: &resp})
+	if err == nil {
+		c.forget(keyID)
+	}
 	return resp, err
+}
+
+// forget drops the cached verification of a key whose status this client
+// just changed, so that a later Verify asks again.
+func (c *Client) forget(keyID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for fp, info := range c.cache {
+		if info.KeyID == keyID {
+			delete(c.cache, fp)
+		}
+	}
 }
 
 // Reissue issues a replacement of a key. A retry with the same
@@ -386,8 +402,12 @@ func (c *Client) Reissue(ctx context.Context, keyID string, req ReissueRequest, 
 	if err := checkKeyID("reissue", keyID); err != nil {
 		return IssuedKey{}, err
 	}
-	return c.issued(ctx, call{op: "reissue", method: http.MethodPost, path: "/v1/keys/" + url.PathEscape(keyID) + "/reissue",
+	k, err := c.issued(ctx, call{op: "reissue", method: http.MethodPost, path: "/v1/keys/" + url.PathEscape(keyID) + "/reissue",
 		body: req, idem: orNewIdempotencyKey(idempotencyKey), role: RoleIssue})
+	if err == nil {
+		c.forget(keyID)
+	}
+	return k, err
 }
 
 // Issue issues a new key (an administrator's call).

@@ -191,6 +191,17 @@ func TestVerifyBatchesDedupesCaches(t *testing.T) {
 	if _, err := c.Verify(ctx, nil); err != nil || c.Stats().Calls != 4 {
 		t.Errorf("empty verify: %v, %d calls", err, c.Stats().Calls)
 	}
+	// A key this client revokes is asked about again.
+	if _, err := c.Revoke(ctx, a.KeyID, vault.RevokeRequest{Reason: "test"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.Verify(ctx, fps[:2])
+	if err != nil || res[fps[0]].Status != vault.StatusRevoked || res[fps[1]].Status != vault.StatusActive {
+		t.Errorf("after revoke: %+v, %v", res, err)
+	}
+	if st := c.Stats(); st.Calls != 6 || st.CacheHits != 121 {
+		t.Errorf("stats %+v, want 6 calls (revoke, verify of one) and 121 cache hits", st)
+	}
 }
 
 func TestVerifyRejectsMalformedFingerprints(t *testing.T) {
