@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -383,4 +385,44 @@ func (textReader) Read(p []byte) (int, error) {
 		n += copy(p[n:], logLine)
 	}
 	return n, nil
+}
+
+func TestReadRelative(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "site", "js", "app.js"), []byte("x"))
+	write(t, filepath.Join(dir, "site", "js", "app.js.map"), []byte("map"))
+	write(t, filepath.Join(dir, "site", "maps", "other.map"), []byte("other"))
+	write(t, filepath.Join(dir, "secret.txt"), []byte("outside"))
+	mkfifo(t, filepath.Join(dir, "site", "js", "pipe.map"))
+	site := filepath.Join(dir, "site")
+	tests := []struct {
+		name       string
+		roots      []string
+		label, ref string
+		want       string // "" for an error wrapping fs.ErrNotExist
+	}{
+		{"beside", []string{site}, "js/app.js", "app.js.map", "map"},
+		{"up and over", []string{site}, "js/app.js", "../maps/other.map", "other"},
+		{"out of the root", []string{site}, "js/app.js", "../../secret.txt", ""},
+		{"absolute", []string{site}, "js/app.js", filepath.Join(dir, "secret.txt"), ""},
+		{"a FIFO", []string{site}, "js/app.js", "pipe.map", ""},
+		{"inside an archive", []string{site}, "js/a.zip!app.js", "app.js.map", ""},
+		{"several roots", []string{site, dir}, filepath.ToSlash(site) + "/js/app.js", "app.js.map", "map"},
+		{"file root", []string{filepath.Join(site, "js", "app.js")}, filepath.ToSlash(filepath.Join(site, "js", "app.js")), "app.js.map", "map"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &filesource.Source{Roots: tt.roots}
+			got, err := src.ReadRelative(tt.label, tt.ref, 1<<20)
+			if tt.want == "" {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("got %q, %v; want ErrNotExist", got, err)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
 }
