@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -306,4 +308,38 @@ func TestLabel(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("InnerLocation = %+v, want %+v", got, want)
 	}
+}
+
+// FuzzLabel: whatever a hostile archive names its members, the label is
+// valid UTF-8, has no control characters, and holds no key-length run
+// after the key prefix.
+func FuzzLabel(f *testing.F) {
+	f.Add("src/app.js")
+	f.Add("a\x1b[2J\xff" + "atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj.txt")
+	f.Add("atmx_atmx_prd_" + strings.Repeat("A", 40))
+	f.Fuzz(func(t *testing.T, name string) {
+		got := Label(name)
+		if !utf8.ValidString(got) {
+			t.Fatalf("invalid UTF-8: %q", got)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) {
+				t.Fatalf("control character in %q", got)
+			}
+		}
+		for s := got; ; {
+			i := strings.Index(s, patterns.Prefix)
+			if i < 0 {
+				break
+			}
+			run := 0
+			for j := i + len(patterns.Prefix); j < len(s) && (s[j] == '_' || patterns.IsBase62(s[j])); j++ {
+				run++
+			}
+			if len(patterns.Prefix)+run > patterns.RedactedLen {
+				t.Fatalf("unredacted run in %q", got)
+			}
+			s = s[i+1:]
+		}
+	})
 }
