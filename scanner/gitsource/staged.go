@@ -1,6 +1,7 @@
 package gitsource
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,7 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	if err := index.NewDecoder(f).Decode(&idx); err != nil {
 		return fmt.Errorf("read index %s: %w", path, err)
 	}
-	head, err := s.headTree()
+	inHead, err := s.headLookup(ctx)
 	if err != nil {
 		return err
 	}
@@ -47,10 +48,8 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 		if e.Mode == filemode.Submodule || e.Mode == filemode.Dir || e.Hash.IsZero() || e.IntentToAdd {
 			continue
 		}
-		if head != nil {
-			if te, err := head.FindEntry(e.Name); err == nil && te.Hash == e.Hash {
-				continue
-			}
+		if h, ok := inHead(e.Name); ok && h == e.Hash {
+			continue
 		}
 		id := e.Hash.String()
 		if len(s.resolved.intros[id]) == 0 {
@@ -67,6 +66,61 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
 		return st.read(ctx, ids, fn)
 	})
+}
+
+// headLookup returns the blob id HEAD's tree has at a path. With the git
+// binary it lists HEAD's tree with one ls-tree: go-git would first index
+// every object of the pack to read one tree, a cost that grows with the
+// history rather than with the staged change (seconds in a repository of
+// 200k commits). go-git is the fallback.
+func (s *scan) headLookup(ctx context.Context) (func(path string) (plumbing.Hash, bool), error) {
+	if g, ok := s.st.(*gitBin); ok {
+		if m, err := headBlobs(ctx, g); err == nil {
+			return func(p string) (plumbing.Hash, bool) { h, ok := m[p]; return h, ok }, nil
+		}
+		// An unborn HEAD, or git could not say: go-git decides.
+	}
+	head, err := s.headTree()
+	if err != nil {
+		return nil, err
+	}
+	return func(p string) (plumbing.Hash, bool) {
+		if head == nil {
+			return plumbing.ZeroHash, false
+		}
+		te, err := head.FindEntry(p)
+		if err != nil {
+			return plumbing.ZeroHash, false
+		}
+		return te.Hash, true
+	}, nil
+}
+
+// headBlobs maps every path of HEAD's tree to its blob id.
+func headBlobs(ctx context.Context, g *gitBin) (map[string]plumbing.Hash, error) {
+	cmd := g.command(ctx, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
+	var errb stderrTail
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("ls-tree HEAD: %s", errb.msg())
+	}
+	m := map[string]plumbing.Hash{}
+	for _, rec := range bytes.Split(out, []byte{0}) {
+		// "<mode> SP <type> SP <id> TAB <path>"
+		meta, path, ok := bytes.Cut(rec, []byte{'\t'})
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(meta)
+		if len(f) != 3 || string(f[1]) != "blob" {
+			continue
+		}
+		if h, ok := parseHex(f[2]); ok {
+			m[string(path)] = h
+		}
+	}
+	return m, nil
 }
 
 // headTree is HEAD's tree, nil when HEAD is unborn.
