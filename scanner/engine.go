@@ -283,9 +283,10 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 			r, ra = tee, nil
 			defer func() {
 				if ctx.Err() == nil {
-					if _, derr := io.Copy(io.Discard, tee); derr != nil && err == nil && !errors.Is(derr, errTextDone) {
+					if _, derr := io.Copy(io.Discard, lvl.compressed); derr != nil && err == nil && !errors.Is(derr, errTextDone) {
 						err = fmt.Errorf("read: %w", derr)
 					}
+					n = max(n, lvl.compressed.n.Load())
 				}
 				pw.Close()
 				<-done
@@ -339,7 +340,9 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 		return nil
 	}
 	err = safeExpand(ctx, ex, it, in, emit)
-	n = lvl.compressed.n.Load()
+	// Bytes read in sequence, or the size when the expander read at
+	// offsets (a zip on disk).
+	n = max(lvl.compressed.n.Load(), lvl.known)
 	var se *stopError
 	if errors.As(err, &se) && se.lvl == lvl {
 		err = nil

@@ -187,7 +187,14 @@ func TestExpansion(t *testing.T) {
 						it.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 					}
 				}
+				size := int64(len(content))
+				if tt.path == "" {
+					size += int64(len("SPLIT\n"))
+				}
 				c, st := runEngine(t, &Engine{Expanders: []Expander{tt.ex}}, it)
+				if st.Bytes != size && !tt.ex.panics {
+					t.Errorf("stats: %d bytes read, want %d", st.Bytes, size)
+				}
 				for fp, want := range tt.want {
 					if got := c.at(fp); !slices.Equal(got, want) {
 						t.Errorf("key %d found at %q, want %q", slices.Index([]string{fpOf(k1), fpOf(k2), fpOf(k3)}, fp)+1, got, want)
