@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"sort"
+	"strings"
 
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -597,6 +598,10 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 			return
 		}
 		p := i + x
+		if p+1 >= len(b) || quickSkip[k][b[p+1]] && !(p+2 < len(b) && b[p+2] == 'a') {
+			i = p + 1
+			continue
+		}
 		r, n, ok := parseEsc(k, b, p)
 		if !ok || !relevant(r, b[p+n:]) {
 			i = p + 1
@@ -619,6 +624,19 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 		i = p + advance + 1
 	}
 }
+
+// quickSkip marks, per escape kind, the bytes after an introducer that
+// rule out a relevant escape, unless a key prefix follows it ("\natmx_…"):
+// what cannot start an escape, and the JS escapes of control characters
+// and quotes, which minified code is full of.
+var quickSkip = func() (t [3][256]bool) {
+	for c := range 256 {
+		t[escPercent][c] = unhex(byte(c)) < 0
+		t[escHTML][c] = !(c == '#' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
+		t[escJS][c] = !strings.ContainsRune("xu/\\0", rune(c))
+	}
+	return t
+}()
 
 // utf16Runs decodes every run of ASCII text written as UTF-16 (every other
 // byte NUL) long enough to hold a key. Text without NUL bytes costs one
