@@ -138,7 +138,7 @@ func printSummary(w io.Writer, sum responder.Summary) {
 // policy: the work of `respond` and of the scan commands' --respond.
 // Progress goes to sys.Err, the plan of a dry run to sys.Out.
 func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error) {
-	vc, err := newVaultClient(sys, f.APIURL, "keys:verify, keys:revoke and keys:issue")
+	vc, err := newVaultClient(sys, f.APIURL, "the keys:verify, keys:revoke and keys:issue roles")
 	if err != nil {
 		return responder.Summary{}, err
 	}
@@ -213,7 +213,7 @@ func newVaultClient(sys *IO, apiURL, roles string) (*vault.Client, error) {
 		cfg.BaseURL = vault.DefaultBaseURL
 	}
 	if cfg.APIKey == "" {
-		return nil, fmt.Errorf("ATOMYX_API_KEY is not set (a key with the %s roles)", roles)
+		return nil, fmt.Errorf("ATOMYX_API_KEY is not set (a key with %s)", roles)
 	}
 	return vault.New(cfg)
 }

@@ -173,8 +173,14 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 		}
 	}
 	rep.Stats.DurationMS = time.Since(r.start).Milliseconds()
-	for _, w := range rep.Warnings {
-		fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
+	// Text on stdout shows the warnings itself; otherwise they go to
+	// stderr, except the one the exit line repeats.
+	if o.Format != "text" || o.ReportPath != "" {
+		for _, w := range rep.Warnings {
+			if incomplete == nil || w != incomplete.Error() {
+				fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
+			}
+		}
 	}
 	if err := o.write(rep); err != nil {
 		return withCode(ExitError, err)
@@ -206,7 +212,7 @@ func (o *scanOptions) failing(fs []finding.Finding) int {
 
 // verify sets each finding's status from the Vault, in place.
 func (o *scanOptions) verify(ctx context.Context, fs []finding.Finding) error {
-	c, err := newVaultClient(o.sys, o.APIURL, "keys:verify")
+	c, err := newVaultClient(o.sys, o.APIURL, "the keys:verify role")
 	if err != nil {
 		for i := range fs {
 			fs[i].StatusReason = err.Error()
