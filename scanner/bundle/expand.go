@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/atomyx/atomyx-guard/finding"
@@ -277,8 +276,13 @@ func (x *expansion) inlineMap(uri string, at int) *Map {
 		return nil
 	}
 	line, col := x.lines.position(at)
-	m.eachContent(func(_, _ int, path, content string) {
-		path = scanner.Label(path)
+	m.eachContent(func(owner *Map, sp contentSpan) {
+		content, err := owner.content(sp)
+		if err != nil {
+			x.fail(fmt.Errorf("inline source map: %w", err))
+			return
+		}
+		path := scanner.Label(owner.SourcePath(sp.index))
 		x.out(scanner.Item{Loc: x.it.Loc, Data: []byte(content), Size: int64(len(content)),
 			Remap: func(l finding.Location) finding.Location {
 				l.Original = &finding.Original{Path: path, Line: l.Line, Column: l.Column}
@@ -303,7 +307,7 @@ func (x *expansion) externalMap(ref string) *Map {
 		}
 		return nil
 	}
-	m, err := parseMappingsOnly(raw)
+	m, err := ParseMap(raw)
 	if err != nil {
 		x.fail(fmt.Errorf("source map %s: %w", ref, err))
 		return nil
@@ -406,17 +410,10 @@ func (x *expansion) html() {
 	}
 }
 
-// mapText is a source map's raw text with where its sources sit in it.
-type mapText struct {
-	m     *Map
-	raw   []byte
-	spans []contentSpan // by start
-	lines *lineIndex
-}
-
 // sourceMap emits a map's text, each key placed in its original source,
-// and each source it carries decoded (a key after an escaped newline is
-// glued to the "n" in the raw text).
+// and the sources whose raw text could hide a key, decoded (a key after an
+// escaped newline is glued to the "n" in the raw text). Both place a key
+// at the same spot of the map, so a key seen both ways is reported once.
 func (x *expansion) sourceMap() {
 	m, err := ParseMap(x.data)
 	if err != nil {
@@ -424,31 +421,34 @@ func (x *expansion) sourceMap() {
 		x.fail(err)
 		return
 	}
-	body := stripXSSI(x.data)
-	base := len(x.data) - len(body)
-	spans, err := findContentSpans(body)
-	if err != nil {
-		spans = nil // ParseMap accepted it; place keys without spans
-	}
-	for i := range spans {
-		spans[i].start += base
-		spans[i].end += base
-	}
-	mt := &mapText{m: m, raw: x.data, spans: spans, lines: &x.lines}
-	x.out(self(x.it, x.data, mt.remapRaw))
-	m.eachContent(func(section, index int, path, content string) {
-		path = scanner.Label(path)
-		sp, ok := mt.span(section, index)
-		if ok && !hides(x.data[sp.start:sp.end]) {
+	x.out(self(x.it, x.data, func(l finding.Location) finding.Location {
+		off, ok := x.lines.offset(l.Line, l.Column)
+		if !ok {
+			return l
+		}
+		if sp, ok := m.spanAt(off); ok {
+			line, col := rawPosition(x.data, sp.start, sp.end, off)
+			l.Original = &finding.Original{Path: scanner.Label(sp.m.SourcePath(sp.index)), Line: line, Column: col}
+		}
+		return l
+	}))
+	m.eachContent(func(owner *Map, sp contentSpan) {
+		if !hides(x.data[sp.start:sp.end]) {
 			return // the raw text shows all the decoded text would
 		}
+		content, err := owner.content(sp)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		path := scanner.Label(owner.SourcePath(sp.index))
 		ci := &lineIndex{data: []byte(content)}
 		x.out(scanner.Item{Loc: x.it.Loc, Data: ci.data, Size: int64(len(ci.data)),
 			Remap: func(l finding.Location) finding.Location {
 				orig := &finding.Original{Path: path, Line: l.Line, Column: l.Column}
 				l.Line, l.Column = 0, 0
-				if doff, dok := ci.offset(orig.Line, orig.Column); ok && dok {
-					l.Line, l.Column = mt.lines.position(rawOffset(mt.raw, sp.start, sp.end, doff))
+				if doff, ok := ci.offset(orig.Line, orig.Column); ok {
+					l.Line, l.Column = x.lines.position(rawOffset(x.data, sp.start, sp.end, doff))
 				}
 				l.Original = orig
 				return l
@@ -460,46 +460,21 @@ func (x *expansion) sourceMap() {
 // of its raw text: a \u or \/ escape inside it, or a key glued to an
 // escape letter ("\natmx_..." reads as "natmx_...").
 func hides(raw []byte) bool {
-	if bytes.Contains(raw, []byte(`\u`)) || bytes.Contains(raw, []byte(`\/`)) {
-		return true
-	}
-	for i := 0; ; {
-		j := bytes.Index(raw[i:], prefix)
-		if j < 0 {
+	for i := 0; ; i += 2 {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 || i+j+1 >= len(raw) {
 			return false
 		}
 		i += j
-		if i >= 2 && raw[i-2] == '\\' && raw[i-1] != '"' && raw[i-1] != '\\' {
+		switch raw[i+1] {
+		case 'u', '/':
 			return true
+		case 'b', 'f', 'n', 'r', 't':
+			if bytes.HasPrefix(raw[i+2:], prefix) {
+				return true
+			}
 		}
-		i++
 	}
 }
 
 var prefix = []byte(patterns.Prefix)
-
-func (mt *mapText) span(section, index int) (contentSpan, bool) {
-	for _, s := range mt.spans {
-		if s.section == section && s.index == index {
-			return s, true
-		}
-	}
-	return contentSpan{}, false
-}
-
-// remapRaw places a key seen in the map's raw text: inside a
-// sourcesContent string, at its original path, line and column.
-func (mt *mapText) remapRaw(l finding.Location) finding.Location {
-	off, ok := mt.lines.offset(l.Line, l.Column)
-	if !ok {
-		return l
-	}
-	i := sort.Search(len(mt.spans), func(i int) bool { return mt.spans[i].end > off })
-	if i == len(mt.spans) || off < mt.spans[i].start {
-		return l
-	}
-	s := mt.spans[i]
-	line, col := rawPosition(mt.raw, s.start, s.end, off)
-	l.Original = &finding.Original{Path: scanner.Label(mt.m.sourcePath(s.section, s.index)), Line: line, Column: col}
-	return l
-}

@@ -1,43 +1,55 @@
 package bundle
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxMapBytes bounds the size of a source map the reader accepts.
 const MaxMapBytes = 256 << 20
 
 // Map is a parsed source map (revision 3), flat or indexed (sections).
-// Mappings are validated when parsed but decoded line by line on demand, so
-// a map costs little until a key needs its original position.
+// It is read in one pass that records where each sourcesContent string sits
+// in the raw text instead of copying it: a key found in the raw text is
+// placed in its source without decoding anything, and a source is decoded
+// only when asked. Mappings are validated when parsed and decoded line by
+// line on demand.
 type Map struct {
-	SourceRoot     string    `json:"sourceRoot"`
-	Sources        []string  `json:"sources"`
-	SourcesContent []*string `json:"sourcesContent"`
-	Mappings       string    `json:"mappings"`
-	Sections       []Section `json:"sections"`
+	Version    int
+	SourceRoot string
+	Sources    []string
+	Mappings   string
+	Sections   []Section
 
-	Version int `json:"version"`
-	// lines[i] is the decoder state at the start of generated line i.
-	lines []vlqState
+	raw      []byte
+	contents []contentSpan // this map's sourcesContent strings
+	all      []spanRef     // every content span, sections too, by offset
+	lines    []vlqState    // decoder state at the start of each generated line
 }
 
 // Section is one part of an index map, placed at Offset in the generated
 // file.
 type Section struct {
-	Offset Offset `json:"offset"`
-	Map    *Map   `json:"map"`
-	URL    string `json:"url"`
+	Offset Offset
+	Map    *Map
+	URL    string
 }
 
 // Offset is where a section starts in the generated file, 0-based.
-type Offset struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
+type Offset struct{ Line, Column int }
+
+// contentSpan is where sourcesContent[index] sits in the raw JSON: raw[start:end]
+// is the string's body, escapes and all.
+type contentSpan struct{ start, end, index int }
+
+type spanRef struct {
+	contentSpan
+	m *Map
 }
 
 // Position is an original position: source path (with sourceRoot applied),
@@ -48,55 +60,26 @@ type Position struct {
 }
 
 // ParseMap reads a source map. It accepts the ")]}'" XSSI guard some
-// servers prepend, and rejects maps that are not version 3, carry
-// malformed VLQ mappings, or point at sources they do not list.
+// servers prepend, and rejects malformed JSON, maps that are not version 3,
+// malformed VLQ mappings, and mappings that point at sources the map does
+// not list. The Map keeps data.
 func ParseMap(data []byte) (*Map, error) {
 	if len(data) > MaxMapBytes {
 		return nil, fmt.Errorf("source map of %d bytes exceeds the %d-byte limit", len(data), MaxMapBytes)
 	}
-	var m Map
-	if err := json.Unmarshal(stripXSSI(data), &m); err != nil {
-		return nil, fmt.Errorf("source map: %w", err)
-	}
-	if err := m.validate(0); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
-// parseMappingsOnly reads a map for Lookup alone: sourcesContent is
-// skipped, not copied, which halves the cost of a map read only to place
-// keys found in its bundle.
-func parseMappingsOnly(data []byte) (*Map, error) {
-	if len(data) > MaxMapBytes {
-		return nil, fmt.Errorf("source map of %d bytes exceeds the %d-byte limit", len(data), MaxMapBytes)
-	}
-	var lean struct {
-		Version    int    `json:"version"`
-		SourceRoot string `json:"sourceRoot"`
-		Sources    []string
-		Mappings   string
-		Sections   []struct {
-			Offset Offset
-			Map    *struct {
-				Version    int `json:"version"`
-				SourceRoot string
-				Sources    []string
-				Mappings   string
-			}
+	p := mapParser{b: data, i: len(data) - len(stripXSSI(data))}
+	p.space()
+	m, err := p.mapObject(0)
+	if err == nil {
+		p.space()
+		if p.i != len(data) {
+			err = p.fail("data after the map")
 		}
 	}
-	if err := json.Unmarshal(stripXSSI(data), &lean); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("source map: %w", err)
 	}
-	m := &Map{Version: lean.Version, SourceRoot: lean.SourceRoot, Sources: lean.Sources, Mappings: lean.Mappings}
-	for _, s := range lean.Sections {
-		sec := Section{Offset: s.Offset}
-		if s.Map != nil {
-			sec.Map = &Map{Version: s.Map.Version, SourceRoot: s.Map.SourceRoot, Sources: s.Map.Sources, Mappings: s.Map.Mappings}
-		}
-		m.Sections = append(m.Sections, sec)
-	}
+	m.all = p.all
 	if err := m.validate(0); err != nil {
 		return nil, err
 	}
@@ -106,20 +89,11 @@ func parseMappingsOnly(data []byte) (*Map, error) {
 func stripXSSI(data []byte) []byte {
 	s := strings.TrimLeft(string(data[:min(len(data), 16)]), " \t\r\n\ufeff")
 	if strings.HasPrefix(s, ")]}") {
-		if i := indexByte(data, '\n'); i >= 0 {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			return data[i+1:]
 		}
 	}
 	return data
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func (m *Map) validate(depth int) error {
@@ -132,12 +106,11 @@ func (m *Map) validate(depth int) error {
 		}
 		for i := range m.Sections {
 			s := &m.Sections[i]
-			if s.Map == nil {
-				// A section by URL points elsewhere; nothing to read here.
-				continue
-			}
 			if i > 0 && less(s.Offset.Line, s.Offset.Column, m.Sections[i-1].Offset.Line, m.Sections[i-1].Offset.Column) {
 				return errors.New("source map: sections out of order")
+			}
+			if s.Map == nil {
+				continue // a section by URL points elsewhere
 			}
 			if err := s.Map.validate(depth + 1); err != nil {
 				return fmt.Errorf("section %d: %w", i, err)
@@ -168,29 +141,40 @@ func (m *Map) SourcePath(i int) string {
 }
 
 // eachContent calls fn for every source whose content the map carries,
-// sections first; section is -1 for the top-level map.
-func (m *Map) eachContent(fn func(section, index int, path, content string)) {
-	for k, s := range m.Sections {
+// sections included, with the map that lists it.
+func (m *Map) eachContent(fn func(owner *Map, sp contentSpan)) {
+	for _, s := range m.Sections {
 		if s.Map != nil {
-			s.Map.eachContent(func(_, i int, p, c string) { fn(k, i, p, c) })
+			s.Map.eachContent(fn)
 		}
 	}
-	for i, c := range m.SourcesContent {
-		if c != nil && i < len(m.Sources) {
-			fn(-1, i, m.SourcePath(i), *c)
+	for _, sp := range m.contents {
+		if sp.index < len(m.Sources) {
+			fn(m, sp)
 		}
 	}
 }
 
-// sourcePath names sources[index] of the top-level map or of a section's.
-func (m *Map) sourcePath(section, index int) string {
-	if section >= 0 {
-		if section < len(m.Sections) && m.Sections[section].Map != nil {
-			return m.Sections[section].Map.SourcePath(index)
-		}
-		return ""
+// content decodes one sourcesContent string.
+func (m *Map) content(sp contentSpan) (string, error) {
+	body := m.raw[sp.start:sp.end]
+	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+		return string(body), nil
 	}
-	return m.SourcePath(index)
+	var s string
+	if err := json.Unmarshal(m.raw[sp.start-1:sp.end+1], &s); err != nil {
+		return "", fmt.Errorf("sourcesContent[%d]: %w", sp.index, err)
+	}
+	return s, nil
+}
+
+// spanAt returns the content span holding raw offset off, with its map.
+func (m *Map) spanAt(off int) (spanRef, bool) {
+	i := sort.Search(len(m.all), func(i int) bool { return m.all[i].end > off })
+	if i == len(m.all) || off < m.all[i].start {
+		return spanRef{}, false
+	}
+	return m.all[i], true
 }
 
 // Lookup maps a 0-based generated line and column (UTF-16 code units, as
@@ -219,7 +203,7 @@ func (m *Map) Lookup(line, col int) (Position, bool) {
 		found bool
 	)
 	st := m.lines[line]
-	_ = decodeLine(m.Mappings, &st, func(seg vlqState, hasSource bool) bool {
+	_ = decodeLine(m.Mappings, &st, -1, func(seg vlqState, hasSource bool) bool {
 		if seg.genCol > col {
 			return false
 		}

@@ -84,21 +84,22 @@ func TestIndexMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lean, err := parseMappingsOnly([]byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []*Map{m, lean} {
-		if p, ok := m.Lookup(2, 6); !ok || p != (Position{"s.ts", 4, 1}) {
-			t.Errorf("Lookup in second section = %+v, %v", p, ok)
-		}
+	if p, ok := m.Lookup(2, 6); !ok || p != (Position{"s.ts", 4, 1}) {
+		t.Errorf("Lookup in second section = %+v, %v", p, ok)
 	}
 	if p, ok := m.Lookup(0, 3); !ok || p.Source != "first.ts" {
 		t.Errorf("Lookup in first section = %+v, %v", p, ok)
 	}
-	spans, err := findContentSpans([]byte(raw))
-	if err != nil || len(spans) != 1 || spans[0].section != 1 || raw[spans[0].start:spans[0].end] != "x" {
-		t.Errorf("content spans = %+v, %v", spans, err)
+	var got []string
+	m.eachContent(func(owner *Map, sp contentSpan) {
+		c, err := owner.content(sp)
+		if err != nil || owner != m.Sections[1].Map {
+			t.Errorf("content %+v of %p: %v", sp, owner, err)
+		}
+		got = append(got, c)
+	})
+	if len(got) != 1 || got[0] != "x" {
+		t.Errorf("contents %q", got)
 	}
 }
 
@@ -106,13 +107,16 @@ func TestParseMapErrors(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"not JSON", `{"version":3,`, "source map"},
+		{"not JSON", `{"version":3,`, "malformed JSON"},
+		{"trailing", `{"version":3,"sources":[],"mappings":""} x`, "data after the map"},
+		{"bad literal", `{"version":3,"sources":[],"mappings":"","x":nul}`, "value expected"},
+		{"deep", `{"version":3,"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, "too deep"},
 		{"version", `{"version":2,"sources":[],"mappings":""}`, "version 2"},
 		{"bad VLQ", `{"version":3,"sources":["a"],"mappings":"AA*A"}`, "bad VLQ"},
 		{"source index", `{"version":3,"sources":["a"],"mappings":"ACAA"}`, "source index"},
 		{"segment of 2", `{"version":3,"sources":["a"],"mappings":"AC"}`, "2 fields"},
 		{"negative line", `{"version":3,"sources":["a"],"mappings":"AADA"}`, "negative"},
-		{"nested index", `{"version":3,"sections":[{"offset":{"line":0,"column":0},"map":{"version":3,"sections":[]}}]}`, ""},
+		{"nested index", `{"version":3,"sections":[{"offset":{"line":0,"column":0},"map":{"version":3,"sections":[]}}]}`, "nested index map"},
 	}
 	for _, tc := range tests {
 		_, err := ParseMap([]byte(tc.in))
@@ -174,6 +178,21 @@ func TestKindOf(t *testing.T) {
 	for _, tc := range tests {
 		if got := KindOf(tc.name, []byte(tc.head)); got != tc.want {
 			t.Errorf("KindOf(%q, %q) = %v, want %v", tc.name, tc.head, got, tc.want)
+		}
+	}
+}
+
+func TestUTF16Len(t *testing.T) {
+	for _, s := range []string{"", "abc", "0123456789abcdef", "é", "aé0123456789abcdefg", "😀", "abcdefgh😀ijklmnopq€", strings.Repeat("x", 100) + "\xff" + strings.Repeat("y", 9)} {
+		want := 0
+		for _, r := range s {
+			want++
+			if r >= 0x10000 {
+				want++
+			}
+		}
+		if got := utf16Len([]byte(s)); got != want {
+			t.Errorf("utf16Len(%q) = %d, want %d", s, got, want)
 		}
 	}
 }

@@ -62,9 +62,10 @@ func vlq(s string, i int) (int32, int, error) {
 }
 
 // decodeLine decodes the segments of one generated line starting at st,
-// calling fn for each (with the absolute state after it) until fn returns
-// false or the line ends. On return st is the state at the next line.
-func decodeLine(s string, st *vlqState, fn func(seg vlqState, hasSource bool) bool) error {
+// calling fn (when not nil) for each, with the absolute state after it,
+// until fn returns false or the line ends. On return st is the state at the
+// next line. nsrc, when not negative, bounds source indices.
+func decodeLine(s string, st *vlqState, nsrc int, fn func(seg vlqState, hasSource bool) bool) error {
 	st.genCol = 0
 	i := st.off
 	for i < len(s) && s[i] != ';' {
@@ -101,6 +102,9 @@ func decodeLine(s string, st *vlqState, fn func(seg vlqState, hasSource bool) bo
 			if st.src < 0 || st.line < 0 || st.col < 0 {
 				return fmt.Errorf("%w: negative source position at %d", errVLQ, i)
 			}
+			if nsrc >= 0 && int(st.src) >= nsrc {
+				return fmt.Errorf("%w: source index beyond the %d sources", errVLQ, nsrc)
+			}
 		}
 		if n == 5 {
 			st.name += f[4]
@@ -120,21 +124,11 @@ func decodeLine(s string, st *vlqState, fn func(seg vlqState, hasSource bool) bo
 // state at the start of each generated line. nsrc bounds source indices.
 func scanMappings(s string, nsrc int) ([]vlqState, error) {
 	lines := make([]vlqState, 0, 1+countByte(s, ';'))
-	var (
-		st  vlqState
-		bad bool
-	)
+	var st vlqState
 	for {
 		lines = append(lines, st)
-		err := decodeLine(s, &st, func(seg vlqState, hasSource bool) bool {
-			bad = bad || hasSource && int(seg.src) >= nsrc
-			return !bad
-		})
-		if err != nil {
+		if err := decodeLine(s, &st, nsrc, nil); err != nil {
 			return nil, err
-		}
-		if bad {
-			return nil, fmt.Errorf("%w: source index beyond the %d sources", errVLQ, nsrc)
 		}
 		if st.off >= len(s) {
 			if len(s) > 0 && s[len(s)-1] == ';' {
