@@ -176,7 +176,20 @@ func (c *Crawler) MapRef(it scanner.Item) string {
 }
 
 func (c *Crawler) allowed(u *url.URL) bool {
-	return (u.Scheme == "http" || u.Scheme == "https") && c.hosts[strings.ToLower(u.Host)]
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hosts[strings.ToLower(u.Host)]
+}
+
+// allow adds a host to the crawl: where a seed redirects to is where the
+// user meant (http://example.com to https://www.example.com).
+func (c *Crawler) allow(u *url.URL) {
+	c.mu.Lock()
+	c.hosts[strings.ToLower(u.Host)] = true
+	c.mu.Unlock()
 }
 
 func (c *Crawler) skip(where, reason string) {
@@ -308,7 +321,7 @@ func (c *Crawler) visit(ctx context.Context, t task, enqueue func(task), send fu
 	if t.as == bundle.RefMap {
 		r = c.mapOnce(ctx, t.u)
 	} else {
-		r = c.fetch(ctx, t.u)
+		r = c.fetch(ctx, t.u, t.as == 0)
 	}
 	if r.err != nil {
 		switch {
@@ -387,6 +400,9 @@ func kindOf(r *response, as bundle.RefKind) bundle.Kind {
 	if k := bundle.KindOf(r.url.Path, r.body); k != bundle.Unknown {
 		return k
 	}
+	if (as == 0 || as == bundle.RefPage) && bytes.HasPrefix(bytes.TrimLeft(r.body, " \t\r\n\ufeff"), []byte("<")) {
+		return bundle.HTML // a page without a Content-Type or doctype
+	}
 	switch as {
 	case bundle.RefScript:
 		return bundle.JS
@@ -416,7 +432,7 @@ type cached struct {
 func (c *Crawler) mapOnce(ctx context.Context, u *url.URL) *response {
 	v, _ := c.maps.LoadOrStore(u.String(), &cached{})
 	e := v.(*cached)
-	e.once.Do(func() { e.r = c.fetch(ctx, u) })
+	e.once.Do(func() { e.r = c.fetch(ctx, u, false) })
 	return e.r
 }
 
@@ -442,9 +458,10 @@ func (c *Crawler) LoadMap(ctx context.Context, it scanner.Item, ref string) ([]b
 	return r.body, nil
 }
 
-// fetch GETs u, following redirects on allowed hosts, and reads the body
+// fetch GETs u, following redirects on allowed hosts (any http or https
+// host for a seed, which then joins the crawl), and reads the body
 // decoded, within the limits.
-func (c *Crawler) fetch(ctx context.Context, u *url.URL) *response {
+func (c *Crawler) fetch(ctx context.Context, u *url.URL, seed bool) *response {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
 	chain := []string{u.String()}
@@ -471,6 +488,9 @@ func (c *Crawler) fetch(ctx context.Context, u *url.URL) *response {
 			chain = append(chain, next.String())
 			if len(chain) > c.opt.MaxRedirects+1 {
 				return &response{err: fmt.Errorf("more than %d redirects", c.opt.MaxRedirects)}
+			}
+			if seed && (next.Scheme == "http" || next.Scheme == "https") {
+				c.allow(next)
 			}
 			if !c.allowed(next) {
 				return &response{err: fmt.Errorf("redirect to %s not followed: host not allowed (--allow-host)", next.Redacted())}

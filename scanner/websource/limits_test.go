@@ -170,3 +170,23 @@ func TestDecode(t *testing.T) {
 		}
 	}
 }
+
+// A seed that redirects to another host (http://x to https://www.x) takes
+// the crawl there; a script's redirect to another host does not.
+func TestSeedRedirectJoinsTheCrawl(t *testing.T) {
+	key := newKey(t)
+	target := http.NewServeMux()
+	target.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`<head><script src="/app.js"></script></head>`)) // no Content-Type, no doctype
+	})
+	target.HandleFunc("/app.js", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`var k="` + key + `";`)) })
+	www := httptest.NewServer(target)
+	defer www.Close()
+	bare := httptest.NewServer(http.RedirectHandler(www.URL+"/", http.StatusMovedPermanently))
+	defer bare.Close()
+
+	set, skips := crawl(t, Options{}, bare.URL)
+	if set.Len() != 1 || len(skips) != 0 {
+		t.Errorf("found %d keys, skips %+v; want the key behind the redirect", set.Len(), skips)
+	}
+}
