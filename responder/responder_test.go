@@ -359,7 +359,7 @@ func TestPolicies(t *testing.T) {
 				c.Repo = "acme/internal"
 			},
 			loc:       &finding.Location{Source: finding.SourceURL, URL: "https://app.acme.example/static/main.js", Line: 1},
-			oldStatus: vault.StatusRevoked, body: []string{"deployed site", "revoked immediately", "https://app.acme.example/static/main.js"}},
+			oldStatus: vault.StatusRevoked, body: []string{"deployed site", "stopped working at once", "https://app.acme.example/static/main.js"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
