@@ -87,6 +87,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	default:
 		return c, fmt.Errorf("input fail-on: %q is not any, active or never", patterns.Scrub(string(c.FailOn)))
 	}
+	if c.Respond {
+		c.Verify = true // as --respond implies --verify
+	}
 	if c.FailOn == FailActive && !c.Verify {
 		return c, errors.New("input fail-on: active needs verify: true (only the Vault can say a key is active)")
 	}
@@ -133,7 +136,9 @@ type Request struct {
 }
 
 // Scanner runs a scan. It is defined here, where it is used; the CLI gives
-// the real one (the same code as `atomyx-guard git`).
+// the real one (the same code as `atomyx-guard git`). A report with an
+// error means the scan ran but verification or response did not complete:
+// the run reports what it has and exits 2.
 type Scanner interface {
 	Scan(ctx context.Context, req Request) (*report.Report, error)
 }
@@ -163,6 +168,10 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 	fmt.Fprintf(out, "atomyx-guard: %s\n", scope.Describe)
 
 	rep := &report.Report{Findings: []finding.Finding{}}
+	var (
+		incomplete error
+		notices    []string // for the summary; already announced
+	)
 	if !scope.Empty {
 		req := Request{Dir: c.Path, Base: scope.Base, Head: scope.Head, All: scope.All,
 			Verify: c.Verify, Respond: c.Respond, VaultURL: c.VaultURL}
@@ -172,7 +181,7 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 				msg = "verification and response skipped: a pull request from a fork gets no secrets; the scan still runs"
 				an.emit(Annotation{Level: "notice", Title: "atomyx-guard", Message: msg})
 				req.Verify, req.Respond = false, false
-				scope.Notes = append(scope.Notes, msg)
+				notices = append(notices, msg)
 				if c.FailOn == FailActive {
 					c.FailOn = FailAny // nothing can be shown inactive: every key counts
 				}
@@ -180,12 +189,16 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 				return fail(errors.New(msg + "; pass it through env: ATOMYX_API_KEY: ${{ secrets.ATOMYX_API_KEY }}"))
 			}
 		}
-		rep, err = sc.Scan(ctx, req)
-		if err != nil {
-			return fail(fmt.Errorf("scan: %w", err))
+		rep, incomplete = sc.Scan(ctx, req)
+		if rep == nil {
+			return fail(fmt.Errorf("scan: %w", cmp.Or(incomplete, errors.New("no report"))))
+		}
+		if incomplete != nil {
+			rep.Warnings = append(rep.Warnings, incomplete.Error())
+			an.emit(Annotation{Level: "error", Title: "atomyx-guard", Message: incomplete.Error()})
 		}
 	}
-	rep.Warnings = append(rep.Warnings, scope.Notes...)
+	rep.Warnings = append(append(rep.Warnings, notices...), scope.Notes...)
 	if scope.Partial {
 		rep.Stats.Partial = true
 		rep.Warnings = append(rep.Warnings, ShallowAdvice)
@@ -213,6 +226,8 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 	fmt.Fprintf(out, "atomyx-guard: %s\n", patterns.Scrub(report.Summary(rep)))
 
 	switch {
+	case incomplete != nil:
+		return ExitError, incomplete
 	case scope.Partial:
 		return ExitError, errors.New("shallow checkout: the scan is partial")
 	case c.FailOn == FailAny && keys > 0, c.FailOn == FailActive && active > 0:

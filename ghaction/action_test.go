@@ -478,3 +478,44 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// incompleteScanner scans for real, then reports that verification did not
+// complete, as the CLI's scanner does when the Vault fails.
+type incompleteScanner struct{ gitScanner }
+
+func (s *incompleteScanner) Scan(ctx context.Context, req Request) (*report.Report, error) {
+	rep, err := s.gitScanner.Scan(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return rep, fmt.Errorf("verification incomplete: vault unreachable")
+}
+
+// An incomplete verification still leaves the report, outputs and summary,
+// and fails the step with exit 2.
+func TestIncompleteVerification(t *testing.T) {
+	f := newFixture(t)
+	tmp := t.TempDir()
+	eventPath := filepath.Join(tmp, "event.json")
+	data, _ := json.Marshal(prEvent(f.base, f.leak, false))
+	if err := os.WriteFile(eventPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{EventName: "pull_request", EventPath: eventPath, Workspace: f.dir, Path: f.dir,
+		OutputFile: filepath.Join(tmp, "out"), SummaryFile: filepath.Join(tmp, "sum"), SARIFFile: filepath.Join(tmp, "r.sarif"),
+		FailOn: FailActive, Verify: true, HasAPIKey: true}
+	var out bytes.Buffer
+	code, err := Run(context.Background(), cfg, &incompleteScanner{}, &out)
+	if code != ExitError || err == nil {
+		t.Fatalf("exit %d, err %v; want 2", code, err)
+	}
+	if !strings.Contains(out.String(), "::error title=atomyx-guard::verification incomplete") {
+		t.Errorf("no error annotation:\n%s", out.String())
+	}
+	if o := parseOutputs(t, cfg.OutputFile); o["findings"] != "1" {
+		t.Errorf("outputs %v", o)
+	}
+	if !strings.Contains(readOr(cfg.SARIFFile), "src/client.go") || !strings.Contains(readOr(cfg.SummaryFile), "verification incomplete") {
+		t.Errorf("SARIF or summary missing what was found")
+	}
+}

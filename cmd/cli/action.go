@@ -79,18 +79,22 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 		Stats: report.Stats{Commits: res.Commits, Blobs: res.Blobs, Bytes: res.Bytes,
 			Partial: res.Partial, Allowed: int64(len(allowed))},
 	}
+	// As `git` does: an incomplete verification or response still gives
+	// the report, and the error that makes the run exit 2.
+	var incomplete error
 	if req.Verify && len(kept) > 0 {
 		if err := so.verify(ctx, kept); err != nil {
-			return nil, fmt.Errorf("verification incomplete: %w", err)
+			incomplete = fmt.Errorf("verification incomplete: %w", err)
+		} else {
+			rep.Stats.Verified = true
 		}
-		rep.Stats.Verified = true
 	}
-	if req.Respond && len(kept) > 0 {
+	if req.Respond && incomplete == nil && len(kept) > 0 {
 		sum, err := respondFindings(ctx, s.sys, cfg, kept, responseFlags{APIURL: req.VaultURL})
 		printSummary(s.sys.Err, sum)
 		if err != nil {
-			return nil, fmt.Errorf("response incomplete: %w", err)
+			incomplete = fmt.Errorf("response incomplete: %w", err)
 		}
 	}
-	return rep, nil
+	return rep, incomplete
 }
