@@ -30,6 +30,9 @@ type responseFlags struct {
 	APIURL     string
 	Repo       string
 	Visibility string
+	// PlanOut receives a dry run's plan; stderr when nil, so that a scan's
+	// report on stdout stays whole.
+	PlanOut io.Writer
 }
 
 // respondOptions is `atomyx-guard respond --findings REPORT.json`.
@@ -103,7 +106,9 @@ func (o *respondOptions) run(ctx context.Context) error {
 	if err != nil {
 		return withCode(ExitError, err)
 	}
-	sum, err := respondFindings(ctx, o.sys, cfg, rep.Findings, o.responseFlags)
+	flags := o.responseFlags
+	flags.PlanOut = o.sys.Out
+	sum, err := respondFindings(ctx, o.sys, cfg, rep.Findings, flags)
 	printSummary(o.sys.Out, sum)
 	if err != nil {
 		return withCode(ExitError, err)
@@ -136,7 +141,8 @@ func printSummary(w io.Writer, sum responder.Summary) {
 
 // respondFindings runs the responder on findings with the configuration's
 // policy: the work of `respond` and of the scan commands' --respond.
-// Progress goes to sys.Err, the plan of a dry run to sys.Out.
+// Progress goes to sys.Err, and so does a dry run's plan unless
+// f.PlanOut says otherwise.
 func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error) {
 	vc, err := newVaultClient(sys, f.APIURL, "the keys:verify, keys:revoke and keys:issue roles")
 	if err != nil {
@@ -157,8 +163,8 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		Policy: func(env string) responder.Policy { return policyOf(cfg.Policy(env)) },
 		Out:    sys.Err,
 	}
-	if f.DryRun {
-		rcfg.Out = sys.Out
+	if f.DryRun && f.PlanOut != nil {
+		rcfg.Out = f.PlanOut
 	}
 	if rcfg.Repo == "" {
 		rcfg.Repo = sys.env("GITHUB_REPOSITORY")
