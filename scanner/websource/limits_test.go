@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,8 +66,11 @@ func TestCrawlLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var reasons []string
-			c.OnSkip = func(s finding.Skip) { reasons = append(reasons, s.Reason) }
+			var (
+				mu      sync.Mutex
+				reasons []string
+			)
+			c.OnSkip = func(s finding.Skip) { mu.Lock(); reasons = append(reasons, s.Reason); mu.Unlock() }
 			var items int
 			err = c.Items(context.Background(), func(scanner.Item) error { items++; return nil })
 			if err != nil {
@@ -111,8 +115,11 @@ func TestCrawlTimeLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reasons []string
-	c.OnSkip = func(s finding.Skip) { reasons = append(reasons, s.Reason) }
+	var (
+		mu      sync.Mutex
+		reasons []string
+	)
+	c.OnSkip = func(s finding.Skip) { mu.Lock(); reasons = append(reasons, s.Reason); mu.Unlock() }
 	if err := c.Items(context.Background(), func(scanner.Item) error { return nil }); err != nil {
 		t.Fatalf("a crawl time limit is not an error: %v", err)
 	}
