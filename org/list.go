@@ -17,8 +17,14 @@ type Repo struct {
 	CloneURL, DefaultBranch string
 }
 
+// login is what GitHub allows as an organisation's login.
+var login = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+
 // List returns every repository of org, all pages, in full-name order.
 func List(ctx context.Context, gh *github.Client, org string) ([]Repo, error) {
+	if !login.MatchString(org) {
+		return nil, fmt.Errorf("organisation %q: not a GitHub login (letters, digits, '-')", org)
+	}
 	opt := &github.RepositoryListByOrgOptions{Type: "all", Sort: "full_name", Direction: "asc",
 		ListOptions: github.ListOptions{PerPage: 100}}
 	var out []Repo

@@ -130,6 +130,7 @@ Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error.`,
 		newRespondCmd,
 		newVaultCmd,
 		newURLCmd,
+		newOrgCmd,
 	} {
 		root.AddCommand(add(sys))
 	}
