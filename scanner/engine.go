@@ -232,11 +232,10 @@ func (x *expansion) scan(ctx context.Context, it Item, depth int) (int64, error)
 	}
 	if depth >= x.lim.MaxDepth {
 		x.skip(Skip{Where: describe(it.Loc), Reason: fmt.Sprintf(
-			"nesting limit: %d levels deep, not expanded (limit %d)", depth, x.lim.MaxDepth)})
-		if scanText {
-			return x.leaf(ctx, it, r)
-		}
-		return 0, nil
+			"nesting limit: %d levels deep, not expanded, scanned as text (limit %d)", depth, x.lim.MaxDepth)})
+		// Scanned as text still: a bundle whose expander would have
+		// rescanned it is plain text, and an archive's bytes cost a pass.
+		return x.leaf(ctx, it, r)
 	}
 
 	parent := ctx
