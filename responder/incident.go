@@ -3,7 +3,6 @@ package responder
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/atomyx/atomyx-guard/finding"
@@ -47,7 +46,7 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 			}
 		}
 		for _, sink := range in.Sinks {
-			if _, ok := in.Delivered[sink]; ok {
+			if _, ok := in.Delivered[sink.String()]; ok {
 				continue
 			}
 			if key.IsZero() {
@@ -148,19 +147,15 @@ func (r *Responder) replacement(ctx context.Context, in journal.Incident) (patte
 	return issued.Key, nil
 }
 
-func (r *Responder) deliver(ctx context.Context, in journal.Incident, sink string, key patterns.Secret) (journal.Incident, error) {
-	t, err := ParseSink(sink)
-	if err != nil {
+func (r *Responder) deliver(ctx context.Context, in journal.Incident, sink ghapi.SecretTarget, key patterns.Secret) (journal.Incident, error) {
+	if err := r.cfg.GitHub.PutSecret(ctx, sink, key); err != nil {
 		return in, err
 	}
-	if err := r.cfg.GitHub.PutSecret(ctx, t, key); err != nil {
-		return in, err
-	}
-	in, err = r.cfg.Journal.Update(in.Fingerprint, journal.Delivered, func(cur *journal.Incident) error {
+	in, err := r.cfg.Journal.Update(in.Fingerprint, journal.Delivered, func(cur *journal.Incident) error {
 		if cur.Delivered == nil {
 			cur.Delivered = map[string]time.Time{}
 		}
-		cur.Delivered[sink] = r.now().UTC()
+		cur.Delivered[sink.String()] = r.now().UTC()
 		if len(cur.Delivered) >= len(cur.Sinks) && cur.Reissued != nil && cur.Reissued.SealedTo == "journal" {
 			cur.Reissued.Sealed = nil // delivered everywhere: no copy kept
 			cur.Reissued.SealedTo = ""
@@ -245,39 +240,4 @@ func (r *Responder) note(ctx context.Context, f finding.Finding, o Outcome) (Out
 	}
 	o.State = StateUpdated
 	return o, nil
-}
-
-// ParseSink parses a delivery target as the configuration and the journal
-// write it: github-secret:OWNER/REPO:NAME,
-// github-env-secret:OWNER/REPO:ENV:NAME, github-org-secret:ORG:NAME.
-func ParseSink(s string) (ghapi.SecretTarget, error) {
-	kind, rest, _ := strings.Cut(s, ":")
-	var t ghapi.SecretTarget
-	t.Kind = kind
-	parts := strings.Split(rest, ":")
-	repo := func(p string) error {
-		rp, err := ghapi.ParseRepo(p)
-		t.Owner, t.Repo = rp.Owner, rp.Name
-		return err
-	}
-	var err error
-	switch {
-	case kind == ghapi.KindRepoSecret && len(parts) == 2:
-		err = repo(parts[0])
-		t.Name = parts[1]
-	case kind == ghapi.KindEnvSecret && len(parts) == 3:
-		err = repo(parts[0])
-		t.Env, t.Name = parts[1], parts[2]
-	case kind == ghapi.KindOrgSecret && len(parts) == 2:
-		t.Org, t.Name = parts[0], parts[1]
-	default:
-		return t, fmt.Errorf("delivery target %q: want github-secret:OWNER/REPO:NAME, github-env-secret:OWNER/REPO:ENV:NAME or github-org-secret:ORG:NAME", s)
-	}
-	if err == nil {
-		err = t.Validate()
-	}
-	if err != nil {
-		return t, fmt.Errorf("delivery target %q: %w", s, err)
-	}
-	return t, nil
 }

@@ -338,7 +338,7 @@ func (r *Responder) body(in journal.Incident) string {
 		}
 		fmt.Fprintf(&b, "- %s: reissued a replacement `%s` (%s) through the Atomyx Vault, same environment, products and owner; %s\n", stamp(rep.At), rep.Redacted, rep.KeyID, old)
 		for _, s := range in.Sinks {
-			if at, ok := in.Delivered[s]; ok {
+			if at, ok := in.Delivered[s.String()]; ok {
 				fmt.Fprintf(&b, "- %s: delivered the replacement to `%s`, sealed to its public key\n", stamp(at), s)
 			}
 		}
@@ -387,10 +387,10 @@ func (r *Responder) todo(in journal.Incident) []string {
 	return out
 }
 
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = "`" + s + "`"
+func quoteAll(ts []ghapi.SecretTarget) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = "`" + t.String() + "`"
 	}
 	return out
 }

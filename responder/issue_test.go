@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/ghapi"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 	"github.com/atomyx/atomyx-guard/vault"
 )
@@ -30,7 +31,10 @@ func goldenIncident() journal.Incident {
 		ID: journal.IDFor(fp), Fingerprint: fp, Redacted: "atmx_prd_q7Lw…", Environment: "production", KeyID: "key_01HZXOLD",
 		Owner:    &finding.Owner{Org: "acme", Team: "payments", Contact: "payments@acme.example"},
 		Products: []string{"manage", "submit"}, Action: "rotate", Public: true, RevokeOld: "immediately",
-		Sinks:     []string{"github-secret:acme/app:ATOMYX_API_KEY", "github-env-secret:acme/app:production:ATOMYX_API_KEY"},
+		Sinks: []ghapi.SecretTarget{
+			{Kind: ghapi.KindRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"},
+			{Kind: ghapi.KindEnvSecret, Owner: "acme", Repo: "app", Env: "production", Name: "ATOMYX_API_KEY"},
+		},
 		Notes:     []string{"found in the public repository acme/app"},
 		IssueRepo: "acme/security",
 		Locations: []finding.Location{

@@ -385,7 +385,7 @@ func (r *Responder) plan(ctx context.Context, f finding.Finding) (journal.Incide
 			if err := s.Validate(); err != nil {
 				return in, fmt.Errorf("policy for %s: %w", f.Environment, err)
 			}
-			in.Sinks = append(in.Sinks, s.String())
+			in.Sinks = append(in.Sinks, s)
 		}
 		if len(in.Sinks) == 0 && r.cfg.Recipient == nil {
 			in.Planned, in.Action = string(Rotate), string(Revoke)
@@ -437,7 +437,7 @@ func (r *Responder) printPlan(in journal.Incident, resume bool) {
 			fmt.Fprintf(r.out, "  reissue through the Vault (old key: revoke %s)\n", in.RevokeOld)
 		}
 		for _, s := range in.Sinks {
-			if _, ok := in.Delivered[s]; !ok {
+			if _, ok := in.Delivered[s.String()]; !ok {
 				fmt.Fprintf(r.out, "  deliver to %s\n", s)
 			}
 		}

@@ -464,44 +464,6 @@ func TestInactiveKeysAreLeftAlone(t *testing.T) {
 	}
 }
 
-func TestParseSink(t *testing.T) {
-	tests := []struct {
-		in   string
-		want ghapi.SecretTarget
-		ok   bool
-	}{
-		{"github-secret:acme/app:ATOMYX_API_KEY", repoSink, true},
-		{"github-env-secret:acme/app:production:ATOMYX_API_KEY", envSink, true},
-		{"github-org-secret:acme:ATOMYX_API_KEY", orgSink, true},
-		{"github-secret:acme:ATOMYX_API_KEY", ghapi.SecretTarget{}, false},
-		{"github-secret:acme/app:bad-name", ghapi.SecretTarget{}, false},
-		{"github-env-secret:acme/app:ATOMYX_API_KEY", ghapi.SecretTarget{}, false},
-		{"vault:x:y", ghapi.SecretTarget{}, false},
-		{"", ghapi.SecretTarget{}, false},
-	}
-	for _, tt := range tests {
-		got, err := responder.ParseSink(tt.in)
-		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
-			t.Errorf("%q: %+v, %v", tt.in, got, err)
-		}
-		if tt.ok && got.String() != tt.in {
-			t.Errorf("%q prints as %q", tt.in, got.String())
-		}
-	}
-}
-
-func FuzzParseSink(f *testing.F) {
-	for _, s := range []string{"github-secret:acme/app:K", "github-env-secret:a/b:e:K", "github-org-secret:o:K", "x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := responder.ParseSink(s)
-		if err == nil && got.String() != s {
-			t.Fatalf("%q round-trips to %q", s, got.String())
-		}
-	})
-}
-
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(child())

@@ -3,7 +3,6 @@ package responder
 import (
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"filippo.io/age"
@@ -32,9 +31,8 @@ func Show(j *journal.Journal, name string, ids []age.Identity, w io.Writer) erro
 	if rep := in.Reissued; rep != nil {
 		row("reissued", "%s replacement %s (%s)", at(rep.At), rep.Redacted, rep.KeyID)
 	}
-	sinks := slices.Clone(in.Sinks)
-	slices.Sort(sinks)
-	for _, s := range sinks {
+	for _, t := range in.Sinks {
+		s := t.String()
 		if t, ok := in.Delivered[s]; ok {
 			row("delivered", "%s to %s", at(t), s)
 		} else {

@@ -15,6 +15,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/ghapi"
 	"github.com/atomyx/atomyx-guard/patterns"
 	bolt "go.etcd.io/bbolt"
 )
@@ -52,8 +53,8 @@ type Incident struct {
 	Public bool `json:"public"`
 	// RevokeOld is what the reissue asked for the old key.
 	RevokeOld string `json:"revoke_old,omitempty"`
-	// Sinks are the delivery targets, as configured.
-	Sinks []string `json:"sinks,omitempty"`
+	// Sinks are the delivery targets; Delivered is keyed by their String.
+	Sinks []ghapi.SecretTarget `json:"sinks,omitempty"`
 	// Evidence is the link sent with the revocation.
 	Evidence string `json:"evidence,omitempty"`
 	// IssueRepo is where the issue goes, OWNER/NAME.
