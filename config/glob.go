@@ -105,7 +105,25 @@ func locationPaths(p string) [][]string {
 			out = append(out, splitPath(part))
 		}
 	}
+	if rest, ok := inRepo(p); ok {
+		out = append(out, locationPaths(rest)...)
+	}
 	return out
+}
+
+// inRepo strips the "OWNER/NAME:" that org scans put before a path
+// (docs/org-scans.md), so that a repository's patterns ("testdata/**")
+// hold in an org scan too.
+func inRepo(p string) (string, bool) {
+	i := strings.IndexByte(p, ':')
+	if i < 0 {
+		return "", false
+	}
+	owner, name, ok := strings.Cut(p[:i], "/")
+	if !ok || owner == "" || name == "" || strings.ContainsAny(name, "/!") || strings.ContainsAny(owner, "!") {
+		return "", false
+	}
+	return p[i+1:], true
 }
 
 // matchLocationPath reports whether g matches any of locationPaths(p).
