@@ -254,8 +254,11 @@ func parseEntity(b []byte, i int) (rune, int, bool) {
 		} else if j < len(b) && (unhex(b[j]) >= 0 && hex || '0' <= b[j] && b[j] <= '9') {
 			return 0, 0, false // too many digits
 		}
-		if v == 0 || v > utf8.MaxRune || 0xD800 <= v && v < 0xE000 {
+		switch {
+		case v == 0 || v > utf8.MaxRune || 0xD800 <= v && v < 0xE000:
 			v = utf8.RuneError
+		case 0x80 <= v && v < 0xA0:
+			v = win1252[v-0x80] // as HTML5 reads them
 		}
 		return v, j - i, true
 	}
@@ -274,4 +277,13 @@ func parseEntity(b []byte, i int) (rune, int, bool) {
 		return 0, 0, false
 	}
 	return r, j + 1 - i, true
+}
+
+// win1252 is how HTML5 reads numeric references to C1 controls: as the
+// Windows-1252 characters at those codes (unassigned codes stay).
+var win1252 = [32]rune{
+	0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
+	0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
 }
