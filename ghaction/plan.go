@@ -59,9 +59,11 @@ type planner struct {
 	repo *git.Repository
 }
 
+// has reports whether the object store holds sha. It asks the pack index
+// only: decoding an object through go-git first maps every offset of the
+// pack, seconds in a large repository.
 func (p *planner) has(sha string) bool {
-	_, err := p.repo.CommitObject(plumbing.NewHash(sha))
-	return err == nil
+	return p.repo.Storer.HasEncodedObject(plumbing.NewHash(sha)) == nil
 }
 
 func short(sha string) string {
