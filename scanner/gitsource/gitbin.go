@@ -369,17 +369,22 @@ func (g *gitBin) batch(ctx context.Context, args []string, in func(io.Writer) er
 	cmd := g.command(ctx, args...)
 	var errb stderrTail
 	cmd.Stderr = &errb
-	stdout, err := cmd.StdoutPipe()
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
+	defer stdout.Close()
+	growPipe(w)
+	cmd.Stdout = w
 	var stdin io.WriteCloser
 	if in != nil {
 		if stdin, err = cmd.StdinPipe(); err != nil {
 			return err
 		}
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
 		return fmt.Errorf("start git: %w", err)
 	}
 	var wg sync.WaitGroup

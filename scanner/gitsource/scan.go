@@ -173,7 +173,7 @@ func (s *scan) item(o storedObject) (scanner.Item, bool) {
 		s.res.Bytes += o.size
 		it := scanner.Item{
 			Loc:  finding.Location{Source: finding.SourceGit, Kind: finding.KindBlob, Blob: o.id.String()},
-			Size: o.size, Data: o.data,
+			Size: o.size, Data: o.data, Release: o.release,
 		}
 		if o.open != nil {
 			it.Open = o.open
@@ -186,7 +186,7 @@ func (s *scan) item(o storedObject) (scanner.Item, bool) {
 		return scanner.Item{
 			Loc: finding.Location{Source: finding.SourceGit, Kind: finding.KindCommitMessage,
 				Commit: c.ID, Author: c.Author, Date: c.Date},
-			Data: c.Message, Size: int64(len(c.Message)),
+			Data: c.Message, Size: int64(len(c.Message)), Release: o.release,
 		}, true
 	case plumbing.TagObject:
 		t := parseTag(o.data)
@@ -197,7 +197,7 @@ func (s *scan) item(o storedObject) (scanner.Item, bool) {
 		if t.Type == "commit" {
 			loc.Commit = t.Object.String()
 		}
-		return scanner.Item{Loc: loc, Data: t.Message, Size: int64(len(t.Message))}, true
+		return scanner.Item{Loc: loc, Data: t.Message, Size: int64(len(t.Message)), Release: o.release}, true
 	}
 	if o.release != nil {
 		o.release()

@@ -3,6 +3,8 @@ package gitsource
 import (
 	"context"
 	"io"
+	"math/bits"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -55,9 +57,23 @@ type store interface {
 // skipFunc records an object or pack that could not be read.
 type skipFunc func(where, reason string)
 
-// getBuf allocates an object's buffer. (A pool would save garbage
-// collection work, but only if the engine told sources when it is done
-// with an item; see scanner.Item.)
+// bufPool hands out byte buffers in power-of-two size classes (1 KiB to
+// 32 MiB), so that blob contents reuse memory instead of churning the
+// garbage collector. Items return them through scanner.Item.Release.
+var bufPool [26]sync.Pool
+
 func getBuf(n int) ([]byte, func()) {
-	return make([]byte, n), func() {}
+	if n > largeBlob {
+		return make([]byte, n), func() {}
+	}
+	c := 10
+	if n > 1<<10 {
+		c = bits.Len(uint(n - 1))
+	}
+	p := &bufPool[c]
+	if v, ok := p.Get().(*[]byte); ok {
+		return (*v)[:n], func() { p.Put(v) }
+	}
+	b := make([]byte, n, 1<<c)
+	return b, func() { p.Put(&b) }
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package gitsource
+
+import "os"
+
+func growPipe(*os.File) {}

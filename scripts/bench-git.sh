@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Benchmark of the full-history git scan: `atomyx-guard git` against
+# `git cat-file --batch-all-objects --batch --unordered >/dev/null` (the cost
+# of merely reading every object) on the same repository, best of RUNS, and
+# the scan's peak RSS. Target: within 2x of cat-file; memory following the
+# object count, not the history size.
+#
+#   scripts/bench-git.sh                 # build (or reuse) the repository, run, print
+#   REVS=200 FILES_PER_REV=300 scripts/bench-git.sh
+#
+# The repository is cached under $BENCH_DIR (default /tmp/atomyx-bench): the
+# Go distribution's own sources ($(go env GOROOT)/src) committed once, then
+# REVS commits that each modify FILES_PER_REV files, with a few generated
+# keys planted (and removed again) along the way, then packed with git
+# repack like a real clone. Delete the directory to rebuild. If gitleaks is
+# on PATH it is timed too, with a single equivalent rule. This is a
+# benchmark, not a test.
+set -euo pipefail
+trap 'echo "bench-git.sh: failed at line $LINENO" >&2' ERR
+cd "$(dirname "$0")/.."
+
+REVS=${REVS:-120}
+FILES_PER_REV=${FILES_PER_REV:-300}
+RUNS=${RUNS:-3}
+BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-bench}
+repo="$BENCH_DIR/gosrc-$REVS-$FILES_PER_REV"
+bin="$BENCH_DIR/atomyx-guard"
+mkdir -p "$BENCH_DIR"
+
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid
+
+if [ ! -x /usr/bin/time ]; then
+	echo "installing GNU time (Debian package time)" >&2
+	apt-get install -y -q time >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q time >/dev/null; }
+fi
+
+echo "building atomyx-guard" >&2
+go build -o "$bin" ./cmd/atomyx-guard
+
+if [ ! -f "$repo/.bench-complete" ]; then
+	echo "building $repo: GOROOT/src, then $REVS commits of $FILES_PER_REV files (once; cached)" >&2
+	rm -rf "$repo"
+	mkdir -p "$repo"
+	cp -r "$(go env GOROOT)/src/." "$repo/"
+	chmod -R u+w "$repo"
+	cd "$repo"
+	git init -q -b main .
+	git config gc.auto 0
+	git add -A >/dev/null
+	git commit -q -m "import Go sources"
+	git ls-files -- '*.go' >"$BENCH_DIR/files.txt"
+	nfiles=$(wc -l <"$BENCH_DIR/files.txt")
+	mapfile -t keys < <(cd "$OLDPWD" && go run ./scripts/genkeys -n 4)
+	printf '%s\n' "${keys[@]}" >"$BENCH_DIR/planted-keys.txt"
+	for i in $(seq 1 "$REVS"); do
+		start=$(( (i * FILES_PER_REV) % nfiles ))
+		# Each file gets one changed line near its top and one appended.
+		sed -n "$((start + 1)),$((start + FILES_PER_REV))p" "$BENCH_DIR/files.txt" |
+			xargs -d '\n' sed -i "2s|\$| // rev $i|;\$a// revision $i"
+		case $i in
+		10) echo "const apiKey = \"${keys[0]}\"" >>"$(sed -n 100p "$BENCH_DIR/files.txt")" ;;
+		40) printf 'ATOMYX_KEY=%s\n' "${keys[1]}" >deploy.env; git add deploy.env ;;
+		41) git rm -q deploy.env ;;
+		80) echo "// ${keys[2]}" >>"$(sed -n 2000p "$BENCH_DIR/files.txt")" ;;
+		esac
+		if [ "$i" = 60 ]; then
+			git commit -q -a -m "revision $i, key ${keys[3]}"
+		else
+			git commit -q -a -m "revision $i"
+		fi
+	done
+	git repack -adq
+	git prune
+	touch .bench-complete
+	cd - >/dev/null
+fi
+
+objects=$(git -C "$repo" count-objects -v | awk '/^in-pack/ {print $2}')
+pack=$(git -C "$repo" count-objects -vH | awk '/^size-pack/ {print $2, $3}')
+blobbytes=$(git -C "$repo" cat-file --batch-all-objects --batch-check='%(objecttype) %(objectsize)' --unordered |
+	awk '$1 == "blob" { s += $2 } END { printf "%.0f", s / 1048576 }')
+commits=$(git -C "$repo" rev-list --all | wc -l)
+echo "repository: $repo"
+echo "  $commits commits, $objects objects, ${blobbytes} MiB of blob content, pack $pack"
+
+# best LABEL CMD...: prints "seconds peak-RSS-KiB" of the fastest of RUNS
+# runs (exit status 1, leaks found, is expected), and a line on stderr.
+best() {
+	local label=$1 t m b=999999 r=0
+	shift
+	for _ in $(seq "$RUNS"); do
+		/usr/bin/time -f 'TIME %e %M' -o "$BENCH_DIR/time.out" "$@" >/dev/null 2>"$BENCH_DIR/stderr.out" || true
+		read -r _ t m < <(grep '^TIME ' "$BENCH_DIR/time.out") || { cat "$BENCH_DIR/time.out" "$BENCH_DIR/stderr.out" >&2; exit 1; }
+		if awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t r=$m; fi
+	done
+	printf '  %-34s %8.2f s   peak RSS %6d MiB\n' "$label" "$b" "$((r / 1024))" >&2
+	echo "$b $r"
+}
+
+echo "timing (best of $RUNS):"
+read -r cat_t _ < <(best "git cat-file --batch-all-objects" git -C "$repo" cat-file --batch-all-objects --batch --unordered)
+read -r scan_t scan_rss < <(best "atomyx-guard git" "$bin" git --no-progress --format json "$repo")
+read -r gogit_t _ < <(RUNS=1 best "atomyx-guard git --no-git-binary" "$bin" git --no-progress --no-git-binary --format json "$repo")
+found=$("$bin" git --no-progress --format json "$repo" | grep -c '"fingerprint"' || true)
+echo "  keys found: $found (planted: $(wc -l <"$BENCH_DIR/planted-keys.txt"))"
+if command -v gitleaks >/dev/null; then
+	cat >"$BENCH_DIR/gitleaks.toml" <<'TOML'
+[[rules]]
+id = "atomyx"
+regex = '''atmx_(dev|stg|prd)_[0-9A-Za-z]{38}'''
+keywords = ["atmx_"]
+TOML
+	best "gitleaks git (one rule)" gitleaks git --no-banner --config "$BENCH_DIR/gitleaks.toml" --report-path /dev/null "$repo" >/dev/null
+fi
+awk -v s="$scan_t" -v c="$cat_t" -v g="$gogit_t" 'BEGIN {
+	printf "ratio atomyx-guard / cat-file: %.2fx (target <= 2x); go-git path: %.2fx\n", s / c, g / c }'
+echo "peak RSS of atomyx-guard git: $((scan_rss / 1024)) MiB"
