@@ -88,12 +88,12 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		m, err := io.ReadFull(r, buf[n:])
+		m, err := fill(r, buf[n:])
 		n += m
-		atEOF := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-		if err != nil && !atEOF {
-			return total + int64(n), fmt.Errorf("read: %w", err)
-		}
+		// A read error ends the stream like EOF, after the bytes read so
+		// far are scanned: a truncated archive member still yields the
+		// keys before the cut, and the error says it was cut.
+		atEOF := err != nil
 		// Candidates starting at or after limit are left for the next
 		// window, which starts there.
 		limit := n
@@ -102,7 +102,10 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		}
 		carry = d.scanWindow(buf[:n], before, atEOF, total, line, loc, sink, limit, carry)
 		if atEOF {
-			return total + int64(n), nil
+			if errors.Is(err, io.EOF) {
+				return total + int64(n), nil
+			}
+			return total + int64(n), fmt.Errorf("read: %w", err)
 		}
 		line += bytes.Count(buf[:limit], newline)
 		before = buf[limit-1]
@@ -144,11 +147,17 @@ func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, l
 	})
 	scanners.Put(sc)
 	slices.SortFunc(fs, func(a, b found) int { return cmp.Compare(a.start, b.start) })
-	counted := 0 // w[:counted] has been counted into line
+	counted := 0   // w[:counted] has been counted into line
+	lineStart := 0 // start of the line holding w[counted]
 	for _, f := range fs {
-		line += bytes.Count(w[counted:f.start], newline)
+		// Only the stretch since the last hit is looked at, so many hits
+		// on one multi-megabyte line cost one pass over it, not one each.
+		seg := w[counted:f.start]
+		if nl := bytes.Count(seg, newline); nl > 0 {
+			line += nl
+			lineStart = counted + bytes.LastIndexByte(seg, '\n') + 1
+		}
 		counted = f.start
-		lineStart := bytes.LastIndexByte(w[:f.start], '\n') + 1
 		l := loc
 		l.Line = line
 		l.Column = f.start - lineStart + 1
@@ -160,7 +169,7 @@ func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, l
 			sink.NearMiss(finding.NearMiss{Redacted: f.redacted, Location: l})
 			continue
 		}
-		if allowedOnLine(w, lineStart, min(f.end, len(w))) {
+		if allowedOnLine(w, max(lineStart, f.start-allowReach), min(f.end, len(w))) {
 			l.Allowed = "inline " + AllowMarker
 		}
 		sink.Hit(finding.Hit{
@@ -175,12 +184,34 @@ func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, l
 
 var allowMarker = []byte(AllowMarker)
 
-func allowedOnLine(w []byte, lineStart, keyEnd int) bool {
-	lineEnd := bytes.IndexByte(w[keyEnd:], '\n')
-	if lineEnd < 0 {
-		lineEnd = len(w)
-	} else {
-		lineEnd += keyEnd
+// allowReach bounds how far from a key, on its line, an allow marker is
+// looked for: a comment beside the key, not anywhere in a minified bundle.
+const allowReach = 256
+
+func allowedOnLine(w []byte, from, keyEnd int) bool {
+	to := min(len(w), keyEnd+allowReach)
+	if nl := bytes.IndexByte(w[keyEnd:to], '\n'); nl >= 0 {
+		to = keyEnd + nl
 	}
-	return bytes.Contains(w[lineStart:lineEnd], allowMarker)
+	return bytes.Contains(w[from:to], allowMarker)
+}
+
+// fill reads until buf is full or the reader fails. Unlike io.ReadFull it
+// returns io.EOF only for a clean end, so that a reader's own
+// io.ErrUnexpectedEOF (a truncated gzip stream) stays an error.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n, empty := 0, 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty == 100 {
+			return n, io.ErrNoProgress
+		}
+	}
+	return n, nil
 }

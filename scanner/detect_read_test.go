@@ -1,0 +1,82 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/patterns"
+)
+
+type hitList struct{ hits []finding.Hit }
+
+func (h *hitList) Hit(x finding.Hit)         { h.hits = append(h.hits, x) }
+func (h *hitList) NearMiss(finding.NearMiss) {}
+
+func genKey(t *testing.T) string {
+	t.Helper()
+	k, err := patterns.Generate(patterns.Production)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// A reader that fails mid-stream (a truncated gzip member says
+// io.ErrUnexpectedEOF) still has the keys before the cut reported, and the
+// failure is returned, not taken for a clean end.
+func TestScanReaderTruncatedStream(t *testing.T) {
+	k := genKey(t)
+	for _, cut := range []error{io.ErrUnexpectedEOF, errors.New("disk on fire")} {
+		r := io.MultiReader(strings.NewReader("x="+k+"\n"), errReader{cut})
+		var hl hitList
+		_, err := (&Detector{Window: 4096}).ScanReader(context.Background(), r, finding.Location{}, &hl)
+		if !errors.Is(err, cut) {
+			t.Errorf("err = %v, want %v", err, cut)
+		}
+		if len(hl.hits) != 1 {
+			t.Errorf("%v: %d hits before the cut, want 1", cut, len(hl.hits))
+		}
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// Many keys on one long line: columns are right and an allow marker far
+// from a key on the same line does not allow it.
+func TestLongLineColumnsAndAllowReach(t *testing.T) {
+	var b strings.Builder
+	var keys []string
+	var cols []int
+	b.WriteString("// atomyx-guard:allow is only meant for the first key;")
+	for i := range 50 {
+		k := genKey(t)
+		keys = append(keys, k)
+		b.WriteString(strings.Repeat("x", 1000+i) + " ")
+		cols = append(cols, b.Len()+1)
+		b.WriteString(k + ";")
+	}
+	var hl hitList
+	(&Detector{}).ScanBytes([]byte(b.String()), finding.Location{}, &hl)
+	if len(hl.hits) != len(keys) {
+		t.Fatalf("%d hits, want %d", len(hl.hits), len(keys))
+	}
+	for i, h := range hl.hits {
+		if h.Location.Line != 1 || h.Location.Column != cols[i] {
+			t.Errorf("hit %d at %d:%d, want 1:%d", i, h.Location.Line, h.Location.Column, cols[i])
+		}
+		if h.Location.Allowed != "" {
+			t.Errorf("hit %d allowed by a marker %d bytes away", i, cols[i])
+		}
+	}
+	hl = hitList{}
+	(&Detector{}).ScanBytes([]byte("k = "+keys[0]+" # atomyx-guard:allow fixture\nk = "+keys[1]+"\n"), finding.Location{}, &hl)
+	if len(hl.hits) != 2 || hl.hits[0].Location.Allowed == "" || hl.hits[1].Location.Allowed != "" {
+		t.Errorf("the marker must allow only its own line: %+v", hl.hits)
+	}
+}
