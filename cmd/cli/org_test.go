@@ -128,6 +128,18 @@ func TestOrg(t *testing.T) {
 	if r := f.run(t, "acme", "--cache", cache, "--fail-on", "never"); r.code != ExitClean || !strings.Contains(r.out, "acme/api:prod.env") {
 		t.Errorf("text: exit %d\n%s", r.code, r.out)
 	}
+	// A repository's own path pattern holds org-wide.
+	conf := filepath.Join(out, "guard.toml")
+	if err := os.WriteFile(conf, []byte("[allow]\npaths = [\"src/**\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	allowed := filepath.Join(out, "allowed.json")
+	if r := f.run(t, "acme", "--cache", cache, "--config", conf, "--format", "json", "--report", allowed); r.code != ExitLeaks {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	} else if a := readReport(t, allowed); strings.Join(paths(a), " ") != "acme/api:prod.env" || a.Stats.Allowed != 1 {
+		t.Errorf("allowlist: %v, allowed %d", paths(a), a.Stats.Allowed)
+	}
+
 	// --full rescans.
 	full := filepath.Join(out, "full.json")
 	if r := f.run(t, "acme", "--cache", cache, "--full", "--format", "json", "--report", full); r.code != ExitLeaks {
