@@ -88,8 +88,11 @@ func (s *Scanner) Run(ctx context.Context) (*Result, error) {
 	}
 	out := &Result{Listed: len(repos)}
 	var sel []Repo
+	seen := map[string]bool{} // a listing that shifted between pages repeats names
 	for _, r := range repos {
-		if s.Filter.Keep(r) && s.Shard.Has(r.FullName) {
+		k := strings.ToLower(r.FullName)
+		if !seen[k] && s.Filter.Keep(r) && s.Shard.Has(r.FullName) {
+			seen[k] = true
 			sel = append(sel, r)
 		}
 	}
