@@ -57,7 +57,8 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 	if root == "" {
 		root = repo.GitDir
 	}
-	so := &scanOptions{sys: s.sys, Workers: runtime.NumCPU(), NoProgress: true, Verify: req.Verify, APIURL: req.VaultURL}
+	so := &scanOptions{sys: s.sys, Workers: runtime.NumCPU(), NoProgress: true,
+		Verify: req.Verify || req.Respond, Respond: req.Respond, APIURL: req.VaultURL}
 	cfg, err := so.configFor(root)
 	if err != nil {
 		return nil, err
@@ -71,30 +72,8 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 	if err != nil {
 		return nil, err
 	}
-	kept, allowed := cfg.Filter(run.set.Findings())
-	rep := &report.Report{
-		Findings: kept,
-		Skipped:  append(run.skipped, res.Skipped...),
-		Warnings: res.Warnings,
-		Stats: report.Stats{Commits: res.Commits, Blobs: res.Blobs, Bytes: res.Bytes,
-			Partial: res.Partial, Allowed: int64(len(allowed))},
-	}
+	run.skipped = append(run.skipped, res.Skipped...)
 	// As `git` does: an incomplete verification or response still gives
 	// the report, and the error that makes the run exit 2.
-	var incomplete error
-	if req.Verify && len(kept) > 0 {
-		if err := so.verify(ctx, kept); err != nil {
-			incomplete = fmt.Errorf("verification incomplete: %w", err)
-		} else {
-			rep.Stats.Verified = true
-		}
-	}
-	if req.Respond && incomplete == nil && len(kept) > 0 {
-		sum, err := respondFindings(ctx, s.sys, cfg, kept, responseFlags{APIURL: req.VaultURL})
-		printSummary(s.sys.Err, sum)
-		if err != nil {
-			incomplete = fmt.Errorf("response incomplete: %w", err)
-		}
-	}
-	return rep, incomplete
+	return run.report(ctx, cfg, report.Stats{Commits: res.Commits, Blobs: res.Blobs, Bytes: res.Bytes, Partial: res.Partial}, res.Warnings)
 }

@@ -138,6 +138,34 @@ func (o *scanOptions) configFor(root string) (*config.Config, error) {
 // finish filters, writes the report and turns the outcome into an exit
 // code.
 func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.Stats, warnings []string) error {
+	o := r.opts
+	rep, incomplete := r.report(ctx, cfg, stats, warnings)
+	// Text on stdout shows the warnings itself; otherwise they go to
+	// stderr, except the one the exit line repeats.
+	if o.Format != "text" || o.ReportPath != "" {
+		for _, w := range rep.Warnings {
+			if incomplete == nil || w != incomplete.Error() {
+				fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
+			}
+		}
+	}
+	if err := o.write(rep); err != nil {
+		return withCode(ExitError, err)
+	}
+	if incomplete != nil {
+		return withCode(ExitError, incomplete)
+	}
+	if o.failing(rep.Findings) > 0 {
+		return withCode(o.ExitCode, nil)
+	}
+	return nil
+}
+
+// report ends the scan: the allowlist, then verification and response
+// where asked. A non-nil error says verification or response was not
+// completed; the report is whole all the same and carries it as a
+// warning.
+func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.Stats, warnings []string) (*report.Report, error) {
 	if r.prog != nil {
 		r.prog.stop()
 	}
@@ -157,7 +185,6 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 	if o.Verify && len(kept) > 0 {
 		if err := o.verify(ctx, kept); err != nil {
 			incomplete = fmt.Errorf("verification incomplete: %w", err)
-			rep.Warnings = append(rep.Warnings, incomplete.Error())
 		} else {
 			rep.Stats.Verified = true
 		}
@@ -169,29 +196,13 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 		printSummary(o.sys.Err, sum)
 		if err != nil {
 			incomplete = fmt.Errorf("response incomplete: %w", err)
-			rep.Warnings = append(rep.Warnings, incomplete.Error())
 		}
-	}
-	rep.Stats.DurationMS = time.Since(r.start).Milliseconds()
-	// Text on stdout shows the warnings itself; otherwise they go to
-	// stderr, except the one the exit line repeats.
-	if o.Format != "text" || o.ReportPath != "" {
-		for _, w := range rep.Warnings {
-			if incomplete == nil || w != incomplete.Error() {
-				fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
-			}
-		}
-	}
-	if err := o.write(rep); err != nil {
-		return withCode(ExitError, err)
 	}
 	if incomplete != nil {
-		return withCode(ExitError, incomplete)
+		rep.Warnings = append(rep.Warnings, incomplete.Error())
 	}
-	if o.failing(kept) > 0 {
-		return withCode(o.ExitCode, nil)
-	}
-	return nil
+	rep.Stats.DurationMS = time.Since(r.start).Milliseconds()
+	return rep, incomplete
 }
 
 // failing counts the findings that fail the scan under --fail-on.
