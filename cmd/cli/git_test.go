@@ -260,3 +260,16 @@ func TestGitSeesThroughArchivesAndEncodings(t *testing.T) {
 		}
 	}
 }
+
+// A key pasted where a revision goes must not come back whole in the error.
+func TestGitErrorMasksKeys(t *testing.T) {
+	repo := newGitRepo(t)
+	repo.write("a", "a\n")
+	repo.commit("a")
+	key := newKey(t, patterns.Production)
+	r := runCLI(t, nil, "git", repo.dir, "--range", key+".."+key)
+	if r.code != ExitError {
+		t.Fatalf("exit %d, want 2", r.code)
+	}
+	noWholeKey(t, []string{key}, r.out, r.errOut)
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
@@ -104,7 +105,10 @@ func Run(ctx context.Context, args []string, sys *IO) int {
 	return ExitError
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine flattens an error for the last line of stderr, and masks any
+// key-shaped text in it: an error may quote input (a revision, a path)
+// that a user pasted a key into.
+func oneLine(s string) string { return patterns.Scrub(strings.Join(strings.Fields(s), " ")) }
 
 func newRootCmd(sys *IO) *cobra.Command {
 	root := &cobra.Command{
