@@ -79,6 +79,11 @@ func (o *orgOptions) run(ctx context.Context) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if o.Respond {
+		// The responder acts for one repository (--repo: links, visibility,
+		// policy); an org report spans many, each named in its paths.
+		return withCode(ExitError, fmt.Errorf("--respond is not supported for org scans: the response needs each key's repository; use --verify and respond per repository"))
+	}
 	shard, err := org.ParseShard(o.Shard)
 	if err != nil {
 		return withCode(ExitError, err)

@@ -177,6 +177,7 @@ func TestOrgErrors(t *testing.T) {
 		{"bad glob", []string{"broken", "--match", "[x"}, ExitError, "glob"},
 		{"bad workers", []string{"broken", "--repo-workers", "0"}, ExitError, "--repo-workers"},
 		{"bad format", []string{"broken", "--format", "xml"}, ExitError, "--format"},
+		{"respond", []string{"broken", "--respond"}, ExitError, "--respond is not supported for org scans"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := f.run(t, append(tc.args, "--cache", t.TempDir())...)
