@@ -80,3 +80,28 @@ func TestLongLineColumnsAndAllowReach(t *testing.T) {
 		t.Errorf("the marker must allow only its own line: %+v", hl.hits)
 	}
 }
+
+// UTF-16 text next to runs of NULs (a sparse binary with a wide string in
+// it) is still found, in both byte orders and at both parities.
+func TestUTF16BesideNULRuns(t *testing.T) {
+	k := genKey(t)
+	for _, be := range []bool{false, true} {
+		for pad := 1; pad <= 17; pad += 3 {
+			var b []byte
+			b = append(b, make([]byte, pad)...)
+			for i := 0; i < len(k); i++ {
+				if be {
+					b = append(b, 0, k[i])
+				} else {
+					b = append(b, k[i], 0)
+				}
+			}
+			b = append(b, make([]byte, pad+64)...)
+			var hl hitList
+			(&Detector{}).ScanBytes(b, finding.Location{}, &hl)
+			if len(hl.hits) != 1 {
+				t.Errorf("big-endian %v, %d NULs before: %d hits, want 1", be, pad, len(hl.hits))
+			}
+		}
+	}
+}

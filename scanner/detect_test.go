@@ -280,6 +280,9 @@ func benchData(kind string, size int) []byte {
 		raw := make([]byte, size)
 		rng.read(raw)
 		b.Write(raw)
+	case "zeros":
+		// Sparse binaries (images, object files) are mostly NUL bytes.
+		b.Write(make([]byte, size))
 	}
 	return b.Bytes()
 }
@@ -304,7 +307,7 @@ func (r *rng) read(p []byte) {
 
 func BenchmarkDetector(b *testing.B) {
 	k := detKey(b, patterns.Production)
-	for _, kind := range []string{"text", "minjs", "base64", "binary"} {
+	for _, kind := range []string{"text", "minjs", "base64", "binary", "zeros"} {
 		data := append(benchData(kind, 8<<20), "\n"+k+"\n"...)
 		for _, plain := range []bool{false, true} {
 			name := kind + "/decode"

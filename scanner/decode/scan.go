@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
 	"sort"
 	"strings"
@@ -650,6 +651,13 @@ func (s *Scanner) utf16Runs(l *level, depth int) {
 		}
 		z := i + x
 		i = z + 1
+		if z+1 < len(b) && b[z+1] == 0 {
+			// A run of NULs (sparse binaries are full of them) holds no
+			// UTF-16 text: skip it a word at a time, up to its last NUL,
+			// which is looked at next as the possible start of text.
+			i = z + 1 + zeroRun(b[z+1:]) - 1
+			continue
+		}
 		if !(z > 0 && printable[b[z-1]]) && !(z+1 < len(b) && printable[b[z+1]]) {
 			continue
 		}
@@ -759,4 +767,16 @@ func (s *Scanner) carryAt(l *level, limit int) int {
 		count += min(n, limit-sg.so)
 	}
 	return mod4(r.phase(l.carry)+count) + 1
+}
+
+// zeroRun returns the number of leading NUL bytes of b.
+func zeroRun(b []byte) int {
+	n := 0
+	for len(b)-n >= 8 && binary.LittleEndian.Uint64(b[n:]) == 0 {
+		n += 8
+	}
+	for n < len(b) && b[n] == 0 {
+		n++
+	}
+	return n
 }
