@@ -145,3 +145,19 @@ func TestSecretNeverPrintsWhole(t *testing.T) {
 		t.Fatal("Reveal or Fingerprint lost the key")
 	}
 }
+
+func TestRedactRuns(t *testing.T) {
+	k := mustKey(t, Production)
+	for _, tt := range []struct{ in, want string }{
+		{"no key here", "no key here"},
+		{"x" + k + "y", "x" + k[:RedactedLen] + "…"},
+		{"a/" + k + ".txt", "a/" + k[:RedactedLen] + "….txt"},
+		{"atmx_prd_ab", "atmx_prd_ab"},
+		{"atmx_qa1_" + k[9:], "atmx_qa1_" + k[9:13] + "…"},
+		{k + "_" + k, k[:RedactedLen] + "…"},
+	} {
+		if got := RedactRuns(tt.in); got != tt.want {
+			t.Errorf("RedactRuns(%q) = %q, want %q", Redact([]byte(tt.in)), got, tt.want)
+		}
+	}
+}

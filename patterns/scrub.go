@@ -38,3 +38,30 @@ func Scrub(s string) string {
 	b.WriteString(s)
 	return b.String()
 }
+
+// RedactRuns cuts every run that starts with the key prefix and goes on in
+// base62 and '_' to at most its redacted form, whatever its length,
+// environment or checksum. It is the bluntest mask, for text from outside
+// (archive member names, server messages) where a key may sit glued to
+// anything.
+func RedactRuns(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, Prefix)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(Prefix)
+		for end < len(s) && (s[end] == '_' || IsBase62(s[end])) {
+			end++
+		}
+		b.WriteString(s[:i])
+		if end-i > RedactedLen {
+			b.WriteString(Redact([]byte(s[i:end])))
+		} else {
+			b.WriteString(s[i:end])
+		}
+		s = s[end:]
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/sourcegraph/conc/pool"
 )
 
@@ -98,7 +99,7 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 	var skipMu sync.Mutex
 	skip := func(s Skip) {
 		e.skips.Add(1)
-		s.Where, s.Reason = redactKeys(s.Where), redactKeys(s.Reason)
+		s.Where, s.Reason = patterns.RedactRuns(s.Where), patterns.RedactRuns(s.Reason)
 		if e.OnSkip != nil {
 			skipMu.Lock()
 			e.OnSkip(s)

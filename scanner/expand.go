@@ -147,32 +147,7 @@ func Label(name string) string {
 	if !strings.Contains(name, patterns.Prefix) {
 		return name
 	}
-	return redactKeys(name)
-}
-
-// redactKeys shortens every run that starts with the key prefix to its
-// redacted form, whatever its boundaries or checksum: a label is no place
-// to be precise about what is a key.
-func redactKeys(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, patterns.Prefix)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(patterns.Prefix)
-		for end < len(s) && (s[end] == '_' || patterns.IsBase62(s[end])) {
-			end++
-		}
-		b.WriteString(s[:i])
-		if end-i > patterns.RedactedLen {
-			b.WriteString(patterns.Redact([]byte(s[i:end])))
-		} else {
-			b.WriteString(s[i:end])
-		}
-		s = s[end:]
-	}
+	return patterns.RedactRuns(name)
 }
 
 // formatBytes renders a byte count for a skip reason.

@@ -306,7 +306,7 @@ func TestLabel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := Label(tt.in); got != tt.want {
-			t.Errorf("Label(%q) = %q, want %q", redactKeys(tt.in), got, tt.want)
+			t.Errorf("Label(%q) = %q, want %q", patterns.RedactRuns(tt.in), got, tt.want)
 		}
 	}
 	outer := finding.Location{Source: "git", Path: "a.zip", Line: 3, Column: 4, Blob: "abc", Decoded: []string{"base64"}}

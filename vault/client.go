@@ -678,29 +678,8 @@ func CleanMessage(msg, bearer string) string {
 const utf8RuneError = '\uFFFD'
 
 // RedactKeys cuts every key-shaped run in s, valid or not, glued to a word
-// or not, to its redacted form: whatever follows the key prefix in base62
-// and '_' beyond the redacted length goes.
-func RedactKeys(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, patterns.Prefix)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := i + len(patterns.Prefix)
-		for j < len(s) && (patterns.IsBase62(s[j]) || s[j] == '_') {
-			j++
-		}
-		if j-i <= patterns.RedactedLen {
-			b.WriteString(s[:j])
-		} else {
-			b.WriteString(s[:i])
-			b.WriteString(patterns.Redact([]byte(s[i:j])))
-		}
-		s = s[j:]
-	}
-}
+// or not, to its redacted form (patterns.RedactRuns).
+func RedactKeys(s string) string { return patterns.RedactRuns(s) }
 
 // retryAfter reads Retry-After (seconds or an HTTP date), capped.
 func (c *Client) retryAfter(v string) time.Duration {
