@@ -353,13 +353,22 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
+	// The request is logged before it is answered, so that a client that
+	// has its answer always finds its request in the log; the status is
+	// filled in when the handler returns.
+	s.mu.Lock()
+	n := len(s.requests)
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path})
+	s.mu.Unlock()
 	defer func() {
 		st := sw.status
 		if st == 0 {
 			st = http.StatusOK
 		}
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Status: st})
+		if n < len(s.requests) {
+			s.requests[n].Status = st
+		}
 		s.mu.Unlock()
 	}()
 	if s.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.Token {
