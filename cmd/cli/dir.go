@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/report"
@@ -18,37 +17,9 @@ import (
 	"github.com/atomyx/atomyx-guard/scanner/filesource"
 )
 
-// expandOptions bound how far scans look inside archives; dir and stdin
-// share them.
-type expandOptions struct {
-	MaxDepth    int
-	MaxExpanded int64
-	MaxRatio    float64
-	NoExpand    bool
-}
-
-func (o *expandOptions) addFlags(fs *pflag.FlagSet) {
-	fs.IntVar(&o.MaxDepth, "max-archive-depth", scanner.DefaultMaxDepth, "how deep archives nest before they are left unopened")
-	fs.Int64Var(&o.MaxExpanded, "max-expanded-bytes", scanner.DefaultMaxTotalBytes, "bytes expanded out of one file before the rest is skipped")
-	fs.Float64Var(&o.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "expanded/compressed ratio over which an archive is a bomb and skipped")
-	fs.BoolVar(&o.NoExpand, "no-expand", false, "scan archives and bundles as plain bytes, without looking inside")
-}
-
-func (o *expandOptions) apply(e *scanner.Engine) error {
-	if o.MaxDepth < 1 || o.MaxExpanded < 1 || o.MaxRatio < 1 {
-		return withCode(ExitError, fmt.Errorf("--max-archive-depth, --max-expanded-bytes and --max-ratio must be positive"))
-	}
-	e.Limits.MaxDepth, e.Limits.MaxTotalBytes, e.Limits.MaxRatio = o.MaxDepth, o.MaxExpanded, o.MaxRatio
-	if o.NoExpand {
-		e.Expanders = nil
-	}
-	return nil
-}
-
 // dirOptions scans files and directories as they are on disk.
 type dirOptions struct {
 	scanOptions
-	expandOptions
 	Paths          []string
 	FollowSymlinks bool
 }
@@ -78,7 +49,6 @@ directory once). FIFOs, devices and sockets are reported as skipped.`,
 		},
 	}
 	o.scanOptions.addFlags(cmd.Flags())
-	o.expandOptions.addFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "enter symlinked directories (each directory once)")
 	return cmd
 }
@@ -93,9 +63,6 @@ func (o *dirOptions) run(ctx context.Context) error {
 		return err
 	}
 	run := o.newRun()
-	if err := o.expandOptions.apply(run.engine); err != nil {
-		return err
-	}
 	useFiles(run.engine, src)
 	st, err := run.engine.Run(ctx, src, run.set)
 	if err != nil {

@@ -128,7 +128,7 @@ func TestDirCommand(t *testing.T) {
 		}
 	})
 	t.Run("bad limits", func(t *testing.T) {
-		if r := runCLI(t, nil, "dir", dir, "--max-archive-depth", "0"); r.code != ExitError {
+		if r := runCLI(t, nil, "dir", dir, "--max-archive-depth", "-1"); r.code != ExitError {
 			t.Errorf("exit %d", r.code)
 		}
 	})

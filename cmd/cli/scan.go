@@ -39,6 +39,7 @@ type scanOptions struct {
 	APIURL     string
 	Respond    bool
 	Response   responseFlags
+	Expand     expandOptions
 
 	sys *IO
 }
@@ -54,6 +55,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
 	fs.BoolVar(&o.Verify, "verify", false, "ask the Atomyx Vault, by fingerprint, whether each key is live (ATOMYX_API_KEY needs keys:verify)")
 	fs.StringVar(&o.FailOn, "fail-on", "", "which findings fail the scan: any, active or never (default: active with --verify, else any)")
+	o.Expand.addFlags(fs)
 	fs.BoolVar(&o.Respond, "respond", false, "rotate, revoke or report each live key by the policy in .atomyx-guard.toml (implies --verify)")
 	fs.BoolVar(&o.Response.DryRun, "dry-run", false, "with --respond: print the plan, change nothing")
 	fs.StringVar(&o.Response.Journal, "journal", "", "with --respond: the responder's journal `PATH` (default: ATOMYX_GUARD_JOURNAL, else ~/.local/state/atomyx-guard/journal.db)")
@@ -87,6 +89,9 @@ func (o *scanOptions) validate() error {
 	if o.FailOn == "active" && !o.Verify {
 		return withCode(ExitError, fmt.Errorf("--fail-on active needs --verify"))
 	}
+	if err := o.Expand.validate(); err != nil {
+		return err
+	}
 	if o.Workers < 1 {
 		return withCode(ExitError, fmt.Errorf("--workers must be at least 1"))
 	}
@@ -110,10 +115,8 @@ func (o *scanOptions) newRun() *scanRun {
 		Detector: &scanner.Detector{NearMisses: o.NearMisses},
 		Workers:  o.Workers,
 		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
-		// Every source looks inside archives and bundles: a key in a
-		// committed tgz or a deployed source map is as leaked as any.
-		Expanders: []scanner.Expander{&archive.Expander{}, &bundle.Expander{}},
 	}
+	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion()
 	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
 		r.prog = startProgress(o.sys.Err)
 		r.engine.Progress = r.prog.update
@@ -267,4 +270,39 @@ func (o *scanOptions) output() (io.Writer, func() error, error) {
 		return nil, nil, fmt.Errorf("open report: %w", err)
 	}
 	return f, f.Close, nil
+}
+
+// expandOptions bound how far scans look inside archives and bundles;
+// every scan command has them.
+type expandOptions struct {
+	MaxDepth    int
+	MaxExpanded int64
+	MaxRatio    float64
+	NoExpand    bool
+}
+
+func (o *expandOptions) addFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.MaxDepth, "max-archive-depth", scanner.DefaultMaxDepth, "how deep archives nest before they are left unopened")
+	fs.Int64Var(&o.MaxExpanded, "max-expanded-bytes", scanner.DefaultMaxTotalBytes, "bytes expanded out of one file before the rest is skipped")
+	fs.Float64Var(&o.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "expanded/compressed ratio over which an archive is a bomb and skipped")
+	fs.BoolVar(&o.NoExpand, "no-expand", false, "scan archives and bundles as plain bytes, without looking inside")
+}
+
+func (o *expandOptions) validate() error {
+	// Zero means the engine's default (options built without flags).
+	if o.MaxDepth < 0 || o.MaxExpanded < 0 || o.MaxRatio < 0 {
+		return withCode(ExitError, fmt.Errorf("--max-archive-depth, --max-expanded-bytes and --max-ratio must not be negative"))
+	}
+	return nil
+}
+
+// engineExpansion is what the engine looks inside and how far.
+func (o *expandOptions) engineExpansion() ([]scanner.Expander, scanner.Limits) {
+	lim := scanner.Limits{MaxDepth: o.MaxDepth, MaxTotalBytes: o.MaxExpanded, MaxRatio: o.MaxRatio}
+	if o.NoExpand {
+		return nil, lim
+	}
+	// A key in a committed tgz or a deployed source map is as leaked as
+	// any.
+	return []scanner.Expander{&archive.Expander{}, &bundle.Expander{}}, lim
 }

@@ -13,7 +13,6 @@ import (
 // stdinOptions scans standard input.
 type stdinOptions struct {
 	scanOptions
-	expandOptions
 	Name string
 }
 
@@ -31,7 +30,6 @@ magic number be recognised by name (--name bundle.js.br, --name app.js.map).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context()) },
 	}
 	o.scanOptions.addFlags(cmd.Flags())
-	o.expandOptions.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.Name, "name", "", "label of the input in the report, also used to recognise its format")
 	return cmd
 }
@@ -49,9 +47,6 @@ func (o *stdinOptions) run(ctx context.Context) error {
 		return err
 	}
 	run := o.newRun()
-	if err := o.expandOptions.apply(run.engine); err != nil {
-		return err
-	}
 	st, err := run.engine.Run(ctx, &filesource.Stdin{R: o.sys.In, Name: o.Name}, run.set)
 	if err != nil {
 		if run.prog != nil {
