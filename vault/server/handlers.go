@@ -309,15 +309,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	s.idempotent(w, r, caller, true, req, false, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
-		if !validID(id) {
-			return 0, nil, notFound()
-		}
-		rec, err := getKey(tx, id)
-		if err != nil {
-			return 0, nil, internalError(err)
-		}
-		if rec == nil {
-			return 0, nil, notFound()
+		rec, e := existingKey(tx, id)
+		if e != nil {
+			return 0, nil, e
 		}
 		if rec.status(now) == vault.StatusRevoked {
 			return http.StatusOK, vault.RevokeResponse{KeyID: id, Status: vault.StatusRevoked,
@@ -331,6 +325,21 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.logf("revoked %s (%s)", id, req.Reason)
 		return http.StatusOK, vault.RevokeResponse{KeyID: id, Status: vault.StatusRevoked, RevokedAt: rfc3339(rec.RevokedAt)}, nil
 	})
+}
+
+// existingKey is the key id names, or the API error that says why not.
+func existingKey(tx *bolt.Tx, id string) (*keyRecord, *apiError) {
+	if !validID(id) {
+		return nil, notFound()
+	}
+	rec, err := getKey(tx, id)
+	if err != nil {
+		return nil, internalError(err)
+	}
+	if rec == nil {
+		return nil, notFound()
+	}
+	return rec, nil
 }
 
 // ParseRevokeOld reads a reissue's revoke_old: "immediately" (or empty)
@@ -370,15 +379,9 @@ func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	s.idempotent(w, r, caller, true, req, true, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
-		if !validID(id) {
-			return 0, nil, notFound()
-		}
-		old, err := getKey(tx, id)
-		if err != nil {
-			return 0, nil, internalError(err)
-		}
-		if old == nil {
-			return 0, nil, notFound()
+		old, e := existingKey(tx, id)
+		if e != nil {
+			return 0, nil, e
 		}
 		key, rec, err := newKey(tx, now, old.Environment, old.Products, old.Owner, old.Roles, time.Time{})
 		if err != nil {
