@@ -81,6 +81,37 @@ type Engine struct {
 
 // Run scans every item src yields and reports to sink. A source error ends
 // the run; an unreadable item is skipped and reported through OnSkip.
+// scanOne scans one top-level item and releases it. Each item gets its own
+// expansion, whose byte count the limits bound.
+func (e *Engine) scanOne(ctx context.Context, t *expansion, it Item) error {
+	if it.Release != nil {
+		defer it.Release()
+	}
+	x := &expansion{e: t.e, det: t.det, sink: t.sink, skip: t.skip, lim: t.lim}
+	n, err := x.scan(ctx, it, 0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, errStopped) {
+			x.skip(Skip{Where: describe(it.Loc), Reason: err.Error()})
+		}
+	}
+	e.items.Add(1)
+	e.bytes.Add(n)
+	if e.Progress != nil {
+		e.Progress(e.items.Load(), e.bytes.Load())
+	}
+	return nil
+}
+
+// Items smaller than batchBytes are handed to workers in batches of up to
+// batchItems items or batchBytes bytes.
+const (
+	batchItems = 128
+	batchBytes = 256 << 10
+)
+
 func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) {
 	det := e.Detector
 	if det == nil {
@@ -106,7 +137,32 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 			skipMu.Unlock()
 		}
 	}
-	lim := e.Limits.withDefaults()
+	// tmpl is what every item's expansion shares.
+	tmpl := &expansion{e: e, det: det, sink: sink, skip: skip, lim: e.Limits.withDefaults()}
+	var (
+		batch   []Item
+		batched int
+	)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		b := batch
+		batch, batched = nil, 0
+		p.Go(func(ctx context.Context) error {
+			for i, it := range b {
+				if err := e.scanOne(ctx, tmpl, it); err != nil {
+					for _, rest := range b[i+1:] {
+						if rest.Release != nil {
+							rest.Release()
+						}
+					}
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	srcErr := src.Items(ctx, func(it Item) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -118,29 +174,21 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 			}
 			return nil
 		}
-		p.Go(func(ctx context.Context) error {
-			if it.Release != nil {
-				defer it.Release()
-			}
-			x := &expansion{e: e, det: det, sink: sink, skip: skip, lim: lim}
-			n, err := x.scan(ctx, it, 0)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if !errors.Is(err, errStopped) {
-					skip(Skip{Where: describe(it.Loc), Reason: err.Error()})
-				}
-			}
-			e.items.Add(1)
-			e.bytes.Add(n)
-			if e.Progress != nil {
-				e.Progress(e.items.Load(), e.bytes.Load())
-			}
+		// Small in-memory items (most git blobs, commit messages) go to
+		// the workers in batches: one hand-off per item cost more than
+		// scanning it on repositories of a million small objects.
+		if it.Open != nil || len(it.Data) >= batchBytes {
+			p.Go(func(ctx context.Context) error { return e.scanOne(ctx, tmpl, it) })
 			return nil
-		})
+		}
+		batch = append(batch, it)
+		batched += len(it.Data)
+		if len(batch) >= batchItems || batched >= batchBytes {
+			flush()
+		}
 		return nil
 	})
+	flush()
 	poolErr := p.Wait()
 	st := Stats{
 		Items: e.items.Load(), Bytes: e.bytes.Load(),

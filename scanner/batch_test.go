@@ -1,0 +1,70 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/atomyx/atomyx-guard/finding"
+)
+
+type lockedHits struct {
+	mu   sync.Mutex
+	hits []finding.Hit
+}
+
+func (l *lockedHits) Hit(h finding.Hit) {
+	l.mu.Lock()
+	l.hits = append(l.hits, h)
+	l.mu.Unlock()
+}
+func (l *lockedHits) NearMiss(finding.NearMiss) {}
+
+// Small items go to workers in batches; every item is still scanned once,
+// with its own location, and released once.
+func TestEngineBatchesSmallItems(t *testing.T) {
+	k := genKey(t)
+	var released atomic.Int64
+	var items itemList
+	want := map[string]bool{}
+	for i := range 1000 {
+		body := strings.Repeat("filler ", i%50)
+		path := fmt.Sprintf("f%04d", i)
+		if i%97 == 0 {
+			body += k
+			want[path] = true
+		}
+		items = append(items, Item{Loc: finding.Location{Path: path}, Data: []byte(body), Release: func() { released.Add(1) }})
+	}
+	// One large item among them is dispatched alone.
+	items = append(items, Item{Loc: finding.Location{Path: "big"}, Data: []byte(strings.Repeat("x", batchBytes) + " " + k), Release: func() { released.Add(1) }})
+	want["big"] = true
+
+	var sink lockedHits
+	e := &Engine{Workers: 2}
+	st, err := e.Run(context.Background(), items, &sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Items != int64(len(items)) || released.Load() != int64(len(items)) {
+		t.Fatalf("scanned %d, released %d, want %d each", st.Items, released.Load(), len(items))
+	}
+	got := map[string]bool{}
+	for _, h := range sink.hits {
+		if got[h.Location.Path] {
+			t.Errorf("%s reported twice", h.Location.Path)
+		}
+		got[h.Location.Path] = true
+	}
+	if len(got) != len(want) {
+		t.Fatalf("hits in %d items, want %d", len(got), len(want))
+	}
+	for p := range want {
+		if !got[p] {
+			t.Errorf("no hit in %s", p)
+		}
+	}
+}
