@@ -108,7 +108,7 @@ func Run(ctx context.Context, args []string, sys *IO) int {
 // oneLine flattens an error for the last line of stderr, and masks any
 // key-shaped text in it: an error may quote input (a revision, a path)
 // that a user pasted a key into.
-func oneLine(s string) string { return patterns.Scrub(strings.Join(strings.Fields(s), " ")) }
+func oneLine(s string) string { return patterns.RedactRuns(strings.Join(strings.Fields(s), " ")) }
 
 func newRootCmd(sys *IO) *cobra.Command {
 	root := &cobra.Command{
