@@ -403,6 +403,23 @@ func (g *gitBin) batch(ctx context.Context, args []string, in func(io.Writer) er
 // walk runs one git log over the selected history, --raw with combined
 // diffs for merges, and hands each commit's introduced entries to fn.
 func (g *gitBin) walk(ctx context.Context, spec walkSpec, fn func(commitMeta, []entry) error) error {
+	return g.log(ctx, spec, func(br *bufio.Reader) error { return parseWalk(br, fn) })
+}
+
+// parseWalk parses git log output for walk.
+func parseWalk(br *bufio.Reader, fn func(commitMeta, []entry) error) error {
+	if err := parseLog(br, fn); err != nil {
+		var fe errFn
+		if errors.As(err, &fe) {
+			return err
+		}
+		return fmt.Errorf("git log output: %w", err)
+	}
+	return nil
+}
+
+// log runs the git log that walk parses, handing its output to out.
+func (g *gitBin) log(ctx context.Context, spec walkSpec, out func(*bufio.Reader) error) error {
 	args := []string{"log", "-z", "--no-color", "--no-notes", "--date=raw",
 		"--format=%x01%H%x00%ad%x00%an <%ae>"}
 	if !spec.noDiff {
@@ -427,16 +444,60 @@ func (g *gitBin) walk(ctx context.Context, spec walkSpec, fn func(commitMeta, []
 			bw.WriteString("^" + h.String() + "\n")
 		}
 		return bw.Flush()
-	}, func(br *bufio.Reader) error {
-		if err := parseLog(br, fn); err != nil {
-			var fe errFn
-			if errors.As(err, &fe) {
-				return err
-			}
-			return fmt.Errorf("git log output: %w", err)
-		}
-		return nil
-	})
+	}, out)
+}
+
+// logSpool is a git log running in the background into an unlinked
+// temporary file, so that tracing keys to their commits overlaps the
+// object scan instead of following it.
+type logSpool struct {
+	f      *os.File
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// spoolLog starts the log walk would run and returns at once.
+func (g *gitBin) spoolLog(ctx context.Context, spec walkSpec) *logSpool {
+	ctx, cancel := context.WithCancel(ctx)
+	sp := &logSpool{cancel: cancel, done: make(chan struct{})}
+	f, err := os.CreateTemp("", "atomyx-guard-log-*")
+	if err != nil {
+		sp.err = err
+		close(sp.done)
+		return sp
+	}
+	sp.f = f
+	go func() {
+		defer close(sp.done)
+		sp.err = g.log(ctx, spec, func(br *bufio.Reader) error {
+			_, err := io.Copy(f, br)
+			return err
+		})
+	}()
+	return sp
+}
+
+// walk waits for the spooled log and parses it as walk does.
+func (sp *logSpool) walk(fn func(commitMeta, []entry) error) error {
+	<-sp.done
+	if sp.err != nil {
+		return sp.err
+	}
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return parseWalk(bufio.NewReaderSize(sp.f, 1<<20), fn)
+}
+
+// close stops the log if it still runs and removes its file.
+func (sp *logSpool) close() {
+	sp.cancel()
+	<-sp.done
+	if sp.f != nil {
+		sp.f.Close()
+		os.Remove(sp.f.Name())
+	}
 }
 
 // parseLog reads `git log -z --raw -c --format=%x01%H%x00%ad%x00%an <%ae>`

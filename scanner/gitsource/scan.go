@@ -63,13 +63,29 @@ type scan struct {
 	hits  []finding.Hit
 	near  []finding.NearMiss
 	hitMu sync.Mutex
+
+	// startSpool, when set, starts the history walk in the background at
+	// the first blob hit; spool is that walk.
+	startSpool func() *logSpool
+	spool      *logSpool
 }
 
 // Hit and NearMiss collect what the engine finds until it is resolved.
 func (s *scan) Hit(h finding.Hit) {
 	s.hitMu.Lock()
 	s.hits = append(s.hits, h)
+	if s.startSpool != nil && s.spool == nil && h.Location.Kind == finding.KindBlob {
+		s.spool = s.startSpool()
+	}
 	s.hitMu.Unlock()
+}
+
+// takeSpool returns the background walk, if one was started.
+func (s *scan) takeSpool() *logSpool {
+	s.hitMu.Lock()
+	defer s.hitMu.Unlock()
+	s.startSpool = nil
+	return s.spool
 }
 
 func (s *scan) NearMiss(n finding.NearMiss) {
@@ -258,6 +274,19 @@ type resolution struct {
 // full scans every object, then resolves only the blobs and commits that
 // had hits.
 func (s *scan) full(ctx context.Context, eng *scanner.Engine, getRefs func() *refInfo) error {
+	// Blobs with hits are traced to their commits by one walk of the whole
+	// history; with the git binary it starts at the first blob hit and
+	// runs beside the object scan.
+	if gb, ok := s.st.(*gitBin); ok {
+		s.startSpool = func() *logSpool {
+			return gb.spoolLog(ctx, walkSpec{all: true, reflog: s.opts.Reflog, include: getRefs().stash})
+		}
+	}
+	defer func() {
+		if sp := s.takeSpool(); sp != nil {
+			sp.close()
+		}
+	}()
 	err := s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
 		return st.all(ctx, fn)
 	})
@@ -282,7 +311,7 @@ func (s *scan) full(ctx context.Context, eng *scanner.Engine, getRefs func() *re
 		return nil
 	}
 	spec := walkSpec{all: true, reflog: s.opts.Reflog, include: refs.stash, noDiff: len(wantBlobs) == 0}
-	err = s.walk(ctx, spec, func(c commitMeta, es []entry) error {
+	trace := func(c commitMeta, es []entry) error {
 		if wantCommits[c.ID] {
 			s.resolved.reachable[c.ID] = true
 		}
@@ -299,7 +328,17 @@ func (s *scan) full(ctx context.Context, eng *scanner.Engine, getRefs func() *re
 			s.resolved.intros[id] = append(s.resolved.intros[id], intro{path: e.path, commit: meta})
 		}
 		return nil
-	})
+	}
+	err = errNoSpool
+	if sp := s.takeSpool(); sp != nil && !spec.noDiff {
+		if err = sp.walk(trace); err != nil && ctx.Err() == nil {
+			// Walk again from the start, the ordinary way.
+			s.resolved.intros, s.resolved.reachable = map[string][]intro{}, map[string]bool{}
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		err = s.walk(ctx, spec, trace)
+	}
 	if err != nil {
 		return fmt.Errorf("walk history: %w", err)
 	}
@@ -308,6 +347,8 @@ func (s *scan) full(ctx context.Context, eng *scanner.Engine, getRefs func() *re
 	}
 	return nil
 }
+
+var errNoSpool = errors.New("no background walk")
 
 // direct resolves blobs that a ref names directly, or through a tree.
 func (s *scan) direct(refs *refInfo, want map[plumbing.Hash]bool) {
