@@ -2,20 +2,25 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/atomyx/atomyx-guard/config"
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/ghapi"
 	"github.com/atomyx/atomyx-guard/org"
 	"github.com/atomyx/atomyx-guard/report"
+	"github.com/atomyx/atomyx-guard/responder"
 )
 
 // orgOptions scans every repository of a GitHub organisation, incrementally.
@@ -79,11 +84,10 @@ func (o *orgOptions) run(ctx context.Context) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if o.Respond {
-		// The responder acts for one repository (--repo: links, visibility,
-		// policy); an org report spans many, each named in its paths.
-		return withCode(ExitError, fmt.Errorf("--respond is not supported for org scans: the response needs each key's repository; use --verify and respond per repository"))
+	if o.Response.Repo != "" {
+		return withCode(ExitError, fmt.Errorf("--repo does not apply to org scans: each key's repository is the one it was found in"))
 	}
+	o.respond = respondPerRepository
 	shard, err := org.ParseShard(o.Shard)
 	if err != nil {
 		return withCode(ExitError, err)
@@ -219,4 +223,44 @@ func statusLine(w io.Writer, line func() string) (stop func()) {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// respondPerRepository runs the responder once per repository of an org
+// report, so that links, visibility (public or private: how fast the old
+// key is revoked) and the title are those of the repository where
+// each key was found. Org locations carry it as the "OWNER/NAME:" prefix
+// of their paths. A key found in several repositories is handled with the
+// first (by name); the later runs see it revoked and leave it.
+func respondPerRepository(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, flags responseFlags) (responder.Summary, error) {
+	byRepo := map[string][]finding.Finding{}
+	for _, f := range fs {
+		parts := map[string][]finding.Location{}
+		for _, l := range f.Locations {
+			repo, rest, ok := strings.Cut(l.Path, ":")
+			if !ok || strings.Count(repo, "/") != 1 {
+				repo, rest = "", l.Path
+			}
+			l.Path = rest
+			parts[repo] = append(parts[repo], l)
+		}
+		for repo, locs := range parts {
+			g := f
+			g.Locations = locs
+			byRepo[repo] = append(byRepo[repo], g)
+		}
+	}
+	var (
+		sum  responder.Summary
+		errs []error
+	)
+	for _, repo := range slices.Sorted(maps.Keys(byRepo)) {
+		fl := flags
+		fl.Repo = repo
+		s, err := respondFindings(ctx, sys, cfg, byRepo[repo], fl)
+		sum.Outcomes = append(sum.Outcomes, s.Outcomes...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", repo, err))
+		}
+	}
+	return sum, errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/atomyx/atomyx-guard/org/orgtest"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/report"
+	"github.com/atomyx/atomyx-guard/vault"
 )
 
 // orgFixture is an organisation on the fake GitHub whose repositories are
@@ -177,7 +178,7 @@ func TestOrgErrors(t *testing.T) {
 		{"bad glob", []string{"broken", "--match", "[x"}, ExitError, "glob"},
 		{"bad workers", []string{"broken", "--repo-workers", "0"}, ExitError, "--repo-workers"},
 		{"bad format", []string{"broken", "--format", "xml"}, ExitError, "--format"},
-		{"respond", []string{"broken", "--respond"}, ExitError, "--respond is not supported for org scans"},
+		{"respond with --repo", []string{"broken", "--respond", "--repo", "acme/x"}, ExitError, "--repo does not apply"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := f.run(t, append(tc.args, "--cache", t.TempDir())...)
@@ -212,5 +213,44 @@ func TestOrgLocationsReadBack(t *testing.T) {
 	back := readReport(t, p)
 	if got := paths(back); strings.Join(got, " ") != "acme/api: acme/api: acme/api:a/b.env" {
 		t.Errorf("read back %q", got)
+	}
+}
+
+// TestOrgRespond: --respond on an org scan answers each live key in the
+// repository it was found in: the issue names that repository and links
+// into it, and the key is revoked.
+func TestOrgRespond(t *testing.T) {
+	url, admin, vc := localVault(t)
+	f := newOrgFixture(t)
+	f.gh.AddRepo("acme", "security", true)
+	api := f.repo(t, "acme/api")
+	f.repo(t, "acme/web").Commit("clean", "README.md", "nothing\n")
+	ik, err := vc.Issue(t.Context(), vault.IssueRequest{Environment: "production", Products: []string{"manage"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaked := ik.Key.Reveal()
+	f.keys = append(f.keys, leaked, admin)
+	api.Commit("deploy", "deploy/prod.env", "ATOMYX_API_KEY="+leaked+"\n")
+
+	env := map[string]string{
+		"GITHUB_API_URL": f.gh.URL(), "GITHUB_TOKEN": "ghs_fake", "GITHUB_REPOSITORY": "acme/security",
+		"ATOMYX_API_URL": url, "ATOMYX_API_KEY": admin, "HOME": t.TempDir(),
+	}
+	r := runCLI(t, env, "org", "acme", "--cache", t.TempDir(), "--respond", "--journal", filepath.Join(t.TempDir(), "j.db"))
+	noWholeKey(t, f.keys, r.out, r.errOut)
+	if r.code != ExitLeaks {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	res, err := vc.Verify(t.Context(), []string{ik.Key.Fingerprint()})
+	if err != nil || res[ik.Key.Fingerprint()].Status != vault.StatusRevoked {
+		t.Fatalf("the leaked key is not revoked: %+v %v", res, err)
+	}
+	issues := f.gh.Issues("acme/security")
+	if len(issues) != 1 {
+		t.Fatalf("%d issues, want 1", len(issues))
+	}
+	if !strings.Contains(issues[0].Title, "acme/api") || !strings.Contains(issues[0].Body, "acme/api/blob/") || strings.Contains(issues[0].Body, "acme/api:") {
+		t.Errorf("the issue should name and link into acme/api:\n%s\n%s", issues[0].Title, issues[0].Body)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/atomyx/atomyx-guard/config"
 	"github.com/atomyx/atomyx-guard/finding"
 	"github.com/atomyx/atomyx-guard/report"
+	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
@@ -40,6 +41,10 @@ type scanOptions struct {
 	Respond    bool
 	Response   responseFlags
 	Expand     expandOptions
+
+	// respond runs the responder on the findings; respondFindings unless
+	// a command needs another shape (org: one response per repository).
+	respond func(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error)
 
 	sys *IO
 }
@@ -195,7 +200,11 @@ func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.S
 	if o.Respond && incomplete == nil && len(kept) > 0 {
 		flags := o.Response
 		flags.APIURL = o.APIURL
-		sum, err := respondFindings(ctx, o.sys, cfg, kept, flags)
+		respond := o.respond
+		if respond == nil {
+			respond = respondFindings
+		}
+		sum, err := respond(ctx, o.sys, cfg, kept, flags)
 		printSummary(o.sys.Err, sum)
 		if err != nil {
 			incomplete = fmt.Errorf("response incomplete: %w", err)
