@@ -94,7 +94,9 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		if f.StatusReason != "" {
 			tw.line("  %s", sty.warn.Render("not verified: "+clean(f.StatusReason)))
 		}
-		if o.Verbose {
+		// Who owns a live key and what it opens is what its reader needs
+		// first; for the others it is detail.
+		if o.Verbose || f.Status == finding.Active {
 			writeKeyMeta(tw, f)
 		}
 		for _, l := range f.Locations {
