@@ -105,3 +105,47 @@ func TestUTF16BesideNULRuns(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScanReaderMatchesScanBytes: streaming in small windows, with reads
+// of any size, finds exactly what scanning the whole buffer finds.
+func FuzzScanReaderMatchesScanBytes(f *testing.F) {
+	k, _ := patterns.Generate(patterns.Staging)
+	f.Add([]byte("x="+k+"\n"), uint16(300), uint8(7))
+	f.Add([]byte(strings.Repeat("ab", 400)+k), uint16(64), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, window uint16, chunk uint8) {
+		if len(data) > 1<<16 {
+			return
+		}
+		var whole hitList
+		(&Detector{}).ScanBytes(data, finding.Location{}, &whole)
+		var streamed hitList
+		r := &chunkReader{data: data, n: int(chunk)%64 + 1}
+		if _, err := (&Detector{Window: int(window)%4096 + 1}).ScanReader(context.Background(), r, finding.Location{}, &streamed); err != nil {
+			t.Fatal(err)
+		}
+		if len(whole.hits) != len(streamed.hits) {
+			t.Fatalf("ScanBytes found %d, ScanReader %d", len(whole.hits), len(streamed.hits))
+		}
+		for i := range whole.hits {
+			a, b := whole.hits[i], streamed.hits[i]
+			if a.Fingerprint != b.Fingerprint || a.Location.Line != b.Location.Line {
+				t.Fatalf("hit %d differs: %+v vs %+v", i, a.Location, b.Location)
+			}
+		}
+	})
+}
+
+// chunkReader returns at most n bytes a read.
+type chunkReader struct {
+	data []byte
+	n    int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	m := copy(p[:min(len(p), c.n)], c.data)
+	c.data = c.data[m:]
+	return m, nil
+}
