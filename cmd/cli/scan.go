@@ -134,7 +134,7 @@ func (o *scanOptions) newRun() *scanRun {
 func (o *scanOptions) configFor(root string) (*config.Config, error) {
 	p := o.ConfigPath
 	if p == "" {
-		p = filepath.Join(root, ".atomyx-guard.toml")
+		p = filepath.Join(root, config.FileName)
 	}
 	cfg, err := config.Load(p)
 	if err != nil {
@@ -181,7 +181,7 @@ func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.S
 	kept, allowed := cfg.Filter(r.set.Findings())
 	rep := &report.Report{
 		Findings: kept,
-		Skipped:  append(r.skipped, nil...),
+		Skipped:  r.skipped,
 		Warnings: warnings,
 		Stats:    stats,
 	}
