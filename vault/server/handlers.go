@@ -158,6 +158,22 @@ func (s *Server) internal(w http.ResponseWriter, err error) {
 }
 
 // decode reads one JSON value of at most maxBody bytes into v.
+// post begins a POST handler: the method, a bearer key holding roles, and
+// a JSON body of type T. When ok is false the answer has been written.
+func post[T any](s *Server, w http.ResponseWriter, r *http.Request, roles ...string) (caller *keyRecord, req T, ok bool) {
+	if !allow(w, r, http.MethodPost) {
+		return nil, req, false
+	}
+	if caller = s.authenticate(w, r, roles...); caller == nil {
+		return nil, req, false
+	}
+	if e := decode(r, &req); e != nil {
+		e.write(w)
+		return nil, req, false
+	}
+	return caller, req, true
+}
+
 func decode(r *http.Request, v any) *apiError {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
 	if err := dec.Decode(v); err != nil {
@@ -188,15 +204,8 @@ func jsonProblem(err error) string {
 }
 
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
-	if !allow(w, r, http.MethodPost) {
-		return
-	}
-	if s.authenticate(w, r, vault.RoleVerify) == nil {
-		return
-	}
-	var req vault.VerifyRequest
-	if e := decode(r, &req); e != nil {
-		e.write(w)
+	_, req, ok := post[vault.VerifyRequest](s, w, r, vault.RoleVerify)
+	if !ok {
 		return
 	}
 	if e := checkFingerprints(req.Fingerprints); e != nil {
@@ -287,16 +296,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	if !allow(w, r, http.MethodPost) {
-		return
-	}
-	caller := s.authenticate(w, r, vault.RoleRevoke)
-	if caller == nil {
-		return
-	}
-	var req vault.RevokeRequest
-	if e := decode(r, &req); e != nil {
-		e.write(w)
+	caller, req, ok := post[vault.RevokeRequest](s, w, r, vault.RoleRevoke)
+	if !ok {
 		return
 	}
 	if e := checkText("reason", req.Reason, true); e != nil {
@@ -356,16 +357,8 @@ func ParseRevokeOld(s string) (time.Duration, error) {
 }
 
 func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
-	if !allow(w, r, http.MethodPost) {
-		return
-	}
-	caller := s.authenticate(w, r, vault.RoleIssue, vault.RoleRevoke)
-	if caller == nil {
-		return
-	}
-	var req vault.ReissueRequest
-	if e := decode(r, &req); e != nil {
-		e.write(w)
+	caller, req, ok := post[vault.ReissueRequest](s, w, r, vault.RoleIssue, vault.RoleRevoke)
+	if !ok {
 		return
 	}
 	if e := checkText("reason", req.Reason, true); e != nil {
@@ -422,16 +415,8 @@ func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request) {
-	if !allow(w, r, http.MethodPost) {
-		return
-	}
-	caller := s.authenticate(w, r, vault.RoleIssue)
-	if caller == nil {
-		return
-	}
-	var req vault.IssueRequest
-	if e := decode(r, &req); e != nil {
-		e.write(w)
+	caller, req, ok := post[vault.IssueRequest](s, w, r, vault.RoleIssue)
+	if !ok {
 		return
 	}
 	env, err := patterns.ParseEnvironment(req.Environment)
