@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
-	"github.com/atomyx/atomyx-guard/vault/server"
 )
 
 // BenchmarkRotate measures one whole rotation (re-verify, reissue, two

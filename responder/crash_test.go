@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
+	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/responder/journal"
-	"github.com/atomyx/atomyx-guard/vault"
-	"github.com/atomyx/atomyx-guard/vault/server"
 )
 
 // The crash test re-executes the test binary as a responder process that

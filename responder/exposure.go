@@ -9,8 +9,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
 )
 
 type visibility struct {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder/journal"
-	"github.com/atomyx/atomyx-guard/vault"
 )
 
 // advance takes an incident from wherever the journal left it to the end,

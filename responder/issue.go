@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 )
 

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/responder/journal"
-	"github.com/atomyx/atomyx-guard/vault"
 )
 
 // nopVault satisfies Vault for tests that never call it.

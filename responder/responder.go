@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder/journal"
-	"github.com/atomyx/atomyx-guard/vault"
 )
 
 // Vault is what the responder needs of the Atomyx Vault client.

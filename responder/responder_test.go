@@ -13,14 +13,14 @@ import (
 	"testing"
 
 	"filippo.io/age"
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
-	"github.com/atomyx/atomyx-guard/ghapi/ghfake"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
+	"github.com/atomyx/atomyx-guard/internal/vault"
+	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/responder/journal"
-	"github.com/atomyx/atomyx-guard/vault"
-	"github.com/atomyx/atomyx-guard/vault/server"
 )
 
 // checkRotated asserts the end state of a rotation of the leaked key: one

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 )
 
 type lockedHits struct {

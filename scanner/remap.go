@@ -1,6 +1,6 @@
 package scanner
 
-import "github.com/atomyx/atomyx-guard/finding"
+import "github.com/atomyx/atomyx-guard/internal/finding"
 
 // remapSink applies an Item's Remap to what the Detector reports in it.
 type remapSink struct {

@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"github.com/atomyx/atomyx-guard/cmd/cli"
+	"github.com/atomyx/atomyx-guard/internal/cli"
 )
 
 func main() { os.Exit(cli.Main()) }

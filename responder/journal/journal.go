@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/atomyx/atomyx-guard/finding"
-	"github.com/atomyx/atomyx-guard/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/patterns"
 	bolt "go.etcd.io/bbolt"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
 

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 )

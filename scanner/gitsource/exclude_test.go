@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 

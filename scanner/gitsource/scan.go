@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
 )

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/finding"
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
 

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/spf13/cobra"
+
+	"github.com/atomyx/atomyx-guard/internal/config"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/vault"
+	"github.com/atomyx/atomyx-guard/responder"
+	"github.com/atomyx/atomyx-guard/responder/journal"
+)
+
+// responseFlags are the responder's settings, shared by `respond` and the
+// scan commands' --respond.
+type responseFlags struct {
+	DryRun     bool
+	Journal    string
+	APIURL     string
+	Repo       string
+	Visibility string
+	// PlanOut receives a dry run's plan; stderr when nil, so that a scan's
+	// report on stdout stays whole.
+	PlanOut io.Writer
+}
+
+// respondOptions is `atomyx-guard respond --findings REPORT.json`.
+type respondOptions struct {
+	Findings   string
+	ConfigPath string
+	responseFlags
+
+	sys *IO
+}
+
+func newRespondCmd(sys *IO) *cobra.Command {
+	o := &respondOptions{sys: sys}
+	cmd := &cobra.Command{
+		Use:   "respond --findings REPORT.json",
+		Short: "Rotate or revoke the live keys of a JSON report and open one GitHub issue per key",
+		Long: `respond re-verifies every key of a JSON report with the Atomyx Vault (a
+report's status may be stale), then, for each live key, does what the
+policy of its environment says: rotate (reissue, deliver the replacement to
+GitHub Actions secrets, verify it, revoke the leaked key), revoke, or report.
+Each key gets one GitHub issue in issue_repo or GITHUB_REPOSITORY.
+
+Every step is journaled: a run that was interrupted resumes where it
+stopped, and runs on several machines converge on one replacement and one
+issue. --dry-run prints the plan and changes nothing.
+
+Needs ATOMYX_API_KEY (roles keys:verify, keys:revoke, keys:issue) and
+GITHUB_TOKEN (Issues: write; Secrets: write to deliver).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Findings, "findings", "", "the JSON report (`FILE`, - for stdin) of a scan")
+	fs.StringVar(&o.ConfigPath, "config", "", "`PATH` of .atomyx-guard.toml (default: in the working directory)")
+	o.responseFlags.addFlags(fs.StringVar, fs.BoolVar)
+	cmd.MarkFlagRequired("findings")
+	cmd.AddCommand(newRespondShowCmd(sys))
+	return cmd
+}
+
+func (f *responseFlags) addFlags(str func(*string, string, string, string), boolean func(*bool, string, bool, string)) {
+	boolean(&f.DryRun, "dry-run", false, "print the plan; change nothing (no Vault mutation, no GitHub write)")
+	str(&f.Journal, "journal", "", "the responder's journal `PATH` (default: ATOMYX_GUARD_JOURNAL, else ~/.local/state/atomyx-guard/journal.db)")
+	str(&f.APIURL, "api-url", "", "Atomyx Vault base `URL` (default: ATOMYX_API_URL, else "+vault.DefaultBaseURL+")")
+	str(&f.Repo, "repo", "", "the GitHub repository (`OWNER/NAME`) the findings come from, for links and visibility (default: GITHUB_REPOSITORY)")
+	str(&f.Visibility, "visibility", "", "the repository's visibility, private or public (default: ask GitHub; unknown counts as public)")
+}
+
+func (o *respondOptions) run(ctx context.Context) error {
+	var (
+		rep *report.Report
+		err error
+	)
+	if o.Findings == "-" {
+		rep, err = report.ReadJSON(o.sys.In)
+	} else {
+		var f *os.File
+		if f, err = os.Open(o.path(o.Findings)); err == nil {
+			rep, err = report.ReadJSON(f)
+			f.Close()
+		}
+	}
+	if err != nil {
+		return withCode(ExitError, fmt.Errorf("--findings: %w", err))
+	}
+	cp := o.ConfigPath
+	if cp == "" {
+		cp = config.FileName
+	}
+	cfg, err := config.Load(o.path(cp))
+	if err != nil {
+		return withCode(ExitError, err)
+	}
+	flags := o.responseFlags
+	flags.PlanOut = o.sys.Out
+	sum, err := respondFindings(ctx, o.sys, cfg, rep.Findings, flags)
+	printSummary(o.sys.Out, sum)
+	if err != nil {
+		return withCode(ExitError, err)
+	}
+	return nil
+}
+
+func (o *respondOptions) path(p string) string {
+	if filepath.IsAbs(p) || o.sys.Getwd == "" {
+		return p
+	}
+	return filepath.Join(o.sys.Getwd, p)
+}
+
+func printSummary(w io.Writer, sum responder.Summary) {
+	for _, oc := range sum.Outcomes {
+		line := fmt.Sprintf("%s %s %s: %s", oc.ID, oc.Redacted, oc.Environment, oc.State)
+		if oc.Action != "" && oc.State != responder.StateSkipped {
+			line += " (" + string(oc.Action) + ")"
+		}
+		if oc.Reason != "" {
+			line += ": " + oc.Reason
+		}
+		if oc.Issue != "" {
+			line += " " + oc.Issue
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// respondFindings runs the responder on findings with the configuration's
+// policy: the work of `respond` and of the scan commands' --respond.
+// Progress goes to sys.Err, and so does a dry run's plan unless
+// f.PlanOut says otherwise.
+func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error) {
+	vc, err := newVaultClient(sys, f.APIURL, "the keys:verify, keys:revoke and keys:issue roles")
+	if err != nil {
+		return responder.Summary{}, err
+	}
+	gcfg := ghapi.ConfigFromEnv(sys.env)
+	if gcfg.Token == "" && !f.DryRun {
+		return responder.Summary{}, errors.New("GITHUB_TOKEN is not set (the responder needs Issues: write, and Secrets: write to deliver)")
+	}
+	gh, err := ghapi.New(gcfg)
+	if err != nil {
+		return responder.Summary{}, err
+	}
+	rcfg := responder.Config{
+		Vault: vc, GitHub: gh, DryRun: f.DryRun,
+		IssueRepo: cfg.IssueRepository(sys.env), Labels: cfg.Labels,
+		Repo: f.Repo, Visibility: f.Visibility, ServerURL: sys.env("GITHUB_SERVER_URL"),
+		Policy: func(env string) responder.Policy { return policyOf(cfg.Policy(env)) },
+		Out:    sys.Err,
+	}
+	if f.DryRun && f.PlanOut != nil {
+		rcfg.Out = f.PlanOut
+	}
+	if rcfg.Repo == "" {
+		rcfg.Repo = sys.env("GITHUB_REPOSITORY")
+	}
+	if cfg.Recipient != "" {
+		r, err := age.ParseX25519Recipient(cfg.Recipient)
+		if err != nil {
+			return responder.Summary{}, fmt.Errorf("config: recipient: %w", err)
+		}
+		rcfg.Recipient = r
+	}
+	path := journalPath(sys, f.Journal)
+	switch _, statErr := os.Stat(path); {
+	case f.DryRun && statErr != nil:
+		// Nothing journaled yet, and a dry run creates nothing.
+	default:
+		if !f.DryRun {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return responder.Summary{}, fmt.Errorf("journal: %w", err)
+			}
+		}
+		j, err := journal.Open(path, journal.Options{Timeout: 5 * time.Minute, ReadOnly: f.DryRun})
+		if err != nil {
+			return responder.Summary{}, err
+		}
+		defer j.Close()
+		rcfg.Journal = j
+	}
+	r, err := responder.New(rcfg)
+	if err != nil {
+		return responder.Summary{}, err
+	}
+	return r.Run(ctx, fs)
+}
+
+func policyOf(p config.EnvPolicy) responder.Policy {
+	out := responder.Policy{Action: responder.Action(p.Action), RevokeOld: p.RevokeOld}
+	for _, s := range p.Deliver {
+		out.Deliver = append(out.Deliver, ghapi.SecretTarget{Kind: s.Kind, Owner: s.Owner, Repo: s.Repo, Env: s.Env, Org: s.Org, Name: s.Name})
+	}
+	return out
+}
+
+// newVaultClient builds the Vault client from --api-url and the
+// environment; roles names what the key needs, for the error without one.
+func newVaultClient(sys *IO, apiURL, roles string) (*vault.Client, error) {
+	cfg := vault.Config{BaseURL: sys.env("ATOMYX_API_URL"), APIKey: sys.env("ATOMYX_API_KEY")}
+	if apiURL != "" {
+		cfg.BaseURL = apiURL
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = vault.DefaultBaseURL
+	}
+	if cfg.APIKey == "" {
+		return nil, fmt.Errorf("ATOMYX_API_KEY is not set (a key with %s)", roles)
+	}
+	return vault.New(cfg)
+}
+
+// journalPath is --journal, else ATOMYX_GUARD_JOURNAL, else the user's
+// state directory.
+func journalPath(sys *IO, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := sys.env("ATOMYX_GUARD_JOURNAL"); p != "" {
+		return p
+	}
+	state := sys.env("XDG_STATE_HOME")
+	if state == "" {
+		home := sys.env("HOME")
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		state = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(state, "atomyx-guard", "journal.db")
+}
+
+// respondShowOptions is `atomyx-guard respond show INCIDENT --identity FILE`.
+type respondShowOptions struct {
+	Incident string
+	Identity string
+	Journal  string
+
+	sys *IO
+}
+
+func newRespondShowCmd(sys *IO) *cobra.Command {
+	o := &respondShowOptions{sys: sys}
+	cmd := &cobra.Command{
+		Use:   "show INCIDENT",
+		Short: "Show an incident; with --identity, open the replacement sealed to the operator",
+		Long: `show prints what the journal knows of an incident (its id, inc-…, or the
+key's fingerprint). When the replacement was sealed to the configured age
+recipient, --identity FILE (an age identity file) opens it and prints it on
+the last line: the only place atomyx-guard prints a whole key.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Incident = args[0]
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&o.Identity, "identity", "", "age identity `FILE` that opens the sealed replacement")
+	cmd.Flags().StringVar(&o.Journal, "journal", "", "the responder's journal `PATH`")
+	return cmd
+}
+
+func (o *respondShowOptions) run(ctx context.Context) error {
+	var ids []age.Identity
+	if o.Identity != "" {
+		f, err := os.Open(o.Identity)
+		if err != nil {
+			return withCode(ExitError, fmt.Errorf("--identity: %w", err))
+		}
+		ids, err = age.ParseIdentities(f)
+		f.Close()
+		if err != nil {
+			return withCode(ExitError, fmt.Errorf("--identity %s: not an age identity file", o.Identity))
+		}
+	}
+	path := journalPath(o.sys, o.Journal)
+	if _, err := os.Stat(path); err != nil {
+		return withCode(ExitError, fmt.Errorf("journal %s: %w", path, err))
+	}
+	j, err := journal.Open(path, journal.Options{ReadOnly: true, Timeout: time.Minute})
+	if err != nil {
+		return withCode(ExitError, err)
+	}
+	defer j.Close()
+	if err := responder.Show(j, strings.TrimSpace(o.Incident), ids, o.sys.Out); err != nil {
+		return withCode(ExitError, err)
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/atomyx/atomyx-guard/internal/config"
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/vault"
+	"github.com/atomyx/atomyx-guard/responder"
+	"github.com/atomyx/atomyx-guard/scanner"
+	"github.com/atomyx/atomyx-guard/scanner/archive"
+	"github.com/atomyx/atomyx-guard/scanner/bundle"
+)
+
+// version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
+var version = "dev"
+
+// scanOptions are the flags every scan command shares: output, exit code,
+// concurrency, verification and response.
+type scanOptions struct {
+	Format     string
+	ReportPath string
+	ExitCode   int
+	Workers    int
+	NearMisses bool
+	Verbose    bool
+	ConfigPath string
+	NoProgress bool
+	Verify     bool
+	FailOn     string
+	APIURL     string
+	Respond    bool
+	Response   responseFlags
+	Expand     expandOptions
+
+	// respond runs the responder on the findings; respondFindings unless
+	// a command needs another shape (org: one response per repository).
+	respond func(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error)
+
+	sys *IO
+}
+
+func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.Format, "format", "f", "text", "output format: text, json or sarif")
+	fs.StringVar(&o.ReportPath, "report", "", "write the report to `FILE` instead of stdout")
+	fs.IntVar(&o.ExitCode, "exit-code", ExitLeaks, "exit code when leaks are found")
+	fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "concurrent scanners")
+	fs.BoolVar(&o.NearMisses, "show-near-misses", false, "also list key-shaped strings whose checksum fails (never findings)")
+	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "more detail in text output")
+	fs.StringVar(&o.ConfigPath, "config", "", "`PATH` of .atomyx-guard.toml (default: at the scan root)")
+	fs.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
+	fs.BoolVar(&o.Verify, "verify", false, "ask the Atomyx Vault, by fingerprint, whether each key is live (ATOMYX_API_KEY needs keys:verify)")
+	fs.StringVar(&o.FailOn, "fail-on", "", "which findings fail the scan: any, active or never (default: active with --verify, else any)")
+	o.Expand.addFlags(fs)
+	fs.BoolVar(&o.Respond, "respond", false, "rotate, revoke or report each live key by the policy in .atomyx-guard.toml (implies --verify)")
+	fs.BoolVar(&o.Response.DryRun, "dry-run", false, "with --respond: print the plan, change nothing")
+	fs.StringVar(&o.Response.Journal, "journal", "", "with --respond: the responder's journal `PATH` (default: ATOMYX_GUARD_JOURNAL, else ~/.local/state/atomyx-guard/journal.db)")
+	fs.StringVar(&o.Response.Repo, "repo", "", "with --respond: the GitHub repository (`OWNER/NAME`) scanned, for links and visibility (default: GITHUB_REPOSITORY)")
+	fs.StringVar(&o.Response.Visibility, "visibility", "", "with --respond: private or public (default: ask GitHub; unknown counts as public)")
+	fs.StringVar(&o.APIURL, "api-url", "", "Atomyx Vault base `URL` (default: ATOMYX_API_URL, else "+vault.DefaultBaseURL+")")
+}
+
+func (o *scanOptions) validate() error {
+	switch o.Format {
+	case "text", "json", "sarif":
+	default:
+		return withCode(ExitError, fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format))
+	}
+	if o.Respond {
+		o.Verify = true
+	}
+	if o.Response.DryRun && !o.Respond {
+		return withCode(ExitError, fmt.Errorf("--dry-run needs --respond"))
+	}
+	switch o.FailOn {
+	case "":
+		o.FailOn = "any"
+		if o.Verify {
+			o.FailOn = "active"
+		}
+	case "any", "active", "never":
+	default:
+		return withCode(ExitError, fmt.Errorf("unknown --fail-on %q (want any, active or never)", o.FailOn))
+	}
+	if o.FailOn == "active" && !o.Verify {
+		return withCode(ExitError, fmt.Errorf("--fail-on active needs --verify"))
+	}
+	if err := o.Expand.validate(); err != nil {
+		return err
+	}
+	if o.Workers < 1 {
+		return withCode(ExitError, fmt.Errorf("--workers must be at least 1"))
+	}
+	return nil
+}
+
+// scanRun is one scan in progress: the engine, the findings it gathers and
+// what it skipped.
+type scanRun struct {
+	opts    *scanOptions
+	set     *finding.Set
+	engine  *scanner.Engine
+	skipped []finding.Skip
+	start   time.Time
+	prog    *progress
+}
+
+func (o *scanOptions) newRun() *scanRun {
+	r := &scanRun{opts: o, set: finding.NewSet(), start: time.Now()}
+	r.engine = &scanner.Engine{
+		Detector: &scanner.Detector{NearMisses: o.NearMisses},
+		Workers:  o.Workers,
+		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
+	}
+	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion()
+	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
+		r.prog = startProgress(o.sys.Err)
+		r.engine.Progress = r.prog.update
+	}
+	return r
+}
+
+// configFor loads the allowlist and policy: --config, or .atomyx-guard.toml
+// at root. A missing file means the defaults.
+func (o *scanOptions) configFor(root string) (*config.Config, error) {
+	p := o.ConfigPath
+	if p == "" {
+		p = filepath.Join(root, config.FileName)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		return nil, withCode(ExitError, err)
+	}
+	return cfg, nil
+}
+
+// finish filters, writes the report and turns the outcome into an exit
+// code.
+func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.Stats, warnings []string) error {
+	o := r.opts
+	rep, incomplete := r.report(ctx, cfg, stats, warnings)
+	// Text on stdout shows the warnings itself; otherwise they go to
+	// stderr, except the one the exit line repeats.
+	if o.Format != "text" || o.ReportPath != "" {
+		for _, w := range rep.Warnings {
+			if incomplete == nil || w != incomplete.Error() {
+				fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
+			}
+		}
+	}
+	if err := o.write(rep); err != nil {
+		return withCode(ExitError, err)
+	}
+	if incomplete != nil {
+		return withCode(ExitError, incomplete)
+	}
+	if o.failing(rep.Findings) > 0 {
+		return withCode(o.ExitCode, nil)
+	}
+	return nil
+}
+
+// report ends the scan: the allowlist, then verification and response
+// where asked. A non-nil error says verification or response was not
+// completed; the report is whole all the same and carries it as a
+// warning.
+func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.Stats, warnings []string) (*report.Report, error) {
+	if r.prog != nil {
+		r.prog.stop()
+	}
+	o := r.opts
+	kept, allowed := cfg.Filter(r.set.Findings())
+	rep := &report.Report{
+		Findings: kept,
+		Skipped:  r.skipped,
+		Warnings: warnings,
+		Stats:    stats,
+	}
+	if o.NearMisses {
+		rep.NearMisses = r.set.NearMisses()
+	}
+	rep.Stats.Allowed = int64(len(allowed))
+	var incomplete error
+	if o.Verify && len(kept) > 0 {
+		if err := o.verify(ctx, kept); err != nil {
+			incomplete = fmt.Errorf("verification incomplete: %w", err)
+		} else {
+			rep.Stats.Verified = true
+		}
+	}
+	if o.Respond && incomplete == nil && len(kept) > 0 {
+		flags := o.Response
+		flags.APIURL = o.APIURL
+		respond := o.respond
+		if respond == nil {
+			respond = respondFindings
+		}
+		sum, err := respond(ctx, o.sys, cfg, kept, flags)
+		printSummary(o.sys.Err, sum)
+		if err != nil {
+			incomplete = fmt.Errorf("response incomplete: %w", err)
+		}
+	}
+	if incomplete != nil {
+		rep.Warnings = append(rep.Warnings, incomplete.Error())
+	}
+	rep.Stats.DurationMS = time.Since(r.start).Milliseconds()
+	return rep, incomplete
+}
+
+// failing counts the findings that fail the scan under --fail-on.
+func (o *scanOptions) failing(fs []finding.Finding) int {
+	n := 0
+	for _, f := range fs {
+		switch o.FailOn {
+		case "any":
+			n++
+		case "active":
+			if f.Status == finding.Active {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// verify sets each finding's status from the Vault, in place.
+func (o *scanOptions) verify(ctx context.Context, fs []finding.Finding) error {
+	c, err := newVaultClient(o.sys, o.APIURL, "the keys:verify role")
+	if err != nil {
+		for i := range fs {
+			fs[i].StatusReason = err.Error()
+		}
+		return err
+	}
+	return c.VerifyFindings(ctx, fs)
+}
+
+func (o *scanOptions) write(rep *report.Report) error {
+	w, closeFn, err := o.output()
+	if err != nil {
+		return err
+	}
+	switch o.Format {
+	case "json":
+		err = report.WriteJSON(w, rep)
+	case "sarif":
+		err = report.WriteSARIF(w, rep, report.ToolInfo{Name: "atomyx-guard", Version: version, InformationURI: "https://github.com/atomyx/atomyx-guard"})
+	default:
+		err = report.WriteText(w, rep, report.TextOptions{
+			Color:   o.ReportPath == "" && report.ColorEnabled(w, o.sys.env) && o.sys.terminal(w),
+			Verbose: o.Verbose,
+		})
+	}
+	if cerr := closeFn(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func (o *scanOptions) output() (io.Writer, func() error, error) {
+	if o.ReportPath == "" || o.ReportPath == "-" {
+		return o.sys.Out, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(o.ReportPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open report: %w", err)
+	}
+	return f, f.Close, nil
+}
+
+// expandOptions bound how far scans look inside archives and bundles;
+// every scan command has them.
+type expandOptions struct {
+	MaxDepth    int
+	MaxExpanded int64
+	MaxRatio    float64
+	NoExpand    bool
+}
+
+func (o *expandOptions) addFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.MaxDepth, "max-archive-depth", scanner.DefaultMaxDepth, "how deep archives nest before they are left unopened")
+	fs.Int64Var(&o.MaxExpanded, "max-expanded-bytes", scanner.DefaultMaxTotalBytes, "bytes expanded out of one file before the rest is skipped")
+	fs.Float64Var(&o.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "expanded/compressed ratio over which an archive is a bomb and skipped")
+	fs.BoolVar(&o.NoExpand, "no-expand", false, "scan archives and bundles as plain bytes, without looking inside")
+}
+
+func (o *expandOptions) validate() error {
+	// Zero means the engine's default (options built without flags).
+	if o.MaxDepth < 0 || o.MaxExpanded < 0 || o.MaxRatio < 0 {
+		return withCode(ExitError, fmt.Errorf("--max-archive-depth, --max-expanded-bytes and --max-ratio must not be negative"))
+	}
+	return nil
+}
+
+// engineExpansion is what the engine looks inside and how far.
+func (o *expandOptions) engineExpansion() ([]scanner.Expander, scanner.Limits) {
+	lim := scanner.Limits{MaxDepth: o.MaxDepth, MaxTotalBytes: o.MaxExpanded, MaxRatio: o.MaxRatio}
+	if o.NoExpand {
+		return nil, lim
+	}
+	// A key in a committed tgz or a deployed source map is as leaked as
+	// any.
+	return []scanner.Expander{&archive.Expander{}, &bundle.Expander{}}, lim
+}

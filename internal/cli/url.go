@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/scanner"
+	"github.com/atomyx/atomyx-guard/scanner/bundle"
+	"github.com/atomyx/atomyx-guard/scanner/websource"
+)
+
+// urlOptions scans deployed sites: what a browser downloads.
+type urlOptions struct {
+	scanOptions
+	URLs []string
+	web  websource.Options
+}
+
+func newURLCmd(sys *IO) *cobra.Command {
+	o := &urlOptions{scanOptions: scanOptions{sys: sys}}
+	cmd := &cobra.Command{
+		Use:   "url URL...",
+		Short: "Scan deployed sites: pages, scripts, chunks, styles and source maps",
+		Long: `Scan what a browser downloads from each URL: the page, its scripts
+(<script src>, module preloads, script preloads), the chunks they import
+(import(), static imports, webpack chunk maps), stylesheets, and source maps
+(SourceMap headers, sourceMappingURL comments, inline data: maps). A key
+found through a source map or a webpack eval module is reported with its
+original source path and line. JavaScript is read, never executed.
+
+The crawl stays on the given URLs' hosts (--allow-host adds more) and is
+bounded in pages, files, bytes, time and concurrency; whatever could not be
+fetched is listed as skipped.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.URLs = args
+			return o.run(cmd)
+		},
+	}
+	o.addFlags(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringSliceVar(&o.web.AllowHosts, "allow-host", nil, "also fetch from `HOST` (host or host:port; repeatable)")
+	fs.IntVar(&o.web.Depth, "depth", 0, "follow links this many pages deep (0: the given pages and what they load)")
+	fs.IntVar(&o.web.MaxPages, "max-pages", websource.DefaultMaxPages, "fetch at most this many HTML pages")
+	fs.IntVar(&o.web.MaxFiles, "max-files", websource.DefaultMaxFiles, "fetch at most this many responses")
+	fs.Int64Var(&o.web.MaxBytes, "max-response-bytes", websource.DefaultMaxBytes, "scan at most this many bytes of one response")
+	fs.Int64Var(&o.web.MaxTotalBytes, "max-total-bytes", websource.DefaultMaxTotalBytes, "stop fetching after this many bytes")
+	fs.DurationVar(&o.web.Timeout, "timeout", websource.DefaultTimeout, "time limit of one request, body included")
+	fs.DurationVar(&o.web.MaxTime, "max-time", websource.DefaultMaxTime, "time limit of the whole crawl")
+	fs.IntVar(&o.web.Concurrency, "concurrency", websource.DefaultConcurrency, "requests in flight")
+	fs.IntVar(&o.web.MaxRedirects, "max-redirects", websource.DefaultMaxRedirects, "longest redirect chain followed")
+	return cmd
+}
+
+func (o *urlOptions) run(cmd *cobra.Command) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.web.Depth < 0 || o.web.MaxPages < 1 || o.web.MaxFiles < 1 || o.web.MaxBytes < 1 || o.web.MaxTotalBytes < 1 ||
+		o.web.Timeout <= 0 || o.web.MaxTime <= 0 || o.web.Concurrency < 1 || o.web.MaxRedirects < 0 {
+		return withCode(ExitError, fmt.Errorf("crawl limits must be positive"))
+	}
+	ctx := cmd.Context()
+	root := o.sys.Getwd
+	if root == "" {
+		root = "."
+	}
+	cfg, err := o.configFor(root)
+	if err != nil {
+		return err
+	}
+	crawler, err := websource.New(o.URLs, o.web)
+	if err != nil {
+		return withCode(ExitError, err)
+	}
+	var (
+		mu    sync.Mutex
+		skips []finding.Skip
+	)
+	crawler.OnSkip = func(s finding.Skip) {
+		mu.Lock()
+		skips = append(skips, s)
+		mu.Unlock()
+	}
+	run := o.newRun()
+	useCrawler(run.engine, crawler)
+	start := time.Now()
+	_, err = run.engine.Run(ctx, crawler, run.set)
+	if err != nil {
+		if run.prog != nil {
+			run.prog.stop()
+		}
+		return withCode(ExitError, fmt.Errorf("scan: %w", err))
+	}
+	if crawler.Fetched() == 0 {
+		if run.prog != nil {
+			run.prog.stop()
+		}
+		for _, s := range skips {
+			fmt.Fprintf(o.sys.Err, "atomyx-guard: skipped %s: %s\n", s.Where, s.Reason)
+		}
+		return withCode(ExitError, fmt.Errorf("nothing could be fetched from %d URL(s) in %s", len(o.URLs), time.Since(start).Round(time.Millisecond)))
+	}
+	run.skipped = append(run.skipped, skips...)
+	return run.finish(ctx, cfg, report.Stats{
+		URLs:    crawler.Fetched(),
+		Bytes:   crawler.TotalBytes(),
+		Partial: len(skips) > 0,
+	}, nil)
+}
+
+// useCrawler points the engine's bundle expander at the crawl: source maps
+// come from the site, and Content-Types say what each response is.
+func useCrawler(e *scanner.Engine, c *websource.Crawler) {
+	bx := &bundle.Expander{LoadMap: c.LoadMap, Kind: c.Kind, MapRef: c.MapRef}
+	for i, x := range e.Expanders {
+		if _, ok := x.(*bundle.Expander); ok {
+			e.Expanders[i] = bx
+			return
+		}
+	}
+	e.Expanders = append(e.Expanders, bx)
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/patterns"
+)
+
+func TestURLCommand(t *testing.T) {
+	key := newKey(t, patterns.Production)
+	mapKey := newKey(t, patterns.Staging)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<!doctype html><script src="/app.js"></script><script src="/gone.js"></script>`))
+	})
+	mux.HandleFunc("/app.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		w.Header().Set("SourceMap", "/maps/app.js.map")
+		w.Write([]byte(`const k="` + key + `";`))
+	})
+	mux.HandleFunc("/maps/app.js.map", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"version":3,"sources":["src/env.ts"],"sourcesContent":["\nexport const k = '` + mapKey + `';\n"],"mappings":"AACA"}`))
+	})
+	mux.HandleFunc("/gone.js", http.NotFound)
+	site := httptest.NewServer(mux)
+	defer site.Close()
+	clean := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<p>nothing</p>")) }))
+	defer clean.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	defer dead.Close()
+
+	dir := t.TempDir()
+	reportPath := filepath.Join(dir, "report.json")
+	res := runCLI(t, nil, "url", "--no-progress", "--format", "json", "--report", reportPath, site.URL+"/")
+	if res.code != ExitLeaks {
+		t.Fatalf("exit %d, want %d; stderr %s", res.code, ExitLeaks, res.errOut)
+	}
+	noWholeKey(t, []string{key, mapKey}, res.out, res.errOut)
+	rep := readReport(t, reportPath)
+	want := map[string]finding.Location{
+		patterns.Fingerprint([]byte(key)): {Source: finding.SourceURL, URL: site.URL + "/app.js", Line: 1, Column: 10,
+			Original: &finding.Original{Path: "src/env.ts", Line: 2, Column: 1}},
+		patterns.Fingerprint([]byte(mapKey)): {Source: finding.SourceURL, URL: site.URL + "/maps/app.js.map", Line: 1,
+			Original: &finding.Original{Path: "src/env.ts", Line: 2, Column: 19}},
+	}
+	if len(rep.Findings) != len(want) {
+		t.Fatalf("%d findings, want %d", len(rep.Findings), len(want))
+	}
+	for _, f := range rep.Findings {
+		w, ok := want[f.Fingerprint]
+		if !ok || len(f.Locations) != 1 {
+			t.Fatalf("finding %s with %d locations", f.Redacted, len(f.Locations))
+		}
+		l := f.Locations[0]
+		if l.Source != w.Source || l.URL != w.URL || l.Line != w.Line || (w.Column != 0 && l.Column != w.Column) ||
+			l.Original == nil || *l.Original != *w.Original {
+			t.Errorf("%s at %+v (original %+v), want %+v (original %+v)", f.Redacted, l, l.Original, w, w.Original)
+		}
+	}
+	if rep.Stats.URLs != 3 || !rep.Stats.Partial {
+		t.Errorf("stats %+v, want 3 URLs and partial (the 404)", rep.Stats)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Where != site.URL+"/gone.js" || !strings.Contains(rep.Skipped[0].Reason, "404") {
+		t.Errorf("skipped %+v", rep.Skipped)
+	}
+
+	if res := runCLI(t, nil, "url", "--no-progress", clean.URL); res.code != ExitClean {
+		t.Errorf("clean site: exit %d, stderr %s", res.code, res.errOut)
+	}
+	res = runCLI(t, nil, "url", "--no-progress", dead.URL)
+	if res.code != ExitError || !strings.Contains(res.errOut, "404") || !strings.Contains(res.errOut, "nothing could be fetched") {
+		t.Errorf("dead site: exit %d, stderr %s", res.code, res.errOut)
+	}
+	for _, args := range [][]string{{"url"}, {"url", "ftp://x.test/"}, {"url", "--concurrency", "0", clean.URL}} {
+		if res := runCLI(t, nil, args...); res.code != ExitError {
+			t.Errorf("%q: exit %d, want %d", args, res.code, ExitError)
+		}
+	}
+}

@@ -1,0 +1,360 @@
+package ghaction
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/patterns"
+)
+
+// Exit codes, as the CLI's.
+const (
+	ExitClean = 0
+	ExitLeaks = 1
+	ExitError = 2
+)
+
+// FailOn says which findings fail the check.
+type FailOn string
+
+const (
+	FailAny    FailOn = "any"    // any key found
+	FailActive FailOn = "active" // only keys the Vault says are active
+	FailNever  FailOn = "never"  // report only
+)
+
+// Config is the run's setting, from the runner's environment.
+type Config struct {
+	EventName, EventPath string
+	Workspace            string
+	OutputFile           string // $GITHUB_OUTPUT
+	SummaryFile          string // $GITHUB_STEP_SUMMARY
+	SHA                  string // $GITHUB_SHA, for the log only
+	// Path is the repository to scan; relative paths are taken from
+	// Workspace.
+	Path string
+	// SARIFFile is where the SARIF report goes.
+	SARIFFile string
+	FailOn    FailOn
+	// Verify and Respond ask the Vault about found keys and act on them.
+	Verify, Respond bool
+	VaultURL        string
+	// HasAPIKey is set when ATOMYX_API_KEY is in the environment; the key
+	// itself is never read here.
+	HasAPIKey bool
+}
+
+// Inputs are read from INPUT_<NAME> variables, the name upper-cased with
+// '-' as '_' (action.yml passes them so: composite actions do not).
+func input(getenv func(string) string, name string) string {
+	return strings.TrimSpace(getenv("INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))))
+}
+
+// ConfigFromEnv reads the runner's variables and the action's inputs.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		EventName:   getenv("GITHUB_EVENT_NAME"),
+		EventPath:   getenv("GITHUB_EVENT_PATH"),
+		Workspace:   getenv("GITHUB_WORKSPACE"),
+		OutputFile:  getenv("GITHUB_OUTPUT"),
+		SummaryFile: getenv("GITHUB_STEP_SUMMARY"),
+		SHA:         getenv("GITHUB_SHA"),
+		Path:        cmp.Or(input(getenv, "path"), "."),
+		SARIFFile:   input(getenv, "sarif-file"),
+		FailOn:      FailOn(cmp.Or(input(getenv, "fail-on"), string(FailAny))),
+		VaultURL:    input(getenv, "vault-url"),
+		HasAPIKey:   getenv("ATOMYX_API_KEY") != "",
+	}
+	var err error
+	if c.Verify, err = boolInput(getenv, "verify"); err != nil {
+		return c, err
+	}
+	if c.Respond, err = boolInput(getenv, "respond"); err != nil {
+		return c, err
+	}
+	switch c.FailOn {
+	case FailAny, FailActive, FailNever:
+	default:
+		return c, fmt.Errorf("input fail-on: %q is not any, active or never", patterns.Scrub(string(c.FailOn)))
+	}
+	if c.Respond {
+		c.Verify = true // as --respond implies --verify
+	}
+	if c.FailOn == FailActive && !c.Verify {
+		return c, errors.New("input fail-on: active needs verify: true (only the Vault can say a key is active)")
+	}
+	if c.EventName == "" {
+		return c, errors.New("GITHUB_EVENT_NAME is not set: 'atomyx-guard action' runs inside a GitHub Actions job")
+	}
+	if c.Workspace == "" {
+		c.Workspace = "."
+	}
+	if !filepath.IsAbs(c.Path) {
+		c.Path = filepath.Join(c.Workspace, c.Path)
+	}
+	if c.SARIFFile == "" {
+		c.SARIFFile = filepath.Join(cmp.Or(getenv("RUNNER_TEMP"), os.TempDir()), "atomyx-guard.sarif")
+	} else if !filepath.IsAbs(c.SARIFFile) {
+		c.SARIFFile = filepath.Join(c.Workspace, c.SARIFFile)
+	}
+	return c, nil
+}
+
+func boolInput(getenv func(string) string, name string) (bool, error) {
+	v := input(getenv, name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("input %s: %q is not true or false", name, patterns.Scrub(v))
+	}
+	return b, nil
+}
+
+// Request is what the action asks of the scanner.
+type Request struct {
+	// Dir is the repository.
+	Dir string
+	// Base..Head is the range; All scans everything instead.
+	Base, Head string
+	All        bool
+	// Verify and Respond ask the Vault about keys found and act on them;
+	// the scanner reads ATOMYX_API_KEY (and GITHUB_TOKEN) itself.
+	Verify, Respond bool
+	VaultURL        string
+}
+
+// Scanner runs a scan. It is defined here, where it is used; the CLI gives
+// the real one (the same code as `atomyx-guard git`). A report with an
+// error means the scan ran but verification or response did not complete:
+// the run reports what it has and exits 2.
+type Scanner interface {
+	Scan(ctx context.Context, req Request) (*report.Report, error)
+}
+
+// Run is one run of the action: plan, scan, report, and the exit code.
+// Workflow commands (annotations) go to out. A returned error has already
+// been announced as an error annotation on out.
+func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) {
+	an := &annotator{w: out}
+	fail := func(err error) (int, error) {
+		an.emit(Annotation{Level: "error", Title: "atomyx-guard", Message: err.Error()})
+		_ = appendFile(c.SummaryFile, []byte("## atomyx-guard\n\n> [!CAUTION]\n> "+mdLine(err.Error())+"\n"))
+		return ExitError, err
+	}
+	data, err := os.ReadFile(c.EventPath)
+	if err != nil {
+		return fail(fmt.Errorf("read the event payload (GITHUB_EVENT_PATH): %w", err))
+	}
+	ev, err := ParseEvent(data)
+	if err != nil {
+		return fail(err)
+	}
+	scope, err := Plan(c.Path, c.EventName, ev)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(out, "atomyx-guard: %s\n", scope.Describe)
+
+	rep := &report.Report{Findings: []finding.Finding{}}
+	var (
+		incomplete error
+		notices    []string // for the summary; already announced
+	)
+	if !scope.Empty {
+		req := Request{Dir: c.Path, Base: scope.Base, Head: scope.Head, All: scope.All,
+			Verify: c.Verify, Respond: c.Respond, VaultURL: c.VaultURL}
+		if (req.Verify || req.Respond) && !c.HasAPIKey {
+			msg := "verification and response skipped: ATOMYX_API_KEY is not set"
+			if ev.IsFork() && c.EventName == "pull_request" {
+				msg = "verification and response skipped: a pull request from a fork gets no secrets; the scan still runs"
+				an.emit(Annotation{Level: "notice", Title: "atomyx-guard", Message: msg})
+				req.Verify, req.Respond = false, false
+				notices = append(notices, msg)
+				if c.FailOn == FailActive {
+					c.FailOn = FailAny // nothing can be shown inactive: every key counts
+				}
+			} else {
+				return fail(errors.New(msg + "; pass it through env: ATOMYX_API_KEY: ${{ secrets.ATOMYX_API_KEY }}"))
+			}
+		}
+		rep, incomplete = sc.Scan(ctx, req)
+		if rep == nil {
+			return fail(fmt.Errorf("scan: %w", cmp.Or(incomplete, errors.New("no report"))))
+		}
+		if incomplete != nil {
+			rep.Warnings = append(rep.Warnings, incomplete.Error())
+			an.emit(Annotation{Level: "error", Title: "atomyx-guard", Message: incomplete.Error()})
+		}
+	}
+	rep.Warnings = append(append(rep.Warnings, notices...), scope.Notes...)
+	if scope.Partial {
+		rep.Stats.Partial = true
+		rep.Warnings = append(rep.Warnings, ShallowAdvice)
+		an.emit(Annotation{Level: "error", Title: "atomyx-guard: shallow checkout", Message: ShallowAdvice})
+	}
+	for _, n := range scope.Notes {
+		an.emit(Annotation{Level: "warning", Title: "atomyx-guard", Message: n})
+	}
+
+	keys, active := count(rep)
+	annotate(an, rep, relPrefix(c.Workspace, c.Path))
+	if err := writeSARIF(c.SARIFFile, rep); err != nil {
+		return fail(err)
+	}
+	if err := writeSummary(c.SummaryFile, scope, rep); err != nil {
+		return fail(fmt.Errorf("write the job summary: %w", err))
+	}
+	if err := writeOutputs(c.OutputFile, map[string]string{
+		"findings": strconv.Itoa(keys),
+		"active":   strconv.Itoa(active),
+		"report":   c.SARIFFile,
+	}); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(out, "atomyx-guard: %s\n", patterns.Scrub(report.Summary(rep)))
+
+	switch {
+	case incomplete != nil:
+		return ExitError, incomplete
+	case scope.Partial:
+		return ExitError, errors.New("shallow checkout: the scan is partial")
+	case c.FailOn == FailAny && keys > 0, c.FailOn == FailActive && active > 0:
+		return ExitLeaks, nil
+	}
+	return ExitClean, nil
+}
+
+// count returns the keys with a location no allowlist covers, and how many
+// of those are active.
+func count(rep *report.Report) (keys, active int) {
+	for _, f := range rep.Findings {
+		if len(unallowed(f.Locations)) == 0 {
+			continue
+		}
+		keys++
+		if f.Status == finding.Active {
+			active++
+		}
+	}
+	return keys, active
+}
+
+func unallowed(ls []finding.Location) []finding.Location {
+	var out []finding.Location
+	for _, l := range ls {
+		if l.Allowed == "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// annotate emits one error annotation per location of a key, within
+// GitHub's limit; the last slot says what was left out.
+func annotate(an *annotator, rep *report.Report, prefix string) {
+	type item struct {
+		f finding.Finding
+		l finding.Location
+	}
+	var items []item
+	for _, f := range rep.Findings {
+		for _, l := range unallowed(f.Locations) {
+			items = append(items, item{f, l})
+		}
+	}
+	room := an.room()
+	if room <= 0 {
+		return
+	}
+	shown := len(items)
+	if shown > room {
+		shown = room - 1
+	}
+	for _, it := range items[:shown] {
+		an.emit(locationAnnotation(it.f, it.l, prefix))
+	}
+	if rest := len(items) - shown; rest > 0 {
+		an.emit(Annotation{Level: "error", Title: "atomyx-guard",
+			Message: fmt.Sprintf("…and %d more locations of leaked Atomyx keys (GitHub shows %d annotations per step): see the job summary and the SARIF report.",
+				rest, MaxErrorAnnotations)})
+	}
+}
+
+func locationAnnotation(f finding.Finding, l finding.Location, prefix string) Annotation {
+	a := Annotation{Level: "error", Title: fmt.Sprintf("Atomyx %s key %s", f.Environment, f.Redacted)}
+	var where string
+	switch {
+	case l.Kind == finding.KindCommitMessage:
+		where = "in the message of commit " + short(l.Commit)
+	case l.Kind == finding.KindTagMessage:
+		where = "in the message of tag " + cmp.Or(l.Tag, short(l.Commit))
+	default:
+		a.File = filepath.ToSlash(filepath.Join(prefix, l.Path))
+		a.Line, a.Col = l.Line, l.Column
+		where = "in " + l.Path
+		if l.Commit != "" {
+			where += " at commit " + short(l.Commit)
+		}
+	}
+	a.Message = fmt.Sprintf("Atomyx %s key %s (%s, %s) %s. Rotate it and revoke the leaked key; "+
+		"if it must stay, allowlist its fingerprint with a reason in .atomyx-guard.toml.",
+		f.Environment, f.Redacted, f.Status, f.Fingerprint, where)
+	return a
+}
+
+// relPrefix is the scanned repository's place in the workspace, which
+// annotation paths are relative to.
+func relPrefix(workspace, dir string) string {
+	rel, err := filepath.Rel(workspace, dir)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	return rel
+}
+
+func writeSARIF(path string, rep *report.Report) error {
+	var buf bytes.Buffer
+	if err := report.WriteSARIF(&buf, rep, report.ToolInfo{Category: "atomyx-guard"}); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write the SARIF report: %w", err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write the SARIF report: %w", err)
+	}
+	return nil
+}
+
+func writeSummary(path string, scope Scope, rep *report.Report) error {
+	if path == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := report.Markdown(&buf, rep); err != nil {
+		return err
+	}
+	fmt.Fprintf(&buf, "\nScope: %s.\n", mdLine(scope.Describe))
+	if scope.Partial {
+		fmt.Fprintf(&buf, "\n> [!CAUTION]\n> %s\n", mdLine(ShallowAdvice))
+	}
+	return appendFile(path, buf.Bytes())
+}
+
+// mdLine keeps text on one Markdown line, without HTML or key-shaped text.
+func mdLine(s string) string {
+	s = patterns.Scrub(s)
+	return strings.NewReplacer("\r", " ", "\n", " ", "<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(s)
+}
