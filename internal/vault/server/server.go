@@ -39,7 +39,8 @@ type Options struct {
 	// NoSync skips fsync on commits: faster, for tests and throwaway
 	// demos; a crash may lose the last commits.
 	NoSync bool
-	// Logf, when set, is told of notable events (never a key).
+	// Logf, when set, is told of notable events. Each line is masked
+	// with patterns.RedactRuns first: never a whole key.
 	Logf func(format string, args ...any)
 }
 
@@ -107,6 +108,14 @@ func Open(dir string, opts Options) (*Server, error) {
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
+	} else {
+		// Callers' fields (reason, evidence, owner, ids) reach the log:
+		// every line goes through the shared mask, so that a key sent in
+		// any of them is never printed whole.
+		logf := s.logf
+		s.logf = func(format string, args ...any) {
+			logf("%s", patterns.RedactRuns(fmt.Sprintf(format, args...)))
+		}
 	}
 	f, err := newFaulter(opts.Faults)
 	if err != nil {
