@@ -33,6 +33,9 @@ const (
 	Opened    Step = "issue-opened"
 	Reported  Step = "reported"
 	Noted     Step = "noted" // a later run's update (new locations)
+	// Degraded commits a rotation turned into a revocation because the
+	// Vault refused the reissue (403).
+	Degraded Step = "degraded"
 )
 
 // Incident is the response to one leaked key.
@@ -49,6 +52,11 @@ type Incident struct {
 	// the policy asked, when the responder had to degrade it.
 	Action  string `json:"action"`
 	Planned string `json:"planned,omitempty"`
+	// ReissueRefused is the Vault's reason when it refused to reissue the
+	// key (403: the responder's key may not make a key with the leaked
+	// key's roles): the key is revoked and an administrator must issue
+	// the replacement.
+	ReissueRefused string `json:"reissue_refused,omitempty"`
 	// Public says the key was exposed where anyone could read it.
 	Public bool `json:"public"`
 	// RevokeOld is what the reissue asked for the old key.
