@@ -18,6 +18,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/patterns"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Step names a journal step.
@@ -147,7 +148,7 @@ type Journal struct {
 func Open(path string, opts Options) (*Journal, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("journal %s: held by another responder (waited %s)", path, opts.Timeout)
 		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/crypto/nacl/secretbox"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
@@ -127,7 +128,7 @@ func Open(dir string, opts Options) (*Server, error) {
 	}
 	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("vault database %s is in use by another process", filepath.Join(dir, DBFile))
 		}
 		return nil, fmt.Errorf("vault database: %w", err)
