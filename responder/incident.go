@@ -2,6 +2,7 @@ package responder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,10 +42,18 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 	var key patterns.Secret // the replacement, in memory only
 	if Action(in.Action) == Rotate {
 		if in.Reissued == nil {
-			if in, key, err = r.reissue(ctx, in); err != nil {
+			in, key, err = r.reissue(ctx, in)
+			if errors.Is(err, vault.ErrForbidden) {
+				// The leaked key must still stop working: revoke it, and
+				// let the issue say who must make the replacement.
+				in, err = r.degrade(in, err)
+			}
+			if err != nil {
 				return in, err
 			}
 		}
+	}
+	if Action(in.Action) == Rotate {
 		for _, sink := range in.Sinks {
 			if _, ok := in.Delivered[sink.String()]; ok {
 				continue
@@ -78,6 +87,33 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 		if in, err = r.reconcileIssue(ctx, in, in.Locations, journal.Reported); err != nil {
 			return in, err
 		}
+	}
+	return in, nil
+}
+
+// degrade turns a rotation the Vault refused to reissue (403) into a
+// revocation, and journals why. Revoking stays allowed whatever the leaked
+// key's roles: it only takes access away.
+func (r *Responder) degrade(in journal.Incident, refused error) (journal.Incident, error) {
+	why := "the Vault refused to reissue the key"
+	var ae *vault.APIError
+	if errors.As(refused, &ae) && ae.Role != "" {
+		why += fmt.Sprintf(" (the responder's key lacks %s, which the leaked key holds or the reissue needs)", ae.Role)
+	}
+	in, err := r.cfg.Journal.Update(in.Fingerprint, journal.Degraded, func(cur *journal.Incident) error {
+		if cur.Reissued != nil {
+			return nil // another responder reissued it meanwhile
+		}
+		cur.Planned, cur.Action = string(Rotate), string(Revoke)
+		cur.ReissueRefused = why
+		cur.Notes = append(cur.Notes, why+": the key is revoked without a replacement; an administrator must issue the replacement")
+		return nil
+	})
+	if err != nil {
+		return in, err
+	}
+	if Action(in.Action) == Revoke {
+		r.logf(in, "warning: %s: revoking without a replacement; an administrator must issue the replacement", why)
 	}
 	return in, nil
 }

@@ -377,6 +377,10 @@ func (r *Responder) todo(in journal.Incident) []string {
 		}
 		out = append(out, "Update any other place that used the leaked key: it no longer works.")
 	case Revoke:
+		if in.ReissueRefused != "" {
+			out = append(out, "An administrator must issue the replacement in the Atomyx Vault (it refused the responder's reissue; see the note above), then configure it where the leaked key was used: calls with the leaked key now fail with 401.")
+			break
+		}
 		out = append(out, "Issue a new key in the Atomyx Vault and configure it where the leaked key was used: calls with the leaked key now fail with 401.")
 	case Report:
 		out = append(out, "The key is still active. Rotate it in Atomyx's order: create a new key, put it into the integration's configuration, send a controlled test request, confirm it succeeds, then revoke this key.")

@@ -67,6 +67,11 @@ func TestIssueGolden(t *testing.T) {
 			in.Action, in.Planned, in.Reissued, in.Delivered, in.Sinks, in.VerifiedAt, in.AlreadyRevoked = "revoke", "rotate", nil, nil, nil, time.Time{}, false
 			in.Notes = append(in.Notes, "no delivery target and no recipient are configured: the key is revoked without a replacement")
 		}},
+		{"revoke-refused", func(in *journal.Incident) {
+			in.Action, in.Planned, in.Reissued, in.Delivered, in.Sinks, in.VerifiedAt, in.AlreadyRevoked = "revoke", "rotate", nil, nil, nil, time.Time{}, false
+			in.ReissueRefused = "the Vault refused to reissue the key (the responder's key lacks keys:verify, which the leaked key holds or the reissue needs)"
+			in.Notes = append(in.Notes, in.ReissueRefused+": the key is revoked without a replacement; an administrator must issue the replacement")
+		}},
 		{"report", func(in *journal.Incident) {
 			in.Action, in.Reissued, in.Delivered, in.Sinks, in.VerifiedAt, in.RevokedAt = "report", nil, nil, nil, time.Time{}, time.Time{}
 		}},

@@ -104,6 +104,12 @@ type Config struct {
 	Out io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// OwnFingerprints are the fingerprints of the keys this process runs
+	// with (ATOMYX_API_KEY). A finding of one of them, or one marked
+	// OwnCredential, is never acted on: revoking it would cut the
+	// responder off mid-run, and a scan that reaches its own environment
+	// (a symlink to /proc/self/environ) must not turn that into a leak.
+	OwnFingerprints []string
 }
 
 // Responder acts on findings. Create it with New.
@@ -173,6 +179,9 @@ type Outcome struct {
 	Reason string `json:"reason,omitempty"`
 	Issue  string `json:"issue,omitempty"`
 }
+
+// OwnCredentialReason is why the key a run is configured with is skipped.
+const OwnCredentialReason = "this run's own credential (ATOMYX_API_KEY): never revoked or reissued automatically; rotate it by hand"
 
 // Outcome states.
 const (
@@ -304,6 +313,11 @@ func (r *Responder) verify(ctx context.Context, fps []string) (map[string]vault.
 // one decides and does the work for one key.
 func (r *Responder) one(ctx context.Context, f finding.Finding, in journal.Incident, known bool) (Outcome, error) {
 	o := Outcome{ID: journal.IDFor(f.Fingerprint), Fingerprint: f.Fingerprint, Redacted: f.Redacted, Environment: f.Environment}
+	if f.OwnCredential || slices.Contains(r.cfg.OwnFingerprints, f.Fingerprint) {
+		o.State, o.Reason = StateSkipped, OwnCredentialReason
+		fmt.Fprintf(r.out, "%s %s: warning: %s\n", o.ID, f.Redacted, OwnCredentialReason)
+		return o, nil
+	}
 	if known {
 		o.Action = Action(in.Action)
 		if in.Issue != nil {

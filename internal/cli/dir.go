@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,8 @@ type dirOptions struct {
 	scanOptions
 	Paths          []string
 	FollowSymlinks bool
+	FollowMaxBytes int64
+	FollowMaxTime  time.Duration
 }
 
 func newDirCmd(sys *IO) *cobra.Command {
@@ -39,9 +42,13 @@ bounds: a nesting depth, a number of expanded bytes and a compression ratio
 per file. What a bound stops is reported as skipped, never dropped silently.
 
 Paths in the report are relative to PATH when one directory is given, and
-start with each PATH as given otherwise. Symlinks to files are read;
-symlinks to directories are followed only with --follow-symlinks (each
-directory once). FIFOs, devices and sockets are reported as skipped.`,
+start with each PATH as given otherwise. Symlinks to files inside PATH are
+read; symlinks to directories, and symlinks out of PATH, are followed only
+with --follow-symlinks (each directory and each linked file once, within
+--follow-max-bytes and --follow-max-time; where a budget stops the walk is
+reported as skipped). Nothing under /proc, /sys or /dev, or on a kernel
+file system mounted elsewhere, is ever read. FIFOs, devices and sockets
+are reported as skipped.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Paths = args
@@ -49,7 +56,9 @@ directory once). FIFOs, devices and sockets are reported as skipped.`,
 		},
 	}
 	o.scanOptions.addFlags(cmd.Flags())
-	cmd.Flags().BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "enter symlinked directories (each directory once)")
+	cmd.Flags().BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "enter symlinked directories and follow symlinks out of PATH (each directory and linked file once)")
+	cmd.Flags().Int64Var(&o.FollowMaxBytes, "follow-max-bytes", filesource.DefaultFollowMaxBytes, "with --follow-symlinks: bytes of files read before the walk stops")
+	cmd.Flags().DurationVar(&o.FollowMaxTime, "follow-max-time", filesource.DefaultFollowMaxTime, "with --follow-symlinks: how long the walk may run before it stops")
 	return cmd
 }
 
@@ -57,7 +66,11 @@ func (o *dirOptions) run(ctx context.Context) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	src := &filesource.Source{Roots: o.Paths, Dir: o.sys.Getwd, FollowSymlinks: o.FollowSymlinks}
+	if o.FollowMaxBytes <= 0 || o.FollowMaxTime <= 0 {
+		return withCode(ExitError, fmt.Errorf("--follow-max-bytes and --follow-max-time must be positive"))
+	}
+	src := &filesource.Source{Roots: o.Paths, Dir: o.sys.Getwd, FollowSymlinks: o.FollowSymlinks,
+		MaxBytes: o.FollowMaxBytes, MaxTime: o.FollowMaxTime}
 	cfg, err := o.configFor(o.configRoot())
 	if err != nil {
 		return err
@@ -78,6 +91,12 @@ func (o *dirOptions) run(ctx context.Context) error {
 	}
 	if ws.LinkedDirs > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d symlinked director%s not followed (--follow-symlinks)", ws.LinkedDirs, plural(ws.LinkedDirs, "y", "ies")))
+	}
+	if ws.OutsideLinks > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d symlink%s out of the scanned directory not followed (--follow-symlinks)", ws.OutsideLinks, plural(ws.OutsideLinks, "", "s")))
+	}
+	if ws.Kernel > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d path%s on kernel file systems (/proc, /sys, /dev) never read", ws.Kernel, plural(ws.Kernel, "", "s")))
 	}
 	return run.finish(ctx, cfg, report.Stats{
 		Files:   st.Items,

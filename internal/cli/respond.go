@@ -162,6 +162,8 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		Repo: f.Repo, Visibility: f.Visibility, ServerURL: sys.env("GITHUB_SERVER_URL"),
 		Policy: func(env string) responder.Policy { return policyOf(cfg.Policy(env)) },
 		Out:    sys.Err,
+		// Never act on the key this run is configured with.
+		OwnFingerprints: ownFingerprints(sys),
 	}
 	if f.DryRun && f.PlanOut != nil {
 		rcfg.Out = f.PlanOut

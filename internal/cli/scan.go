@@ -179,6 +179,7 @@ func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.S
 	}
 	o := r.opts
 	kept, allowed := cfg.Filter(r.set.Findings())
+	warnings = append(warnings, markOwnCredential(o.sys, kept)...)
 	rep := &report.Report{
 		Findings: kept,
 		Skipped:  r.skipped,

@@ -186,7 +186,7 @@ prints it: the only time the whole key is shown. Store it at once.`,
 	fs.StringVar(&o.AdminKeyFile, "admin-key-file", "", "read the bearer key from `FILE` (default: ATOMYX_API_KEY)")
 	fs.StringVar(&o.Env, "env", "", "environment: development, staging or production")
 	fs.StringSliceVar(&o.Products, "products", nil, "`PRODUCTS` the key is for: manage, submit, prepare")
-	fs.StringSliceVar(&o.Roles, "roles", nil, "key-management `ROLES` for the key (keys:verify, keys:revoke, keys:issue); none by default")
+	fs.StringSliceVar(&o.Roles, "roles", nil, "key-management `ROLES` for the key (keys:verify, keys:revoke, keys:issue), only roles the bearer key holds; none by default")
 	fs.StringVar(&o.Owner.Org, "owner-org", "", "owning organisation")
 	fs.StringVar(&o.Owner.Team, "owner-team", "", "owning team")
 	fs.StringVar(&o.Owner.Contact, "owner-contact", "", "owner's contact address")

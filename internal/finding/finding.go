@@ -83,13 +83,17 @@ type Finding struct {
 	Status      Status `json:"status"`
 	// StatusReason says why a finding is unverified when verification was
 	// asked for and failed.
-	StatusReason string     `json:"status_reason,omitempty"`
-	KeyID        string     `json:"key_id,omitempty"`
-	Owner        *Owner     `json:"owner,omitempty"`
-	Products     []string   `json:"products,omitempty"`
-	CreatedAt    string     `json:"created_at,omitempty"`
-	LastUsedAt   string     `json:"last_used_at,omitempty"`
-	Locations    []Location `json:"locations"`
+	StatusReason string   `json:"status_reason,omitempty"`
+	KeyID        string   `json:"key_id,omitempty"`
+	Owner        *Owner   `json:"owner,omitempty"`
+	Products     []string `json:"products,omitempty"`
+	CreatedAt    string   `json:"created_at,omitempty"`
+	LastUsedAt   string   `json:"last_used_at,omitempty"`
+	// OwnCredential marks the key this run is itself configured with
+	// (ATOMYX_API_KEY, compared by fingerprint): reported, never revoked or
+	// reissued automatically, since the run would cut off its own access.
+	OwnCredential bool       `json:"own_credential,omitempty"`
+	Locations     []Location `json:"locations"`
 }
 
 // Hit is what a detector reports for one occurrence of a key: everything a

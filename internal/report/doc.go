@@ -24,6 +24,7 @@
 //	      "status_reason": "…",               // why unverified, when verification failed
 //	      "key_id": "key_…", "owner": {"org": "…", "team": "…", "contact": "…"},
 //	      "products": ["manage"], "created_at": "<RFC 3339>", "last_used_at": "<RFC 3339>",
+//	      "own_credential": true,   // optional: the key this run is configured with (ATOMYX_API_KEY)
 //	      "locations": [
 //	        {
 //	          "source": "git",                // git | file | stdin | url | …

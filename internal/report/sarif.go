@@ -247,6 +247,9 @@ func sarifResultFor(f finding.Finding, l finding.Location, ruleIndex int) sarifR
 	if f.StatusReason != "" {
 		msg += " Not verified: " + f.StatusReason + "."
 	}
+	if f.OwnCredential {
+		msg += " " + OwnCredentialNote + "."
+	}
 	if f.Status == finding.Active || f.Status == finding.Unverified {
 		msg += " Rotate it and revoke the leaked key."
 	}

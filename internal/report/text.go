@@ -94,6 +94,9 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		if f.StatusReason != "" {
 			tw.line("  %s", sty.warn.Render("not verified: "+clean(f.StatusReason)))
 		}
+		if f.OwnCredential {
+			tw.line("  %s", sty.warn.Render(OwnCredentialNote))
+		}
 		// Who owns a live key and what it opens is what its reader needs
 		// first; for the others it is detail.
 		if o.Verbose || f.Status == finding.Active {
@@ -354,3 +357,7 @@ func (e *errWriter) line(format string, args ...any) {
 	}
 	_, e.err = fmt.Fprintf(e.w, format+"\n", args...)
 }
+
+// OwnCredentialNote marks, in text and SARIF, a finding of the key the run
+// itself is configured with: never acted on automatically.
+const OwnCredentialNote = "this run's own credential (ATOMYX_API_KEY): not revoked or reissued automatically; rotate it by hand"

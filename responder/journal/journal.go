@@ -18,6 +18,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/patterns"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Step names a journal step.
@@ -33,6 +34,9 @@ const (
 	Opened    Step = "issue-opened"
 	Reported  Step = "reported"
 	Noted     Step = "noted" // a later run's update (new locations)
+	// Degraded commits a rotation turned into a revocation because the
+	// Vault refused the reissue (403).
+	Degraded Step = "degraded"
 )
 
 // Incident is the response to one leaked key.
@@ -49,6 +53,11 @@ type Incident struct {
 	// the policy asked, when the responder had to degrade it.
 	Action  string `json:"action"`
 	Planned string `json:"planned,omitempty"`
+	// ReissueRefused is the Vault's reason when it refused to reissue the
+	// key (403: the responder's key may not make a key with the leaked
+	// key's roles): the key is revoked and an administrator must issue
+	// the replacement.
+	ReissueRefused string `json:"reissue_refused,omitempty"`
 	// Public says the key was exposed where anyone could read it.
 	Public bool `json:"public"`
 	// RevokeOld is what the reissue asked for the old key.
@@ -139,7 +148,7 @@ type Journal struct {
 func Open(path string, opts Options) (*Journal, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("journal %s: held by another responder (waited %s)", path, opts.Timeout)
 		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)

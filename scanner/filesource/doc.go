@@ -9,4 +9,11 @@
 // followed unless asked (and then each directory is entered once, by device
 // and inode), special files (FIFOs, devices, sockets) are reported as Skips
 // without being opened, and files are opened only when a worker scans them.
+//
+// The scanner must never read its own secrets: symlinks out of the scanned
+// directory are not followed unless asked, paths under /proc, /sys and
+// /dev and files on kernel file systems (proc, sysfs... wherever mounted,
+// checked on the open file) are never read, a linked file must still be
+// the one checked when it is opened, and a walk that follows symlinks is
+// bounded in bytes and time, saying where it stopped.
 package filesource

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/scanner"
@@ -24,12 +25,29 @@ type Source struct {
 	// Dir resolves relative roots when set (the process's working
 	// directory otherwise); labels keep the roots as given.
 	Dir string
-	// FollowSymlinks enters symlinked directories (each directory once).
-	// Symlinks to files are always read.
+	// FollowSymlinks enters symlinked directories (each directory once)
+	// and follows symlinks out of the scanned directory. Without it, a
+	// symlink to a file is read only when its target lies inside the
+	// scanned directory: a link to /etc or to a home directory is not
+	// content of the tree being scanned.
 	FollowSymlinks bool
+	// MaxBytes and MaxTime bound a walk that follows symlinks, which may
+	// reach the whole machine: the walk stops, with a skip saying so, once
+	// it has yielded MaxBytes bytes of files or run for MaxTime. Zero means
+	// DefaultFollowMaxBytes and DefaultFollowMaxTime; they do not apply
+	// without FollowSymlinks.
+	MaxBytes int64
+	MaxTime  time.Duration
 
 	files, dirs, gitDirs, linkedDirs, revisits, broken, special atomic.Int64
+	outside, kernel                                             atomic.Int64
 }
+
+// Budgets of a walk that follows symlinks.
+const (
+	DefaultFollowMaxBytes = 4 << 30
+	DefaultFollowMaxTime  = 10 * time.Minute
+)
 
 // Stats counts what a walk met.
 type Stats struct {
@@ -47,6 +65,12 @@ type Stats struct {
 	BrokenLinks int64
 	// Special counts FIFOs, devices and sockets, reported as skips.
 	Special int64
+	// OutsideLinks counts symlinks to files outside the scanned
+	// directory, not followed (reported as skips).
+	OutsideLinks int64
+	// Kernel counts paths on kernel file systems (/proc, /sys, /dev, and
+	// proc, sysfs and the like wherever mounted), never read (skips).
+	Kernel int64
 }
 
 // Stats returns what the walk met so far.
@@ -55,6 +79,7 @@ func (s *Source) Stats() Stats {
 		Files: s.files.Load(), Dirs: s.dirs.Load(), GitDirs: s.gitDirs.Load(),
 		LinkedDirs: s.linkedDirs.Load(), Revisits: s.revisits.Load(),
 		BrokenLinks: s.broken.Load(), Special: s.special.Load(),
+		OutsideLinks: s.outside.Load(), Kernel: s.kernel.Load(),
 	}
 }
 
@@ -63,15 +88,31 @@ func (s *Source) Stats() Stats {
 // several; a file root is labelled as given. A root that does not exist is
 // an error: the scan would not be the one asked for.
 func (s *Source) Items(ctx context.Context, emit func(scanner.Item) error) error {
+	b := s.newBudget()
 	for _, given := range s.Roots {
+		if b.stopped {
+			break
+		}
 		root := s.resolve(given)
 		fi, err := os.Stat(root)
 		if err != nil {
 			return fmt.Errorf("scan %s: %w", given, unwrapPath(err))
 		}
 		label := filepath.ToSlash(given)
+		real, err := realPath(root)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", given, unwrapPath(err))
+		}
+		if why, ok := kernelPath(real, fi.IsDir()); ok {
+			s.kernel.Add(1)
+			if err := emit(skipItem(label, why)); err != nil {
+				return err
+			}
+			continue
+		}
+		w := &walker{s: s, emit: emit, seen: map[fileID]bool{}, budget: b}
 		if !fi.IsDir() {
-			if err := s.file(ctx, root, label, fi, emit); err != nil {
+			if err := w.file(ctx, root, label, fi, real != root); err != nil {
 				return err
 			}
 			continue
@@ -80,16 +121,72 @@ func (s *Source) Items(ctx context.Context, emit func(scanner.Item) error) error
 		if len(s.Roots) == 1 {
 			prefix = ""
 		}
-		w := &walker{s: s, emit: emit, seen: map[fileID]bool{}}
+		w.root = real
 		if id, ok := idOf(fi); ok {
 			w.seen[id] = true
 		}
 		s.dirs.Add(1)
-		if err := w.walk(ctx, root, prefix); err != nil {
+		if err := w.walk(ctx, root, real, prefix); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// budget bounds a walk that follows symlinks; shared by the roots of one
+// Items call.
+type budget struct {
+	on       bool
+	maxBytes int64
+	maxTime  time.Duration
+	start    time.Time
+	bytes    int64
+	stopped  bool
+}
+
+func (s *Source) newBudget() *budget {
+	b := &budget{on: s.FollowSymlinks, maxBytes: s.MaxBytes, maxTime: s.MaxTime, start: time.Now()}
+	if b.maxBytes <= 0 {
+		b.maxBytes = DefaultFollowMaxBytes
+	}
+	if b.maxTime <= 0 {
+		b.maxTime = DefaultFollowMaxTime
+	}
+	return b
+}
+
+// realPath is p absolute with every symlink resolved.
+func realPath(p string) (string, error) {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(r)
+}
+
+// kernelPath says why a resolved path must not be read: it lies under
+// /proc, /sys or /dev, or (for directories, whose file system is asked)
+// on a kernel file system mounted anywhere. Files are also checked by
+// their file system when opened (openRegular).
+func kernelPath(real string, dir bool) (string, bool) {
+	for _, d := range []string{"/proc", "/sys", "/dev"} {
+		if real == d || strings.HasPrefix(real, d+"/") {
+			return "under " + d + ": a kernel file system, never read", true
+		}
+	}
+	if dir {
+		if name, ok := kernelFSAt(real); ok {
+			return "on a " + name + " file system: a kernel file system, never read", true
+		}
+	}
+	return "", false
+}
+
+// inside reports whether the resolved path p lies in the resolved
+// directory root.
+func inside(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
 func (s *Source) resolve(p string) string {
@@ -115,7 +212,15 @@ func (s *Source) ReadRelative(label, ref string, max int64) ([]byte, error) {
 	if !filepath.IsLocal(target) {
 		return nil, fmt.Errorf("%w: %s is outside the scanned directory", fs.ErrNotExist, ref)
 	}
-	f, err := openRegular(filepath.Join(root, target))
+	if !s.FollowSymlinks {
+		// A symlink inside the root may still lead out of it.
+		rroot, err1 := realPath(root)
+		rt, err2 := realPath(filepath.Join(root, target))
+		if err1 != nil || err2 != nil || !inside(rroot, rt) {
+			return nil, fmt.Errorf("%w: %s is outside the scanned directory", fs.ErrNotExist, ref)
+		}
+	}
+	f, err := openRegular(filepath.Join(root, target), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
 	}
@@ -159,17 +264,35 @@ func (s *Source) locate(label string) (dir, rel string) {
 }
 
 type walker struct {
-	s     *Source
-	emit  func(scanner.Item) error
-	seen  map[fileID]bool
-	depth int
+	s    *Source
+	emit func(scanner.Item) error
+	// seen holds the directories entered, and the files read through
+	// symlinks, by device and inode: the visited set.
+	seen   map[fileID]bool
+	depth  int
+	root   string // the resolved root directory
+	budget *budget
 }
 
 // maxDepth bounds directory nesting, a last guard against symlink loops
 // where directories have no identity to track.
 const maxDepth = 512
 
-func (w *walker) walk(ctx context.Context, dir, rel string) error {
+// overTime stops a following walk whose time budget is spent, saying so
+// once.
+func (w *walker) overTime(where string) (bool, error) {
+	b := w.budget
+	if b.stopped {
+		return true, nil
+	}
+	if !b.on || time.Since(b.start) <= b.maxTime {
+		return false, nil
+	}
+	b.stopped = true
+	return true, w.emit(skipItem(where, fmt.Sprintf("walk stopped here: the --follow-symlinks time budget of %s is spent; the rest is not read", b.maxTime)))
+}
+
+func (w *walker) walk(ctx context.Context, dir, real, rel string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -180,19 +303,35 @@ func (w *walker) walk(ctx context.Context, dir, rel string) error {
 	for _, e := range entries {
 		full := filepath.Join(dir, e.Name())
 		childRel := path.Join(rel, e.Name())
+		childReal := filepath.Join(real, e.Name())
+		if stop, err := w.overTime(labelOf(childRel, full)); stop || err != nil {
+			return err
+		}
 		switch t := e.Type(); {
 		case t.IsDir():
 			if e.Name() == ".git" {
 				w.s.gitDirs.Add(1)
 				continue
 			}
-			if err := w.enter(ctx, full, childRel, nil); err != nil {
+			if err := w.enter(ctx, full, childReal, childRel, nil); err != nil {
 				return err
 			}
 		case t&fs.ModeSymlink != 0:
+			target, err := realPath(full)
+			if err != nil {
+				w.s.broken.Add(1)
+				continue
+			}
 			fi, err := os.Stat(full)
 			if err != nil {
 				w.s.broken.Add(1)
+				continue
+			}
+			if why, ok := kernelPath(target, fi.IsDir()); ok {
+				w.s.kernel.Add(1)
+				if err := w.emit(skipItem(childRel, "symlink "+why)); err != nil {
+					return err
+				}
 				continue
 			}
 			if fi.IsDir() {
@@ -200,12 +339,29 @@ func (w *walker) walk(ctx context.Context, dir, rel string) error {
 					w.s.linkedDirs.Add(1)
 					continue
 				}
-				if err := w.enter(ctx, full, childRel, fi); err != nil {
+				if err := w.enter(ctx, full, target, childRel, fi); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := w.s.file(ctx, full, childRel, fi, w.emit); err != nil {
+			if !inside(w.root, target) {
+				if !w.s.FollowSymlinks {
+					w.s.outside.Add(1)
+					if err := w.emit(skipItem(childRel, "symlink to outside the scanned directory: not followed (--follow-symlinks follows it)")); err != nil {
+						return err
+					}
+					continue
+				}
+				// Read a file outside once, however many links lead to it.
+				if id, ok := idOf(fi); ok {
+					if w.seen[id] {
+						w.s.revisits.Add(1)
+						continue
+					}
+					w.seen[id] = true
+				}
+			}
+			if err := w.file(ctx, full, childRel, fi, true); err != nil {
 				return err
 			}
 		default:
@@ -219,9 +375,12 @@ func (w *walker) walk(ctx context.Context, dir, rel string) error {
 				}
 				continue
 			}
-			if err := w.s.file(ctx, full, childRel, fi, w.emit); err != nil {
+			if err := w.file(ctx, full, childRel, fi, false); err != nil {
 				return err
 			}
+		}
+		if w.budget.stopped {
+			return nil
 		}
 	}
 	if err != nil {
@@ -232,7 +391,11 @@ func (w *walker) walk(ctx context.Context, dir, rel string) error {
 
 // enter walks a subdirectory once: a directory reached again (a symlink
 // loop, or two links to one place) is counted, not walked.
-func (w *walker) enter(ctx context.Context, full, rel string, fi fs.FileInfo) error {
+func (w *walker) enter(ctx context.Context, full, real, rel string, fi fs.FileInfo) error {
+	if why, ok := kernelPath(real, true); ok {
+		w.s.kernel.Add(1)
+		return w.emit(skipItem(rel, why))
+	}
 	if fi == nil {
 		var err error
 		if fi, err = os.Stat(full); err != nil {
@@ -252,29 +415,46 @@ func (w *walker) enter(ctx context.Context, full, rel string, fi fs.FileInfo) er
 	w.s.dirs.Add(1)
 	w.depth++
 	defer func() { w.depth-- }()
-	return w.walk(ctx, full, rel)
+	return w.walk(ctx, full, real, rel)
 }
 
-// file emits a regular file, or a skip for anything else.
-func (s *Source) file(ctx context.Context, full, label string, fi fs.FileInfo, emit func(scanner.Item) error) error {
+// file emits a regular file, or a skip for anything else. A file reached
+// through a symlink (linked) must still be the file the walk checked when
+// it is opened: a link pointed elsewhere in between is refused.
+func (w *walker) file(ctx context.Context, full, label string, fi fs.FileInfo, linked bool) error {
+	s := w.s
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
 		s.special.Add(1)
-		return emit(skipItem(label, specialReason(fi.Mode())))
+		return w.emit(skipItem(label, specialReason(fi.Mode())))
+	}
+	if b := w.budget; b.on {
+		if b.bytes+fi.Size() > b.maxBytes {
+			b.stopped = true
+			return w.emit(skipItem(label, fmt.Sprintf("walk stopped here: the --follow-symlinks byte budget of %d bytes is spent; the rest is not read", b.maxBytes)))
+		}
+		b.bytes += fi.Size()
+	}
+	var want *fileID
+	if id, ok := idOf(fi); ok && linked {
+		want = &id
 	}
 	s.files.Add(1)
-	return emit(scanner.Item{
+	return w.emit(scanner.Item{
 		Loc:  finding.Location{Source: finding.SourceFile, Path: scanner.Label(label)},
 		Size: fi.Size(),
-		Open: func() (io.ReadCloser, error) { return openRegular(full) },
+		Open: func() (io.ReadCloser, error) { return openRegular(full, want) },
 	})
 }
 
 // openRegular opens a file that was regular when listed, without blocking
-// if it has since become a FIFO, and refuses anything not regular now.
-func openRegular(name string) (*os.File, error) {
+// if it has since become a FIFO, and refuses anything not regular now,
+// anything on a kernel file system (proc, sysfs...: the process's own
+// environment is one open away), and, when want is set, any other file
+// than the one listed.
+func openRegular(name string, want *fileID) (*os.File, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", unwrapPath(err))
@@ -287,6 +467,16 @@ func openRegular(name string) (*os.File, error) {
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, errors.New(specialReason(fi.Mode()))
+	}
+	if kfs, ok := kernelFSOf(f); ok {
+		f.Close()
+		return nil, fmt.Errorf("on a %s file system: a kernel file system, never read", kfs)
+	}
+	if want != nil {
+		if id, ok := idOf(fi); ok && id != *want {
+			f.Close()
+			return nil, errors.New("the symlink points elsewhere than when the walk checked it: not read")
+		}
 	}
 	return f, nil
 }

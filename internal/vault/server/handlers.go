@@ -376,7 +376,19 @@ func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 		if e != nil {
 			return 0, nil, e
 		}
-		key, rec, err := newKey(tx, now, old.Environment, old.Products, old.Owner, old.Roles, time.Time{})
+		// Checked here, in the transaction and on every caller's own
+		// request (idempotency records are per caller), so that no replay
+		// or race hands a caller a key with a role it lacks.
+		if role, ok := caller.holdsAll(old.Roles); !ok {
+			return 0, nil, &apiError{status: http.StatusForbidden, code: vault.CodeForbidden, role: role,
+				message: "the bearer key may only reissue keys whose roles it holds itself; the key holds " + role +
+					" and the bearer key does not: an administrator must reissue it"}
+		}
+		var expires time.Time
+		if !old.ExpiresAt.IsZero() && now.Before(old.ExpiresAt) {
+			expires = old.ExpiresAt // a replacement lives no longer than the key it replaces
+		}
+		key, rec, err := newKey(tx, now, old.Environment, old.Products, old.Owner, old.Roles, caller.capExpiry(expires))
 		if err != nil {
 			return 0, nil, internalError(err)
 		}
@@ -436,11 +448,9 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request) {
 		e.write(w)
 		return
 	}
-	for _, role := range roles {
-		if !caller.hasRole(role) {
-			writeError(w, http.StatusForbidden, vault.CodeForbidden, "the bearer key cannot grant a role it lacks: "+role, role)
-			return
-		}
+	if role, ok := caller.holdsAll(roles); !ok {
+		writeError(w, http.StatusForbidden, vault.CodeForbidden, "the bearer key cannot grant a role it lacks: "+role, role)
+		return
 	}
 	if e := checkOwner(req.Owner); e != nil {
 		e.write(w)
@@ -454,7 +464,7 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.idempotent(w, r, caller, false, req, false, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
-		key, rec, err := newKey(tx, now, string(env), products, req.Owner, roles, expires)
+		key, rec, err := newKey(tx, now, string(env), products, req.Owner, roles, caller.capExpiry(expires))
 		if err != nil {
 			return 0, nil, internalError(err)
 		}

@@ -41,7 +41,6 @@ func (c *clock) Add(d time.Duration) {
 
 // testVault is a local Vault on a loopback port.
 type testVault struct {
-	t     *testing.T
 	dir   string
 	srv   *Server
 	http  *httptest.Server

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/crypto/nacl/secretbox"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
@@ -39,7 +40,8 @@ type Options struct {
 	// NoSync skips fsync on commits: faster, for tests and throwaway
 	// demos; a crash may lose the last commits.
 	NoSync bool
-	// Logf, when set, is told of notable events (never a key).
+	// Logf, when set, is told of notable events. Each line is masked
+	// with patterns.RedactRuns first: never a whole key.
 	Logf func(format string, args ...any)
 }
 
@@ -107,6 +109,14 @@ func Open(dir string, opts Options) (*Server, error) {
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
+	} else {
+		// Callers' fields (reason, evidence, owner, ids) reach the log:
+		// every line goes through the shared mask, so that a key sent in
+		// any of them is never printed whole.
+		logf := s.logf
+		s.logf = func(format string, args ...any) {
+			logf("%s", patterns.RedactRuns(fmt.Sprintf(format, args...)))
+		}
 	}
 	f, err := newFaulter(opts.Faults)
 	if err != nil {
@@ -118,7 +128,7 @@ func Open(dir string, opts Options) (*Server, error) {
 	}
 	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("vault database %s is in use by another process", filepath.Join(dir, DBFile))
 		}
 		return nil, fmt.Errorf("vault database: %w", err)

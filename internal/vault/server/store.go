@@ -73,6 +73,28 @@ func (r *keyRecord) revokedAt() time.Time {
 
 func (r *keyRecord) hasRole(role string) bool { return slices.Contains(r.Roles, role) }
 
+// holdsAll reports whether r holds every one of roles, and if not the
+// first it lacks. A key may only make (issue or reissue) keys whose roles
+// it holds itself: otherwise a key could gain roles through the key it
+// makes.
+func (r *keyRecord) holdsAll(roles []string) (missing string, ok bool) {
+	for _, role := range roles {
+		if !r.hasRole(role) {
+			return role, false
+		}
+	}
+	return "", true
+}
+
+// capExpiry bounds the life of a key that r makes: never past r's own
+// end, so that a temporary key cannot mint a lasting one. Zero is never.
+func (r *keyRecord) capExpiry(t time.Time) time.Time {
+	if r.ExpiresAt.IsZero() || (!t.IsZero() && t.Before(r.ExpiresAt)) {
+		return t
+	}
+	return r.ExpiresAt
+}
+
 // info is the key as verify and get show it.
 func (r *keyRecord) info(now time.Time) vault.KeyInfo {
 	ki := vault.KeyInfo{
