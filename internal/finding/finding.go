@@ -90,6 +90,9 @@ type Finding struct {
 	CreatedAt    string     `json:"created_at,omitempty"`
 	LastUsedAt   string     `json:"last_used_at,omitempty"`
 	Locations    []Location `json:"locations"`
+	// EnvironmentMismatch lists the places that belong to another
+	// environment than the key's (envmatch.go).
+	EnvironmentMismatch []EnvMismatch `json:"environment_mismatch,omitempty"`
 }
 
 // Hit is what a detector reports for one occurrence of a key: everything a

@@ -94,6 +94,9 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		if f.StatusReason != "" {
 			tw.line("  %s", sty.warn.Render("not verified: "+clean(f.StatusReason)))
 		}
+		if n := mismatchNote(f); n != "" {
+			tw.line("  %s", sty.warn.Render(clean(n)))
+		}
 		// Who owns a live key and what it opens is what its reader needs
 		// first; for the others it is detail.
 		if o.Verbose || f.Status == finding.Active {
