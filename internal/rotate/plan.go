@@ -336,7 +336,7 @@ func (r *Rotator) decide(k vault.ListedKey, now time.Time, h history, revokeUnus
 	}
 	rot, rotating := h.rotations[k.KeyID]
 	switch {
-	case rotating && rot.Replaced():
+	case rotating && rot.Replaced() && (rot.RevokeOld != config.Immediately || !rot.RevokedAt.IsZero()):
 		// Rotated already; the old key waits for the end of its grace.
 		it.Action, it.Sinks, it.sinks = ActionWait, nil, rot.Sinks
 		for _, s := range rot.Sinks {
