@@ -113,7 +113,7 @@ func TestCrashAtEachJournalStep(t *testing.T) {
 			w := newWorld(t)
 			old := w.issue("production", "payments", 100*day)
 			spec := childSpec{VaultURL: w.VaultURL, Admin: w.Admin, GitHubURL: w.GH.URL(), Journal: t.TempDir() + "/journal.db",
-				Policy: fmt.Sprintf("[[rotate.keys]]\nkey_id = %q\ndeliver = [%q, %q]\nrevoke_old = \"immediately\"\n", old.KeyID, appSink.String(), orgSink.String()),
+				Policy:     fmt.Sprintf("[[rotate.keys]]\nkey_id = %q\ndeliver = [%q, %q]\nrevoke_old = \"immediately\"\n", old.KeyID, appSink.String(), orgSink.String()),
 				CrashAfter: crash}
 			if !runChild(t, spec) {
 				t.Fatalf("the child was not killed after commit %d", crash)
