@@ -322,3 +322,22 @@ func valueOf(l []byte) string {
 	}
 	return strings.Trim(v, `"'`)
 }
+
+// MergeMismatches sets each merged finding's EnvironmentMismatch to the
+// union of what the reports (shards) said of its key: a workflow's
+// evidence cannot be recomputed from a report, so it is carried over.
+func MergeMismatches(merged []Finding, lists ...[]Finding) {
+	byFP := map[string][]EnvMismatch{}
+	for _, list := range lists {
+		for _, f := range list {
+			for _, m := range f.EnvironmentMismatch {
+				if !slices.Contains(byFP[f.Fingerprint], m) {
+					byFP[f.Fingerprint] = append(byFP[f.Fingerprint], m)
+				}
+			}
+		}
+	}
+	for i := range merged {
+		merged[i].EnvironmentMismatch = byFP[merged[i].Fingerprint]
+	}
+}

@@ -173,3 +173,15 @@ func FuzzWorkflowEnvironment(f *testing.F) {
 		}
 	})
 }
+
+func TestMergeMismatches(t *testing.T) {
+	a := []Finding{{Fingerprint: "x", Environment: "production", Locations: []Location{{Source: SourceFile, Path: ".env.dev"}},
+		EnvironmentMismatch: []EnvMismatch{{Environment: "development", Evidence: EvidencePath, Path: ".env.dev"}}}}
+	b := []Finding{{Fingerprint: "x", Environment: "production", Locations: []Location{{Source: SourceFile, Path: ".github/workflows/d.yml", Line: 4}},
+		EnvironmentMismatch: []EnvMismatch{{Environment: "staging", Evidence: EvidenceWorkflowJob, Path: ".github/workflows/d.yml", Line: 4}}}}
+	merged := Merge(a, b)
+	MergeMismatches(merged, a, b)
+	if len(merged) != 1 || len(merged[0].EnvironmentMismatch) != 2 {
+		t.Fatalf("%+v", merged)
+	}
+}

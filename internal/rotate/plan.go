@@ -265,7 +265,7 @@ func (r *Rotator) Plan(ctx context.Context, revokeUnused bool) (*Plan, error) {
 		listed[it.KeyID] = true
 	}
 	for id, rot := range h.rotations {
-		if listed[id] || !rot.Replaced() || !rot.RevokedAt.IsZero() || rot.Owner == nil || rot.Owner.Org != r.o.Org ||
+		if listed[id] || rot.Reissued == nil || !rot.RevokedAt.IsZero() || rot.Owner == nil || rot.Owner.Org != r.o.Org ||
 			(r.o.Team != "" && rot.Owner.Team != r.o.Team) || (r.o.Environment != "" && rot.Environment != r.o.Environment) {
 			continue
 		}
@@ -273,6 +273,11 @@ func (r *Rotator) Plan(ctx context.Context, revokeUnused bool) (*Plan, error) {
 			State: StateRotated, Action: ActionWait, RevokeOld: rot.RevokeOld, sinks: rot.Sinks}
 		for _, s := range rot.Sinks {
 			it.Sinks = append(it.Sinks, s.String())
+		}
+		if !rot.Replaced() || rot.RevokeOld == config.Immediately {
+			// Half done when the old key ended (its grace ran out while a
+			// sink failed): finish delivering and verifying.
+			it.Action, it.Detail = ActionRotate, "resume: reissued "+rot.Reissued.Redacted
 		}
 		p.Items = append(p.Items, it)
 	}

@@ -400,3 +400,38 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Fatal("no org accepted")
 	}
 }
+
+// TestResumeAfterTheGraceRanOut: a sink fails until the old key's grace has
+// ended; the old key no longer lists as active, and the next run still
+// finishes the rotation with the same replacement.
+func TestResumeAfterTheGraceRanOut(t *testing.T) {
+	w := newWorld(t)
+	old := w.issue("production", "payments", 100*day)
+	j := openJournal(t, "")
+	r := w.rotator(t, policy(t, fmt.Sprintf("[[rotate.keys]]\nkey_id = %q\ndeliver = [\"github-secret:acme/later:ATOMYX_API_KEY\"]\nrevoke_old = \"2h\"\n", old.KeyID)), j)
+	p, err := r.Plan(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Apply(context.Background(), p, false); err == nil {
+		t.Fatal("delivery to a missing repository succeeded")
+	}
+	rot, _, _ := j.GetRotation(old.KeyID)
+	if rot.Reissued == nil || rot.Replaced() {
+		t.Fatalf("journal: %+v", rot)
+	}
+	w.clock.Add(3 * time.Hour)
+	w.GH.AddRepo("acme", "later", true)
+	p = run(t, r, true, false)
+	it := item(t, p, old.KeyID)
+	if it.Action != rotate.ActionRotate || it.Result != rotate.ResultDone || it.ReplacementID != rot.Reissued.KeyID {
+		t.Fatalf("resume: %+v", it)
+	}
+	v, ok := w.GH.SecretValue(ghapi.SecretTarget{Kind: ghapi.KindRepoSecret, Owner: "acme", Repo: "later", Name: "ATOMYX_API_KEY"})
+	if !ok || patterns.Fingerprint([]byte(v)) != rot.Reissued.Fingerprint {
+		t.Fatal("not delivered, or another key")
+	}
+	if active := w.active(); len(active) != 1 || !active[rot.Reissued.KeyID] {
+		t.Fatalf("active keys %v", active)
+	}
+}
