@@ -76,6 +76,7 @@ func (o *dirOptions) run(ctx context.Context) error {
 		return err
 	}
 	run := o.newRun()
+	run.envCheck = finding.EnvCheck{Content: fileContent(o.sys.Getwd), Roots: o.Paths}
 	useFiles(run.engine, src)
 	st, err := run.engine.Run(ctx, src, run.set)
 	if err != nil {

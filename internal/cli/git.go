@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/hook"
 	"github.com/atomyx/atomyx-guard/internal/report"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
@@ -82,6 +83,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	run := o.newRun()
+	run.envCheck = finding.EnvCheck{Content: gitContent(ctx, repo.GitDir)}
 	res, err := repo.Scan(ctx, run.engine, gitsource.Options{
 		Reflog:      o.Reflog,
 		Range:       o.Range,

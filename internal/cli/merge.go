@@ -88,6 +88,7 @@ func mergeReports(paths []string) (*report.Report, error) {
 		verified = verified && s.Verified
 	}
 	out.Findings = finding.Merge(lists...)
+	finding.MergeMismatches(out.Findings, lists...)
 	out.Stats.Verified = verified && len(paths) > 0
 	return out, nil
 }

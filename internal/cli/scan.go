@@ -112,6 +112,8 @@ type scanRun struct {
 	skipped []finding.Skip
 	start   time.Time
 	prog    *progress
+	// envCheck reads the places of the scan for the environment check.
+	envCheck finding.EnvCheck
 }
 
 func (o *scanOptions) newRun() *scanRun {
@@ -163,7 +165,7 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 	if incomplete != nil {
 		return withCode(ExitError, incomplete)
 	}
-	if o.failing(rep.Findings) > 0 {
+	if o.failing(rep.Findings) > 0 || (cfg.FailOnEnvironmentMismatch && mismatched(rep.Findings) > 0) {
 		return withCode(o.ExitCode, nil)
 	}
 	return nil
@@ -180,6 +182,7 @@ func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.S
 	o := r.opts
 	kept, allowed := cfg.Filter(r.set.Findings())
 	warnings = append(warnings, markOwnCredential(o.sys, kept)...)
+	finding.MarkEnvironmentMismatches(kept, r.envCheck)
 	rep := &report.Report{
 		Findings: kept,
 		Skipped:  r.skipped,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/atomyx/atomyx-guard/internal/config"
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
@@ -166,6 +167,8 @@ type vaultIssueOptions struct {
 	Products     []string
 	Roles        []string
 	Owner        finding.Owner
+	// Age dates the key in the past (local Vault only), for key-age demos.
+	Age string
 
 	sys *IO
 }
@@ -190,6 +193,7 @@ prints it: the only time the whole key is shown. Store it at once.`,
 	fs.StringVar(&o.Owner.Org, "owner-org", "", "owning organisation")
 	fs.StringVar(&o.Owner.Team, "owner-team", "", "owning team")
 	fs.StringVar(&o.Owner.Contact, "owner-contact", "", "owner's contact address")
+	fs.StringVar(&o.Age, "age", "", "local Vault only: date the key `AGE` in the past (\"120d\"), to try `rotate`")
 	cmd.MarkFlagRequired("env")
 	return cmd
 }
@@ -214,6 +218,13 @@ func (o *vaultIssueOptions) run(ctx context.Context) error {
 		return withCode(ExitError, err)
 	}
 	req := vault.IssueRequest{Environment: o.Env, Products: o.Products, Roles: o.Roles}
+	if o.Age != "" {
+		age, err := config.ParseAge(o.Age)
+		if err != nil {
+			return withCode(ExitError, fmt.Errorf("--age: %w", err))
+		}
+		req.CreatedAt = time.Now().Add(-age).UTC().Format(time.RFC3339)
+	}
 	if o.Owner != (finding.Owner{}) {
 		owner := o.Owner
 		req.Owner = &owner

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
@@ -94,6 +95,21 @@ func TestVaultServeAndIssue(t *testing.T) {
 	if got := res[fp]; err != nil || got.KeyID != id || got.Status != vault.StatusActive ||
 		strings.Join(got.Products, ",") != "manage,submit" || got.Owner == nil || got.Owner.Team != "payments" {
 		t.Errorf("verify = %+v, %v", got, err)
+	}
+
+	// --age dates a key in the past, for trying `rotate`.
+	r3 := runCLI(t, map[string]string{"ATOMYX_API_KEY": admin}, "vault", "issue", "--api-url", url, "--env", "prd", "--age", "120d")
+	m3 := regexp.MustCompile(`(?m)^key_id: +(key_\w+)$`).FindStringSubmatch(r3.out)
+	if r3.code != 0 || m3 == nil {
+		t.Fatalf("issue --age: exit %d: %s", r3.code, r3.errOut)
+	}
+	if info, err := c.Get(context.Background(), m3[1]); err != nil || info.CreatedAt == "" {
+		t.Fatalf("get: %+v %v", info, err)
+	} else if created, _ := time.Parse(time.RFC3339, info.CreatedAt); time.Since(created) < 119*24*time.Hour {
+		t.Fatalf("created_at %s: not 120 days ago", info.CreatedAt)
+	}
+	if r := runCLI(t, map[string]string{"ATOMYX_API_KEY": admin}, "vault", "issue", "--api-url", url, "--env", "prd", "--age", "old"); r.code != ExitError {
+		t.Fatalf("--age old: exit %d", r.code)
 	}
 
 	stop()

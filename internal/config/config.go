@@ -74,6 +74,10 @@ type Config struct {
 	Recipient string
 	// Environments holds the policy of each environment by name.
 	Environments map[string]EnvPolicy
+	// Rotate is [rotate]: the key-age policy of scheduled rotation.
+	Rotate RotatePolicy
+	// FailOnEnvironmentMismatch is [hygiene] fail_on_environment_mismatch.
+	FailOnEnvironmentMismatch bool
 
 	globs   []glob
 	allowFP map[string]string
@@ -89,6 +93,7 @@ func Default() *Config {
 			string(patterns.Development): {Action: Revoke, RevokeOld: Immediately},
 		},
 		allowFP: map[string]string{},
+		Rotate:  defaultRotate(),
 	}
 	return c
 }
@@ -143,6 +148,8 @@ type (
 	fileConfig struct {
 		Allow   *fileAllow   `toml:"allow"`
 		Respond *fileRespond `toml:"respond"`
+		Rotate  *fileRotate  `toml:"rotate"`
+		Hygiene *fileHygiene `toml:"hygiene"`
 	}
 	fileAllow struct {
 		Paths        []string      `toml:"paths"`
@@ -277,6 +284,12 @@ func build(fc *fileConfig) (*Config, error) {
 			c.Environments[name] = p
 		}
 	}
+	rot, err := buildRotate(fc.Rotate)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Rotate = rot
+	buildHygiene(c, fc.Hygiene)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -366,6 +379,7 @@ func refuseKeyInValues(fc *fileConfig) error {
 			all = append(all, e.Deliver...)
 		}
 	}
+	all = append(all, fc.Rotate.values()...)
 	for _, v := range all {
 		if i := patterns.IndexKeyShape(v); i >= 0 {
 			return fmt.Errorf("config: a value holds what looks like a whole Atomyx key (%s); "+

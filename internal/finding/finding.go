@@ -94,6 +94,9 @@ type Finding struct {
 	// reissued automatically, since the run would cut off its own access.
 	OwnCredential bool       `json:"own_credential,omitempty"`
 	Locations     []Location `json:"locations"`
+	// EnvironmentMismatch lists the places that belong to another
+	// environment than the key's (envmatch.go).
+	EnvironmentMismatch []EnvMismatch `json:"environment_mismatch,omitempty"`
 }
 
 // Hit is what a detector reports for one occurrence of a key: everything a

@@ -39,6 +39,14 @@
 //	          "unreachable": true,            // no ref, reflog or stash reaches it
 //	          "allowed": "…"                  // why an allowlist matched
 //	        }
+//	      ],
+//	      "environment_mismatch": [         // places of another environment than the key's
+//	        {
+//	          "environment": "development",   // the place's environment
+//	          "evidence": "path",             // path | workflow-environment | workflow-job
+//	          "path": ".env.development", "url": "https://…", "line": 3,
+//	          "detail": ".env.development"    // the word that gave it away
+//	        }
 //	      ]
 //	    }
 //	  ],
@@ -50,6 +58,10 @@
 //	    "duration_ms": 0, "partial": false, "verified": false, "allowed": 0
 //	  }
 //	}
+//
+// "environment_mismatch" is present when a key was found where another
+// environment's configuration lives (Atomyx asks for separate keys per
+// environment); a key found in places of two environments always has one.
 //
 // "partial" is true when the scan stopped early or left something out;
 // "verified" when the findings' statuses come from the Vault; "allowed"

@@ -159,6 +159,7 @@ func Scrubbed(r *Report) *Report {
 			locs[j] = scrubLocation(l)
 		}
 		f.Locations = locs
+		f.EnvironmentMismatch = scrubMismatches(f.EnvironmentMismatch)
 		out.Findings[i] = f
 	}
 	if r.NearMisses != nil {

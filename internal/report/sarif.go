@@ -115,10 +115,13 @@ type (
 	sarifResultProps struct {
 		Status      string `json:"status"`
 		Environment string `json:"environment"`
-		Commit      string `json:"commit,omitempty"`
-		Author      string `json:"author,omitempty"`
-		Date        string `json:"date,omitempty"`
-		Unreachable bool   `json:"unreachable,omitempty"`
+		// EnvironmentMismatch is set when this place belongs to another
+		// environment than the key's.
+		EnvironmentMismatch *finding.EnvMismatch `json:"environment_mismatch,omitempty"`
+		Commit              string               `json:"commit,omitempty"`
+		Author              string               `json:"author,omitempty"`
+		Date                string               `json:"date,omitempty"`
+		Unreachable         bool                 `json:"unreachable,omitempty"`
 	}
 )
 
@@ -253,6 +256,11 @@ func sarifResultFor(f finding.Finding, l finding.Location, ruleIndex int) sarifR
 	if f.Status == finding.Active || f.Status == finding.Unverified {
 		msg += " Rotate it and revoke the leaked key."
 	}
+	mismatch := locationMismatch(f, l)
+	if mismatch != nil {
+		msg += fmt.Sprintf(" Environment mismatch: this is a %s place (%s); use a %s key here, never a %s one.",
+			mismatch.Environment, mismatch.Evidence, mismatch.Environment, f.Environment)
+	}
 	return sarifResult{
 		RuleID:    RulePrefix + f.Environment,
 		RuleIndex: ruleIndex,
@@ -266,6 +274,7 @@ func sarifResultFor(f finding.Finding, l finding.Location, ruleIndex int) sarifR
 		Properties: &sarifResultProps{
 			Status: string(f.Status), Environment: f.Environment,
 			Commit: l.Commit, Author: l.Author, Date: l.Date, Unreachable: l.Unreachable,
+			EnvironmentMismatch: mismatch,
 		},
 	}
 }

@@ -97,6 +97,9 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		if f.OwnCredential {
 			tw.line("  %s", sty.warn.Render(OwnCredentialNote))
 		}
+		if n := mismatchNote(f); n != "" {
+			tw.line("  %s", sty.warn.Render(clean(n)))
+		}
 		// Who owns a live key and what it opens is what its reader needs
 		// first; for the others it is detail.
 		if o.Verbose || f.Status == finding.Active {

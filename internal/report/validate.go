@@ -51,6 +51,7 @@ func Validate(r *Report) error {
 		for j, l := range f.Locations {
 			validateLocation(fmt.Sprintf("%s.locations[%d]", at, j), l, add)
 		}
+		validateMismatches(at, f, add)
 	}
 	for i, n := range r.NearMisses {
 		at := fmt.Sprintf("near_misses[%d]", i)

@@ -81,6 +81,10 @@ type IssueRequest struct {
 	// make a responder key and an expired key.
 	Roles     []string `json:"roles,omitempty"`
 	ExpiresAt string   `json:"expires_at,omitempty"`
+	// CreatedAt is a local-Vault extension too: an RFC 3339 time in the
+	// past to date the key from, so that demos and tests of key-age
+	// policies make old keys without waiting. A real Vault ignores it.
+	CreatedAt string `json:"created_at,omitempty"`
 }
 
 // IssuedKey is the 201 body of reissue and issue: the only response that

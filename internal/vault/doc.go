@@ -1,6 +1,7 @@
 // Package vault is the client of the Atomyx Vault key API
 // (../shared/atomyx/vault-api.md): verify keys by fingerprint, read a key's
-// metadata, revoke, reissue and issue.
+// metadata, list an org's keys (list.go: pages and an iterator, never a
+// key or a fingerprint), revoke, reissue and issue.
 //
 // It is the one package that speaks that contract from the scanner's side,
 // so that the day Atomyx publishes its own API, one package changes. The

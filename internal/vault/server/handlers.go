@@ -36,6 +36,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/keys/{id}/revoke", s.handleRevoke)
 	mux.HandleFunc("/v1/keys/{id}/reissue", s.handleReissue)
 	mux.HandleFunc("/v1/keys", s.handleIssue)
+	mux.HandleFunc("GET /v1/keys", s.handleList)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, vault.CodeNotFound, "no such endpoint", "")
 	})
@@ -463,10 +464,18 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	created, e := parseCreatedAt(req.CreatedAt, s.now())
+	if e != nil {
+		e.write(w)
+		return
+	}
 	s.idempotent(w, r, caller, false, req, false, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
 		key, rec, err := newKey(tx, now, string(env), products, req.Owner, roles, caller.capExpiry(expires))
 		if err != nil {
 			return 0, nil, internalError(err)
+		}
+		if !created.IsZero() {
+			rec.CreatedAt = created
 		}
 		if err := putKey(tx, rec); err != nil {
 			return 0, nil, internalError(err)
