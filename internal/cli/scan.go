@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -129,14 +128,19 @@ func (o *scanOptions) newRun() *scanRun {
 	return r
 }
 
-// configFor loads the allowlist and policy: --config, or .atomyx-guard.toml
-// at root. A missing file means the defaults.
+// configFor loads the allowlist and policy: the file --config names, or
+// root's own .atomyx-guard.toml (a regular file inside root only, see
+// config.LoadRoot). A missing file means the defaults.
 func (o *scanOptions) configFor(root string) (*config.Config, error) {
-	p := o.ConfigPath
-	if p == "" {
-		p = filepath.Join(root, config.FileName)
+	var (
+		cfg *config.Config
+		err error
+	)
+	if o.ConfigPath != "" {
+		cfg, err = config.Load(o.ConfigPath)
+	} else {
+		cfg, err = config.LoadRoot(root)
 	}
-	cfg, err := config.Load(p)
 	if err != nil {
 		return nil, withCode(ExitError, err)
 	}
