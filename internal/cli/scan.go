@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -111,6 +112,10 @@ type scanRun struct {
 	skipped []finding.Skip
 	start   time.Time
 	prog    *progress
+	// adjust, when set, revises the findings before the allowlist applies
+	// (a range scan takes back the markers the change added itself) and
+	// says why in warnings.
+	adjust func(context.Context, []finding.Finding) ([]finding.Finding, []string)
 }
 
 func (o *scanOptions) newRun() *scanRun {
@@ -182,7 +187,13 @@ func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.S
 		r.prog.stop()
 	}
 	o := r.opts
-	kept, allowed := cfg.Filter(r.set.Findings())
+	found := r.set.Findings()
+	if r.adjust != nil {
+		var more []string
+		found, more = r.adjust(ctx, found)
+		warnings = append(slices.Clip(warnings), more...)
+	}
+	kept, allowed := cfg.Filter(found)
 	rep := &report.Report{
 		Findings: kept,
 		Skipped:  r.skipped,
