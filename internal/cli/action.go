@@ -91,9 +91,9 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 		run.adjust = noMarkers
 	}
 	res, err := repo.Scan(ctx, run.engine, opts, run.set)
-	if err != nil {
-		return nil, err
-	}
+	// Stopped half-way (a signal, a failure): what was found so far is
+	// still reported, and the run exits 2 (130 after SIGINT).
+	run.failed(ctx, err)
 	run.skipped = append(run.skipped, res.Skipped...)
 	// As `git` does: an incomplete verification or response still gives
 	// the report, and the error that makes the run exit 2.

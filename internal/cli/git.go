@@ -96,10 +96,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		NoGitBinary: o.NoGitBinary,
 	}, run.set)
 	if err != nil {
-		if run.prog != nil {
-			run.prog.stop()
-		}
-		return withCode(ExitError, fmt.Errorf("scan %s: %w", o.Path, err))
+		run.failed(ctx, fmt.Errorf("scan %s: %w", o.Path, err))
 	}
 	run.skipped = append(run.skipped, res.Skipped...)
 	err = run.finish(ctx, cfg, report.Stats{
