@@ -56,3 +56,37 @@ func TestPullRequestCheckoutUntrusted(t *testing.T) {
 		t.Errorf("schedule: request %+v: the default branch's checkout is trusted", got)
 	}
 }
+
+// However the text reaching the log is split into writes, no whole key
+// gets through the mask.
+func FuzzMaskWriter(f *testing.F) {
+	f.Add([]byte("push to refs/heads/"), []byte{3, 17, 40}, uint8(1))
+	f.Add([]byte("::error::"), []byte{0, 1, 2}, uint8(0))
+	key, err := patterns.Generate(patterns.Staging)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, prefix, cuts []byte, newlines uint8) {
+		text := string(prefix) + key + strings.Repeat("\n", int(newlines%3)) + string(prefix)
+		var out strings.Builder
+		m := &maskWriter{w: &out}
+		rest := text
+		for _, c := range cuts {
+			if rest == "" {
+				break
+			}
+			n := int(c) % (len(rest) + 1)
+			if _, err := m.Write([]byte(rest[:n])); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		if _, err := m.Write([]byte(rest)); err != nil {
+			t.Fatal(err)
+		}
+		m.flush()
+		if strings.Contains(out.String(), key) || strings.Contains(out.String(), key[patterns.RedactedLen:]) {
+			t.Fatalf("a key passed the mask: %q", strings.ReplaceAll(out.String(), key, "<KEY>"))
+		}
+	})
+}
