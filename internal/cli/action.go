@@ -7,8 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/atomyx/atomyx-guard/internal/config"
 	"github.com/atomyx/atomyx-guard/internal/ghaction"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
 )
 
@@ -59,21 +61,41 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 	}
 	so := &scanOptions{sys: s.sys, Workers: runtime.NumCPU(), NoProgress: true,
 		Verify: req.Verify || req.Respond, Respond: req.Respond, APIURL: req.VaultURL}
-	cfg, err := so.configFor(root)
+	var (
+		cfg   *config.Config
+		notes []string
+	)
+	switch {
+	case !req.All:
+		// A range gates a change: the base's policy (trust.go).
+		cfg, notes, err = baseConfig(ctx, repo, req.Base, req.Head)
+	case req.Untrusted:
+		// The change under review, with no base to trust: nothing it
+		// brings may allow a key.
+		cfg = config.Default()
+		notes = []string{fmt.Sprintf("The base commit is not in the checkout, so neither its %s nor the change's was used: "+
+			"no allowlist and no inline %s marker applies to this scan", config.FileName, scanner.AllowMarker)}
+	default:
+		cfg, err = so.configFor(root)
+	}
 	if err != nil {
 		return nil, err
 	}
 	run := so.newRun()
 	var opts gitsource.Options
-	if !req.All {
+	switch {
+	case !req.All:
 		opts.Range = req.Base + ".." + req.Head
+		run.adjust = baseMarkers(repo, req.Base)
+	case req.Untrusted:
+		run.adjust = noMarkers
 	}
 	res, err := repo.Scan(ctx, run.engine, opts, run.set)
-	if err != nil {
-		return nil, err
-	}
+	// Stopped half-way (a signal, a failure): what was found so far is
+	// still reported, and the run exits 2 (130 after SIGINT).
+	run.failed(ctx, err)
 	run.skipped = append(run.skipped, res.Skipped...)
 	// As `git` does: an incomplete verification or response still gives
 	// the report, and the error that makes the run exit 2.
-	return run.report(ctx, cfg, report.Stats{Commits: res.Commits, Blobs: res.Blobs, Bytes: res.Bytes, Partial: res.Partial}, res.Warnings)
+	return run.report(ctx, cfg, report.Stats{Commits: res.Commits, Blobs: res.Blobs, Bytes: res.Bytes, Partial: res.Partial}, append(notes, res.Warnings...))
 }

@@ -34,11 +34,12 @@ func TestActionCommand(t *testing.T) {
 
 	repo := newGitRepo(t)
 	repo.write("README", "hi\n")
+	// The allowlist is the base's: a pull request cannot allow its own keys.
+	repo.write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"test fixture\"\n")
 	base := repo.commit("base")
 	repo.write("live.env", "K="+live.Key.Reveal()+"\n")
 	repo.write("gone.env", "K="+gone.Key.Reveal()+"\n")
 	repo.write("fixture.txt", allowed+"\n")
-	repo.write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"test fixture\"\n")
 	head := repo.commit("keys")
 	keys := []string{live.Key.Reveal(), gone.Key.Reveal(), allowed, admin}
 
@@ -79,5 +80,48 @@ func TestActionCommand(t *testing.T) {
 	// Outside a job, the command says so and exits 2.
 	if r := runCLI(t, map[string]string{}, "action"); r.code != ExitError || !strings.Contains(r.out, "::error") {
 		t.Errorf("without GITHUB_EVENT_NAME: exit %d, out %q", r.code, r.out)
+	}
+}
+
+// A pull request that adds .atomyx-guard.toml allowing everything, and a
+// key, and a marker beside another key, still fails: the base's policy
+// applies, and the change to it is in the log and the job summary.
+func TestActionPullRequestCannotOpenItsOwnGate(t *testing.T) {
+	repo := newGitRepo(t)
+	repo.write("README", "hi\n")
+	base := repo.commit("base")
+	key, marked := newKey(t, patterns.Production), newKey(t, patterns.Staging)
+	repo.write(".atomyx-guard.toml", "[allow]\npaths = [\"**\"]\n")
+	repo.write("leak.env", "K="+key+"\n")
+	repo.write("app.py", "K = \""+marked+"\"  # atomyx-guard:allow\n")
+	head := repo.commit("open the gate")
+
+	tmp := t.TempDir()
+	event, _ := json.Marshal(map[string]any{"pull_request": map[string]any{"number": 3,
+		"base": map[string]any{"sha": base, "repo": map[string]any{"full_name": "acme/app"}},
+		"head": map[string]any{"sha": head, "repo": map[string]any{"full_name": "acme/app"}}}})
+	eventPath := filepath.Join(tmp, "event.json")
+	if err := os.WriteFile(eventPath, event, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKSPACE": repo.dir,
+		"GITHUB_OUTPUT": filepath.Join(tmp, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(tmp, "summary"),
+		"RUNNER_TEMP": tmp,
+	}
+	r := runCLI(t, env, "action")
+	outputs, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	summary, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	noWholeKey(t, []string{key, marked}, r.out, r.errOut, string(outputs), string(summary))
+	if r.code != ExitLeaks || !strings.Contains(string(outputs), "findings<<") || !strings.Contains(string(outputs), "\n2\n") {
+		t.Fatalf("exit %d, outputs %q: want 1 and both keys counted\n%s", r.code, outputs, r.out)
+	}
+	for _, w := range []string{".atomyx-guard.toml", "allowed by the change itself"} {
+		if !strings.Contains(string(summary), w) {
+			t.Errorf("summary lacks %q:\n%s", w, summary)
+		}
+		if !strings.Contains(r.out, "::warning") || !strings.Contains(r.out, w) {
+			t.Errorf("log lacks a warning with %q:\n%s", w, r.out)
+		}
 	}
 }

@@ -79,12 +79,9 @@ func (o *dirOptions) run(ctx context.Context) error {
 	run.envCheck = finding.EnvCheck{Content: fileContent(o.sys.Getwd), Roots: o.Paths}
 	useFiles(run.engine, src)
 	st, err := run.engine.Run(ctx, src, run.set)
-	if err != nil {
-		if run.prog != nil {
-			run.prog.stop()
-		}
-		return withCode(ExitError, err)
-	}
+	// Stopped by a signal or a failure: the report of what was found so
+	// far is still written.
+	run.failed(ctx, err)
 	ws := src.Stats()
 	var warnings []string
 	if ws.GitDirs > 0 {

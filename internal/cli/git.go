@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/atomyx/atomyx-guard/internal/config"
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/hook"
 	"github.com/atomyx/atomyx-guard/internal/report"
@@ -78,11 +80,14 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if root == "" {
 		root = repo.GitDir
 	}
-	cfg, err := o.configFor(root)
+	cfg, trustNotes, err := o.config(ctx, repo, root)
 	if err != nil {
 		return err
 	}
 	run := o.newRun()
+	if base, _, ok := rangeEnds(o.Range); ok {
+		run.adjust = baseMarkers(repo, base)
+	}
 	run.envCheck = finding.EnvCheck{Content: gitContent(ctx, repo.GitDir)}
 	res, err := repo.Scan(ctx, run.engine, gitsource.Options{
 		Reflog:      o.Reflog,
@@ -93,10 +98,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		NoGitBinary: o.NoGitBinary,
 	}, run.set)
 	if err != nil {
-		if run.prog != nil {
-			run.prog.stop()
-		}
-		return withCode(ExitError, fmt.Errorf("scan %s: %w", o.Path, err))
+		run.failed(ctx, fmt.Errorf("scan %s: %w", o.Path, err))
 	}
 	run.skipped = append(run.skipped, res.Skipped...)
 	err = run.finish(ctx, cfg, report.Stats{
@@ -104,12 +106,28 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		Blobs:   res.Blobs,
 		Bytes:   res.Bytes,
 		Partial: res.Partial,
-	}, res.Warnings)
+	}, append(trustNotes, res.Warnings...))
 	if o.Staged && o.Format == "text" {
+		// The staged scan trusts the work tree's configuration and
+		// markers: it runs on the developer's own machine, over their own
+		// change, and gates nobody else's.
 		// A blocked commit says where, and the ways on (hook.BlockedAdvice).
 		if kept, _ := cfg.Filter(run.set.Findings()); o.failing(kept) > 0 {
 			_ = hook.BlockedAdvice(o.sys.Err, kept)
 		}
 	}
 	return err
+}
+
+// config is the allowlist and policy of the scan. For a range it is the
+// base commit's file, never the change's own (see trust.go), unless
+// --config names one; otherwise the file at root. The warnings say when
+// the change modifies the file.
+func (o *gitOptions) config(ctx context.Context, repo *gitsource.Repo, root string) (*config.Config, []string, error) {
+	base, head, ok := rangeEnds(o.Range)
+	if !ok || o.ConfigPath != "" {
+		cfg, err := o.configFor(root)
+		return cfg, nil, err
+	}
+	return baseConfig(ctx, repo, base, head)
 }

@@ -98,11 +98,12 @@ func (o *respondOptions) run(ctx context.Context) error {
 	if err != nil {
 		return withCode(ExitError, fmt.Errorf("--findings: %w", err))
 	}
-	cp := o.ConfigPath
-	if cp == "" {
-		cp = config.FileName
+	var cfg *config.Config
+	if o.ConfigPath != "" {
+		cfg, err = config.Load(o.path(o.ConfigPath))
+	} else {
+		cfg, err = config.LoadRoot(o.path("."))
 	}
-	cfg, err := config.Load(o.path(cp))
 	if err != nil {
 		return withCode(ExitError, err)
 	}

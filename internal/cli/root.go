@@ -20,6 +20,9 @@ const (
 	ExitClean = 0
 	ExitLeaks = 1
 	ExitError = 2
+	// ExitInterrupted is the code after SIGINT (^C), as shells report a
+	// process a SIGINT ended (128+2); SIGTERM gives ExitError.
+	ExitInterrupted = 130
 )
 
 // IO is what a command may touch of its process: streams and environment.
@@ -76,13 +79,68 @@ func withCode(code int, err error) error { return &exitError{code: code, err: er
 
 // Main runs the command line of the process and returns its exit code.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background())
 	defer stop()
 	return Run(ctx, os.Args[1:], SystemIO())
 }
 
+// signalCause is the cause of the context's cancellation when SIGINT or
+// SIGTERM arrives: commands stop, write what they have, and the exit code
+// says which signal it was (interruptCode).
+type signalCause struct{ sig os.Signal }
+
+func (s *signalCause) Error() string {
+	name := "SIGTERM"
+	if s.sig == os.Interrupt {
+		name = "SIGINT"
+	}
+	return "interrupted by " + name
+}
+
+// notifyContext is signal.NotifyContext with a cause the exit code can be
+// read from. Only the first signal is caught: a second one ends the
+// process at once, for whoever cannot wait for the report.
+func notifyContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			cancel(&signalCause{sig: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		signal.Stop(ch)
+		cancel(nil)
+	}
+}
+
+// interrupted returns the signal that cancelled ctx, or nil.
+func interrupted(ctx context.Context) *signalCause {
+	var sc *signalCause
+	if errors.As(context.Cause(ctx), &sc) {
+		return sc
+	}
+	return nil
+}
+
+// interruptCode is the exit code of a command that ctx stopped:
+// ExitInterrupted after SIGINT, else ExitError.
+func interruptCode(ctx context.Context) int {
+	if sc := interrupted(ctx); sc != nil && sc.sig == os.Interrupt {
+		return ExitInterrupted
+	}
+	return ExitError
+}
+
 // Run executes one command line and returns the exit code. Errors are
-// printed on one line to stderr.
+// printed on one line to stderr. A command that a signal stopped exits
+// with interruptCode, whatever it returned, unless it succeeded.
 func Run(ctx context.Context, args []string, sys *IO) int {
 	root := newRootCmd(sys)
 	root.SetArgs(args)
@@ -93,16 +151,21 @@ func Run(ctx context.Context, args []string, sys *IO) int {
 	if err == nil {
 		return ExitClean
 	}
+	code := ExitError
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
 			fmt.Fprintf(sys.Err, "atomyx-guard: %s\n", oneLine(ee.err.Error()))
 		}
-		return ee.code
+		code = ee.code
+	} else {
+		// Flag and argument errors from cobra, and anything unclassified.
+		fmt.Fprintf(sys.Err, "atomyx-guard: %s\n", oneLine(err.Error()))
 	}
-	// Flag and argument errors from cobra, and anything unclassified.
-	fmt.Fprintf(sys.Err, "atomyx-guard: %s\n", oneLine(err.Error()))
-	return ExitError
+	if interrupted(ctx) != nil {
+		return interruptCode(ctx)
+	}
+	return code
 }
 
 // oneLine flattens an error for the last line of stderr, and masks any
@@ -118,7 +181,9 @@ func newRootCmd(sys *IO) *cobra.Command {
 deployed sites for Atomyx API keys, verifies them against the Atomyx Vault by
 fingerprint, and rotates live ones.
 
-Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error.`,
+Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error or SIGTERM,
+130 SIGINT. Interrupted, a scan still writes the report of what it found so
+far, marked partial.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -114,6 +114,14 @@ type scanRun struct {
 	prog    *progress
 	// envCheck reads the places of the scan for the environment check.
 	envCheck finding.EnvCheck
+	// adjust, when set, revises the findings before the allowlist applies
+	// (a range scan takes back the markers the change added itself) and
+	// says why in warnings.
+	adjust func(context.Context, []finding.Finding) ([]finding.Finding, []string)
+	// stop is set when the scan could not do its job (a source that
+	// failed half-way, nothing readable); the report is written all the
+	// same, and the run exits 2 with this reason.
+	stop error
 }
 
 func (o *scanOptions) newRun() *scanRun {
@@ -131,14 +139,19 @@ func (o *scanOptions) newRun() *scanRun {
 	return r
 }
 
-// configFor loads the allowlist and policy: --config, or .atomyx-guard.toml
-// at root. A missing file means the defaults.
+// configFor loads the allowlist and policy: the file --config names, or
+// root's own .atomyx-guard.toml (a regular file inside root only, see
+// config.LoadRoot). A missing file means the defaults.
 func (o *scanOptions) configFor(root string) (*config.Config, error) {
-	p := o.ConfigPath
-	if p == "" {
-		p = filepath.Join(root, config.FileName)
+	var (
+		cfg *config.Config
+		err error
+	)
+	if o.ConfigPath != "" {
+		cfg, err = config.Load(o.ConfigPath)
+	} else {
+		cfg, err = config.LoadRoot(root)
 	}
-	cfg, err := config.Load(p)
 	if err != nil {
 		return nil, withCode(ExitError, err)
 	}
@@ -146,7 +159,9 @@ func (o *scanOptions) configFor(root string) (*config.Config, error) {
 }
 
 // finish filters, writes the report and turns the outcome into an exit
-// code.
+// code. The report is written whenever there is one: a scan that a signal
+// or a failure stopped early writes what it found until then, marked
+// partial, and exits 2 (130 after SIGINT).
 func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.Stats, warnings []string) error {
 	o := r.opts
 	rep, incomplete := r.report(ctx, cfg, stats, warnings)
@@ -162,6 +177,9 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 	if err := o.write(rep); err != nil {
 		return withCode(ExitError, err)
 	}
+	if ctx.Err() != nil {
+		return withCode(interruptCode(ctx), incomplete)
+	}
 	if incomplete != nil {
 		return withCode(ExitError, incomplete)
 	}
@@ -171,16 +189,45 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 	return nil
 }
 
+// stopped is why the scan did not run to the end of its source, or nil: a
+// signal (the context's cause) or r.stop.
+func (r *scanRun) stopped(ctx context.Context) error {
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		if sc := interrupted(ctx); sc != nil {
+			cause = sc
+		}
+		return fmt.Errorf("%w: the scan stopped early; this report holds what was found until then", cause)
+	}
+	return r.stop
+}
+
+// failed records that the scan stopped half-way because of err (not a
+// signal: stopped says that itself).
+func (r *scanRun) failed(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil {
+		r.stop = fmt.Errorf("the scan stopped early (%w); this report holds what was found until then", err)
+	}
+}
+
 // report ends the scan: the allowlist, then verification and response
-// where asked. A non-nil error says verification or response was not
-// completed; the report is whole all the same and carries it as a
-// warning.
+// where asked. A non-nil error says the scan stopped early, or
+// verification or response was not completed; the report is whole all
+// the same and carries it as a warning. A scan that stopped early is
+// verified (while the context lives) but never responded to: acting on
+// half a scan is for a person to decide.
 func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.Stats, warnings []string) (*report.Report, error) {
 	if r.prog != nil {
 		r.prog.stop()
 	}
 	o := r.opts
-	kept, allowed := cfg.Filter(r.set.Findings())
+	found := r.set.Findings()
+	if r.adjust != nil && ctx.Err() == nil {
+		var more []string
+		found, more = r.adjust(ctx, found)
+		warnings = append(slices.Clip(warnings), more...)
+	}
+	kept, allowed := cfg.Filter(found)
 	warnings = append(warnings, markOwnCredential(o.sys, kept)...)
 	finding.MarkEnvironmentMismatches(kept, r.envCheck)
 	rep := &report.Report{
@@ -193,10 +240,18 @@ func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.S
 		rep.NearMisses = r.set.NearMisses()
 	}
 	rep.Stats.Allowed = int64(len(allowed))
-	var incomplete error
-	if o.Verify && len(kept) > 0 {
+	incomplete := r.stopped(ctx)
+	if incomplete != nil {
+		rep.Stats.Partial = true
+	}
+	if o.Verify && len(kept) > 0 && ctx.Err() == nil {
 		if err := o.verify(ctx, kept); err != nil {
-			incomplete = fmt.Errorf("verification incomplete: %w", err)
+			verr := fmt.Errorf("verification incomplete: %w", err)
+			if incomplete == nil {
+				incomplete = verr
+			} else {
+				rep.Warnings = append(rep.Warnings, verr.Error())
+			}
 		} else {
 			rep.Stats.Verified = true
 		}

@@ -47,19 +47,13 @@ func (o *stdinOptions) run(ctx context.Context) error {
 		return err
 	}
 	run := o.newRun()
-	st, err := run.engine.Run(ctx, &filesource.Stdin{R: o.sys.In, Name: o.Name}, run.set)
-	if err != nil {
-		if run.prog != nil {
-			run.prog.stop()
-		}
-		return withCode(ExitError, err)
-	}
-	if st.Bytes == 0 && len(run.skipped) > 0 {
+	// A pipe nobody closes must not outlive a signal.
+	in := newCtxReader(ctx, o.sys.In)
+	st, err := run.engine.Run(ctx, &filesource.Stdin{R: in, Name: o.Name}, run.set)
+	run.failed(ctx, err)
+	if err == nil && st.Bytes == 0 && len(run.skipped) > 0 {
 		// The one input could not be read at all.
-		if run.prog != nil {
-			run.prog.stop()
-		}
-		return withCode(ExitError, fmt.Errorf("standard input: %s", run.skipped[0].Reason))
+		run.stop = fmt.Errorf("standard input: %s", run.skipped[0].Reason)
 	}
 	return run.finish(ctx, cfg, report.Stats{
 		Files:   st.Items,

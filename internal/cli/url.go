@@ -91,20 +91,11 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 	useCrawler(run.engine, crawler)
 	start := time.Now()
 	_, err = run.engine.Run(ctx, crawler, run.set)
-	if err != nil {
-		if run.prog != nil {
-			run.prog.stop()
-		}
-		return withCode(ExitError, fmt.Errorf("scan: %w", err))
-	}
-	if crawler.Fetched() == 0 {
-		if run.prog != nil {
-			run.prog.stop()
-		}
-		for _, s := range skips {
-			fmt.Fprintf(o.sys.Err, "atomyx-guard: skipped %s: %s\n", s.Where, s.Reason)
-		}
-		return withCode(ExitError, fmt.Errorf("nothing could be fetched from %d URL(s) in %s", len(o.URLs), time.Since(start).Round(time.Millisecond)))
+	run.failed(ctx, err)
+	if err == nil && crawler.Fetched() == 0 {
+		// The report is written all the same: it lists why each URL
+		// failed, and a CI job reading JSON gets JSON.
+		run.stop = fmt.Errorf("nothing could be fetched from %d URL(s) in %s", len(o.URLs), time.Since(start).Round(time.Millisecond))
 	}
 	run.skipped = append(run.skipped, skips...)
 	return run.finish(ctx, cfg, report.Stats{

@@ -74,12 +74,34 @@ func TestURLCommand(t *testing.T) {
 		t.Errorf("clean site: exit %d, stderr %s", res.code, res.errOut)
 	}
 	res = runCLI(t, nil, "url", "--no-progress", dead.URL)
-	if res.code != ExitError || !strings.Contains(res.errOut, "404") || !strings.Contains(res.errOut, "nothing could be fetched") {
+	if res.code != ExitError || !strings.Contains(res.out+res.errOut, "404") || !strings.Contains(res.errOut, "nothing could be fetched") {
 		t.Errorf("dead site: exit %d, stderr %s", res.code, res.errOut)
 	}
 	for _, args := range [][]string{{"url"}, {"url", "ftp://x.test/"}, {"url", "--concurrency", "0", clean.URL}} {
 		if res := runCLI(t, nil, args...); res.code != ExitError {
 			t.Errorf("%q: exit %d, want %d", args, res.code, ExitError)
 		}
+	}
+}
+
+// A crawl that fetched nothing exits 2 and still writes its report, in
+// the format asked for: it says why each URL failed.
+func TestURLNothingFetchedWritesReport(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	defer dead.Close()
+	reportPath := filepath.Join(t.TempDir(), "report.json")
+	res := runCLI(t, nil, "url", "--no-progress", "--format", "json", "--report", reportPath, dead.URL+"/")
+	if res.code != ExitError || !strings.Contains(res.errOut, "nothing could be fetched") {
+		t.Fatalf("exit %d, stderr %q; want 2 and the reason", res.code, res.errOut)
+	}
+	rep := readReport(t, reportPath)
+	if !rep.Stats.Partial || len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0].Reason, "404") ||
+		!strings.Contains(strings.Join(rep.Warnings, "\n"), "nothing could be fetched") {
+		t.Errorf("report: partial %v, skipped %+v, warnings %q", rep.Stats.Partial, rep.Skipped, rep.Warnings)
+	}
+	// JSON on stdout too.
+	res = runCLI(t, nil, "url", "--no-progress", "--format", "json", dead.URL+"/")
+	if res.code != ExitError || !strings.HasPrefix(strings.TrimSpace(res.out), "{") {
+		t.Errorf("exit %d, stdout %q: want 2 and the JSON report", res.code, res.out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -121,23 +122,101 @@ func (c *Config) IssueRepository(getenv func(string) string) string {
 	return getenv("GITHUB_REPOSITORY")
 }
 
-// Load reads the file at path. A missing file gives the defaults.
+// Load reads the file at path, one the operator named (--config): a
+// symbolic link is followed wherever it points, as the operator chose it,
+// but only a regular file is read, and at most MaxSize bytes of it, so that
+// a FIFO, a device or /proc/self/fd/N can neither hang the scan nor feed it
+// without end. A missing file gives the defaults.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Default(), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	return read(path, path, fi)
+}
+
+// LoadRoot reads root's own FileName: the file of a scanned repository or
+// directory, which is not the operator's. Beyond Load's rules, a symbolic
+// link is followed only when it resolves to a file inside root: a link out
+// of the tree would make the repository's policy a file it does not own
+// (or a terminal, a pipe, /proc). A missing file gives the defaults.
+func LoadRoot(root string) (*Config, error) {
+	p := filepath.Join(root, FileName)
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Default(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	target := p
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, err = resolveInside(root, p)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", p, err)
+		}
+		if fi, err = os.Lstat(target); err != nil {
+			return nil, fmt.Errorf("config %s: %w", p, err)
+		}
+	}
+	return read(p, target, fi)
+}
+
+// resolveInside resolves the link p and returns its target when that is
+// inside root.
+func resolveInside(root, p string) (string, error) {
+	refuse := func(why string) error {
+		return fmt.Errorf("a symbolic link that does not resolve to a file inside %s (%s): refused; "+
+			"make it a regular file, or pass --config", root, why)
+	}
+	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return "", refuse(pe.Err.Error())
+		}
+		return "", refuse(err.Error())
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", root, err)
+	}
+	rel, err := filepath.Rel(realRoot, resolved)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", refuse("it points to " + patterns.RedactRuns(resolved))
+	}
+	return resolved, nil
+}
+
+// read reads the regular file at target (fi its stat), named name in
+// errors. Anything else is refused before it is opened; the open itself
+// does not block (a FIFO swapped in after the check) and the opened file
+// must be the one checked.
+func read(name, target string, fi fs.FileInfo) (*Config, error) {
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("config %s: not a regular file (%s): refused", name, fi.Mode().Type())
+	}
+	if fi.Size() > MaxSize {
+		return nil, fmt.Errorf("%s: config: larger than %d KiB", name, MaxSize>>10)
+	}
+	f, err := os.OpenFile(target, os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	defer f.Close()
+	if got, err := f.Stat(); err != nil || !got.Mode().IsRegular() || !os.SameFile(fi, got) {
+		return nil, fmt.Errorf("config %s: not a regular file (it changed while it was opened): refused", name)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
 	c, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return c, nil
 }

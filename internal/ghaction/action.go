@@ -129,6 +129,11 @@ type Request struct {
 	// Base..Head is the range; All scans everything instead.
 	Base, Head string
 	All        bool
+	// Untrusted says the checkout is the change under review (a pull
+	// request, a merge queue entry): its own .atomyx-guard.toml and inline
+	// markers must not allow its keys. With a range, the base's are used;
+	// without one (the base is not in the checkout), none.
+	Untrusted bool
 	// Verify and Respond ask the Vault about keys found and act on them;
 	// the scanner reads ATOMYX_API_KEY (and GITHUB_TOKEN) itself.
 	Verify, Respond bool
@@ -147,6 +152,11 @@ type Scanner interface {
 // Workflow commands (annotations) go to out. A returned error has already
 // been announced as an error annotation on out.
 func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) {
+	// Everything the job log gets passes the mask: the event payload
+	// brings text nobody checked (a branch named after a key).
+	mw := &maskWriter{w: out}
+	defer mw.flush()
+	out = mw
 	an := &annotator{w: out}
 	fail := func(err error) (int, error) {
 		an.emit(Annotation{Level: "error", Title: "atomyx-guard", Message: err.Error()})
@@ -173,7 +183,7 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 		notices    []string // for the summary; already announced
 	)
 	if !scope.Empty {
-		req := Request{Dir: c.Path, Base: scope.Base, Head: scope.Head, All: scope.All,
+		req := Request{Dir: c.Path, Base: scope.Base, Head: scope.Head, All: scope.All, Untrusted: scope.Untrusted,
 			Verify: c.Verify, Respond: c.Respond, VaultURL: c.VaultURL}
 		if (req.Verify || req.Respond) && !c.HasAPIKey {
 			msg := "verification and response skipped: ATOMYX_API_KEY is not set"
@@ -198,7 +208,15 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 			an.emit(Annotation{Level: "error", Title: "atomyx-guard", Message: incomplete.Error()})
 		}
 	}
+	for _, w := range rep.Warnings {
+		if incomplete == nil || w != incomplete.Error() {
+			an.emit(Annotation{Level: "warning", Title: "atomyx-guard", Message: w})
+		}
+	}
 	rep.Warnings = append(append(rep.Warnings, notices...), scope.Notes...)
+	for i, w := range rep.Warnings {
+		rep.Warnings[i] = patterns.RedactRuns(w)
+	}
 	if scope.Partial {
 		rep.Stats.Partial = true
 		rep.Warnings = append(rep.Warnings, ShallowAdvice)
@@ -223,7 +241,7 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 	}); err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(out, "atomyx-guard: %s\n", patterns.Scrub(report.Summary(rep)))
+	fmt.Fprintf(out, "atomyx-guard: %s\n", report.Summary(rep))
 
 	switch {
 	case incomplete != nil:
@@ -355,6 +373,34 @@ func writeSummary(path string, scope Scope, rep *report.Report) error {
 
 // mdLine keeps text on one Markdown line, without HTML or key-shaped text.
 func mdLine(s string) string {
-	s = patterns.Scrub(s)
+	s = patterns.RedactRuns(s)
 	return strings.NewReplacer("\r", " ", "\n", " ", "<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(s)
+}
+
+// maskWriter passes whole lines on with every key-shaped run cut to its
+// redacted form (patterns.RedactRuns, the mask findings get), so that no
+// write, however split, lets a key through. flush passes on a last
+// unterminated line.
+type maskWriter struct {
+	w    io.Writer
+	line []byte
+}
+
+func (m *maskWriter) Write(p []byte) (int, error) {
+	m.line = append(m.line, p...)
+	if i := bytes.LastIndexByte(m.line, '\n'); i >= 0 {
+		_, err := io.WriteString(m.w, patterns.RedactRuns(string(m.line[:i+1])))
+		m.line = append(m.line[:0], m.line[i+1:]...)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (m *maskWriter) flush() {
+	if len(m.line) > 0 {
+		_, _ = io.WriteString(m.w, patterns.RedactRuns(string(m.line)))
+		m.line = m.line[:0]
+	}
 }

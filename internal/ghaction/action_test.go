@@ -85,7 +85,7 @@ func genKey(t *testing.T, env patterns.Environment) string {
 type fixture struct {
 	dir                string
 	oldKey, newKey     string
-	root, base, clean  string // commits on main
+	root, base         string // commits on main
 	leak, cleanFeature string // feature commits: one with newKey, one clean on top of base
 	workspace          string
 }

@@ -38,12 +38,13 @@ type Annotation struct {
 }
 
 // String renders a as a workflow command line (without the newline). Every
-// free-text part is scrubbed of key-shaped text first.
+// free-text part is masked first (patterns.RedactRuns), the text of
+// findings and of the event payload alike.
 func (a Annotation) String() string {
 	var props []string
 	add := func(k, v string) {
 		if v != "" {
-			props = append(props, k+"="+escapeProperty(patterns.Scrub(v)))
+			props = append(props, k+"="+escapeProperty(patterns.RedactRuns(v)))
 		}
 	}
 	add("file", a.File)
@@ -58,7 +59,7 @@ func (a Annotation) String() string {
 	if len(props) > 0 {
 		cmd += " " + strings.Join(props, ",")
 	}
-	return cmd + "::" + escapeData(patterns.Scrub(a.Message))
+	return cmd + "::" + escapeData(patterns.RedactRuns(a.Message))
 }
 
 // annotator writes annotations, keeping error annotations within GitHub's

@@ -24,6 +24,9 @@ type Scope struct {
 	// Partial is set when the checkout is shallow: what is there is
 	// scanned, but history is missing.
 	Partial bool
+	// Untrusted is set when the checkout is the change being gated (pull
+	// requests, merge queues): see Request.Untrusted.
+	Untrusted bool
 }
 
 // ShallowAdvice is the error shown when a shallow checkout hides commits.
@@ -42,6 +45,10 @@ func Plan(dir, eventName string, ev *Event) (Scope, error) {
 	}
 	p := planner{repo: repo}
 	sc, err := p.plan(eventName, ev)
+	switch eventName {
+	case "pull_request", "pull_request_target", "merge_group":
+		sc.Untrusted = true
+	}
 	if len(shallow) == 0 || sc.Empty {
 		return sc, err
 	}
@@ -49,7 +56,7 @@ func Plan(dir, eventName string, ev *Event) (Scope, error) {
 	// partial; a range whose commits are missing becomes everything.
 	if err != nil {
 		sc = Scope{All: true, Describe: fmt.Sprintf("%s: everything the shallow checkout holds", eventName),
-			Notes: []string{err.Error()}}
+			Notes: []string{err.Error()}, Untrusted: sc.Untrusted}
 	}
 	sc.Partial = true
 	return sc, nil
