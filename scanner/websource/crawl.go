@@ -230,7 +230,7 @@ func (c *Crawler) allow(u *url.URL) {
 
 func (c *Crawler) skip(where, reason string) {
 	if c.OnSkip != nil {
-		c.OnSkip(finding.Skip{Where: patterns.Scrub(where), Reason: patterns.Scrub(reason)})
+		c.OnSkip(finding.Skip{Where: patterns.RedactRuns(where), Reason: patterns.RedactRuns(reason)})
 	}
 }
 
@@ -372,7 +372,7 @@ func (c *Crawler) visit(ctx context.Context, t task, enqueue func(task), send fu
 		c.skip(r.url.String(), r.truncated)
 	}
 	kind := kindOf(r, t.as)
-	where := patterns.Scrub(r.url.String())
+	where := patterns.RedactRuns(r.url.String())
 	c.kinds.Store(where, kind)
 	mapRef := strings.TrimSpace(r.header.Get("SourceMap"))
 	if mapRef == "" {
