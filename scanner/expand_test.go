@@ -303,6 +303,8 @@ func TestLabel(t *testing.T) {
 		{k + ".txt", patterns.Redact([]byte(k)) + ".txt"},
 		{"x" + k + "y", "x" + patterns.Redact([]byte(k+"y"))},
 		{"atmx_short", "atmx_short"},
+		{"dir/" + strings.ReplaceAll(k, "_", "%5F") + ".txt", "dir/" + patterns.Redact([]byte(k)) + ".txt"},
+		{strings.ReplaceAll(k, "_", "&#95;"), patterns.Redact([]byte(k))},
 	}
 	for _, tt := range tests {
 		if got := Label(tt.in); got != tt.want {
