@@ -457,13 +457,23 @@ func (x *expansion) leaf(ctx context.Context, it Item, r io.Reader) (int64, erro
 	return x.det.ScanReader(ctx, r, it.Loc, sink)
 }
 
-// sinkFor is where the Detector reports an item's own text.
+// sinkFor is where the Detector reports an item's own text; its Skips go
+// to the Engine's.
 func (x *expansion) sinkFor(it Item) Sink {
+	var s Sink = skipSink{x.sink, x.skip}
 	if it.Remap != nil {
-		return remapSink{x.sink, it.Remap}
+		return remapSink{s, it.Remap}
 	}
-	return x.sink
+	return s
 }
+
+// skipSink adds the Engine's Skip reporting to a Sink.
+type skipSink struct {
+	Sink
+	skip func(Skip)
+}
+
+func (s skipSink) Skip(k Skip) { s.skip(k) }
 
 const smallItem = 256 << 10
 

@@ -44,8 +44,15 @@ const (
 	// tabs of indentation after the break.
 	minSeg    = 16
 	maxIndent = 16
-	// Decoding stops once it has produced budgetPerByte bytes per input
-	// byte, plus budgetBase: a bound on the work any input can cause.
+	// Decoding is bounded per region: each place at the top level where
+	// an encoding may start (an escape's window, a base64 run, a UTF-16
+	// run) may decode budgetPerByte bytes per byte of its span, its own
+	// decoding included, so a pathological region runs out alone and the
+	// regions after it are decoded as usual. Nested decoding (below the
+	// top level) also draws from one budget for the whole buffer,
+	// budgetPerByte per input byte plus budgetBase: a bound on the work
+	// any input can cause (the top-level decodings add a few bytes per
+	// byte at most).
 	budgetPerByte = 6
 	budgetBase    = 1 << 16
 )
@@ -95,9 +102,14 @@ type Result struct {
 	// Carry is to be passed as Options.Carry for the window starting at
 	// Limit.
 	Carry int
-	// Exhausted says the decoding budget ran out: some encoded content
-	// was left undecoded (adversarial or pathological input).
+	// Exhausted says a decoding budget ran out: some encoded content
+	// was left undecoded (adversarial or pathological input). Plain keys
+	// are found all the same, and so are keys one encoding deep in every
+	// region; the regions after one that ran out are decoded as usual.
 	Exhausted bool
+	// ExhaustedAt is the offset in the buffer of the first region whose
+	// budget ran out, ExhaustedRegions how many did.
+	ExhaustedAt, ExhaustedRegions int
 }
 
 // Scanner finds keys in buffers, plain and encoded. It keeps scratch
@@ -114,9 +126,15 @@ type Scanner struct {
 
 	depth, limit int
 	nearMisses   bool
-	budget       int
+	budget       int // the current top-level region's
+	nested       int // the buffer's, for decoding below the top level
+	spent        int // bytes decoded in this scan, for tests
 	perByte      int // budgetPerByte unless a test lowers it
-	exhausted    bool
+	perByteNow   int
+	regionAt     int // offset of the current top-level region
+	regionDry    bool
+	exhaustedAt  int
+	exhaustedN   int
 	seed         maphash.Seed
 	seen         map[seenKey]int // index in found
 	found        []hit
@@ -156,8 +174,9 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 	if s.perByte > 0 {
 		perByte = s.perByte
 	}
-	s.budget = perByte*len(buf) + budgetBase
-	s.exhausted = false
+	s.perByteNow = perByte
+	s.nested = perByte*len(buf) + budgetBase
+	s.budget, s.spent, s.exhaustedAt, s.exhaustedN = 0, 0, -1, 0
 	clear(s.seen)
 	top := &s.lv[0]
 	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1)}
@@ -167,7 +186,7 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 		h.m.Key = s.keys[h.key : h.key+h.n : h.key+h.n]
 		fn(h.m)
 	}
-	res := Result{Exhausted: s.exhausted}
+	res := Result{Exhausted: s.exhaustedN > 0, ExhaustedAt: s.exhaustedAt, ExhaustedRegions: s.exhaustedN}
 	if s.depth > 0 && !opt.AtEOF {
 		res.Carry = s.carryAt(top, s.limit)
 	}
@@ -246,12 +265,32 @@ func (m *mapping) toParent(i int) int {
 	return int(m.pos[i])
 }
 
-func (s *Scanner) spend(n int) bool {
-	if s.budget < n {
-		s.exhausted = true
+// region starts a top-level region at offset at, spanning span bytes of
+// the buffer, with its own budget.
+func (s *Scanner) region(at, span int) {
+	s.budget = s.perByteNow * span
+	s.regionAt, s.regionDry = at, false
+}
+
+// spend accounts n bytes decoded from a level at depth and says whether
+// the budgets allow them. Decoding from the top level (depth 0) draws on
+// its region's budget only; deeper decoding on the buffer's too.
+func (s *Scanner) spend(depth, n int) bool {
+	if s.budget < n || depth > 0 && s.nested < n {
+		if !s.regionDry {
+			s.regionDry = true
+			s.exhaustedN++
+			if s.exhaustedAt < 0 || s.regionAt < s.exhaustedAt {
+				s.exhaustedAt = s.regionAt
+			}
+		}
 		return false
 	}
 	s.budget -= n
+	if depth > 0 {
+		s.nested -= n
+	}
+	s.spent += n
 	return true
 }
 
@@ -506,7 +545,10 @@ func (s *Scanner) decodeRun(l *level, depth int, r *run) {
 	}
 	p := r.phase(l.carry)
 	natural := false
-	if s.spend(len(chars)) {
+	if depth == 0 {
+		s.region(r.start, len(chars))
+	}
+	if s.spend(depth, len(chars)) {
 		c := &s.lv[depth+1]
 		s.data[depth+1] = decodeChars(s.data[depth+1][:0], chars, p)
 		*c = level{data: s.data[depth+1], atEOF: !r.truncEnd, kind: KindBase64, parent: l,
@@ -528,7 +570,7 @@ func (s *Scanner) decodeRun(l *level, depth int, r *run) {
 			}
 			st, en := max(0, g-4), min(len(chars), g+72)
 			wp := mod4(st - g)
-			if !s.spend(en - st) {
+			if !s.spend(depth, en-st) {
 				return
 			}
 			s.leafB = decodeChars(s.leafB[:0], chars[st:en], wp)
@@ -609,7 +651,10 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 			continue
 		}
 		ws, we := max(0, p-radius), min(len(b), p+advance+radius)
-		if !s.spend(we - ws) {
+		if depth == 0 {
+			s.region(p, we-ws)
+		}
+		if !s.spend(depth, we-ws) {
 			return
 		}
 		d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
@@ -692,6 +737,9 @@ func (s *Scanner) utf16Runs(l *level, depth int) {
 		// of the run is whole in one reading only). Both map a character
 		// to its ASCII byte, so a key seen in both is reported once.
 		be := (l.parity+a0)&1 == 1
+		if depth == 0 {
+			s.region(a0, e0-a0)
+		}
 		bom := false
 		switch {
 		case a0 >= 2 && b[a0-2] == 0xFF && b[a0-1] == 0xFE:
@@ -716,7 +764,7 @@ func (s *Scanner) utf16Runs(l *level, depth int) {
 			if to-from < 2*patterns.KeyLen-1 {
 				continue
 			}
-			if !s.spend((to - from) / 2) {
+			if !s.spend(depth, (to-from)/2) {
 				return
 			}
 			d := s.data[depth+1][:0]
