@@ -365,10 +365,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 				i += MinBase64Run
 				continue
 			}
-			j := i
-			for j < len(b) && j-i <= maxIndent+2 && isSpace(b[j]) {
-				j++
-			}
+			j := spaceAfter(b, i, maxIndent+3)
 			if j == len(b) || !isB64(b[j]) {
 				i = j + MinBase64Run
 				continue
@@ -377,13 +374,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 		}
 		// Most probes land in a word: measure its segment first, and go
 		// on unless it is long enough, or may join a wrapped block.
-		a, e := i, i+1
-		for a > 0 && isB64(b[a-1]) {
-			a--
-		}
-		for e < len(b) && isB64(b[e]) {
-			e++
-		}
+		a, e := segStart(b, i), segEnd(b, i+1)
 		if e-a < MinBase64Run && !s.mayWrap(l, a, e) {
 			i = max(i+MinBase64Run, e+MinBase64Run-1)
 			continue
@@ -404,14 +395,93 @@ func (s *Scanner) mayWrap(l *level, a, e int) bool {
 	if e-a >= minSeg && e < len(b) && (b[e] == '\r' || b[e] == '\n') {
 		return true
 	}
-	j := a
-	for j > 0 && a-j < maxIndent && (b[j-1] == ' ' || b[j-1] == '\t') {
-		j--
-	}
-	if j > 0 {
+	if j := indentBefore(b, a); j > 0 {
 		return b[j-1] == '\n'
 	}
 	return l.carry > 0
+}
+
+// The helpers below walk the layout of wrapped base64: a line's segment of
+// base64 characters, the indentation (at most maxIndent spaces or tabs)
+// before the next, the line breaks between them.
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// indentBefore returns where the indentation that ends at b[i] starts.
+func indentBefore(b []byte, i int) int {
+	j := i
+	for j > 0 && i-j < maxIndent && isBlank(b[j-1]) {
+		j--
+	}
+	return j
+}
+
+// indentAfter returns where the indentation that starts at b[i] ends.
+func indentAfter(b []byte, i int) int {
+	j := i
+	for j < len(b) && j-i < maxIndent && isBlank(b[j]) {
+		j++
+	}
+	return j
+}
+
+// spaceAfter returns the end of the white space, at most n bytes, that
+// starts at b[i].
+func spaceAfter(b []byte, i, n int) int {
+	j := i
+	for j < len(b) && j-i < n && isSpace(b[j]) {
+		j++
+	}
+	return j
+}
+
+// segStart and segEnd return the bounds of the base64 segment around
+// b[i].
+func segStart(b []byte, i int) int {
+	for i > 0 && isB64(b[i-1]) {
+		i--
+	}
+	return i
+}
+
+func segEnd(b []byte, i int) int {
+	for i < len(b) && isB64(b[i]) {
+		i++
+	}
+	return i
+}
+
+// prevSeg returns the segment that ends the line before the one the
+// segment at b[k] starts (after its indentation), if there is one.
+func prevSeg(b []byte, k int) (start, end int, ok bool) {
+	j := indentBefore(b, k)
+	if j == 0 || b[j-1] != '\n' {
+		return 0, 0, false
+	}
+	j--
+	if j > 0 && b[j-1] == '\r' {
+		j--
+	}
+	if j == 0 || !isB64(b[j-1]) {
+		return 0, 0, false
+	}
+	return segStart(b, j-1), j, true
+}
+
+// nextSeg returns where the segment starting the line after a segment
+// ending at b[e] begins (after its indentation), if there is one.
+func nextSeg(b []byte, e int) (int, bool) {
+	if e < len(b) && b[e] == '\r' {
+		e++
+	}
+	if e >= len(b) || b[e] != '\n' {
+		return 0, false
+	}
+	x := indentAfter(b, e+1)
+	if x >= len(b) || !isB64(b[x]) {
+		return 0, false
+	}
+	return x, true
 }
 
 // run is a stretch of base64 characters, possibly across line breaks.
@@ -424,40 +494,22 @@ type run struct {
 }
 
 // findRun returns the run holding the base64 character at b[i], its lines
-// in s.segs[depth].
+// in s.segs[depth]. A run goes on to the next line only after a segment of
+// at least minSeg characters, except a first segment that may be the tail
+// of a run the previous window held.
 func (s *Scanner) findRun(l *level, depth, i int) run {
 	b := l.data
 	exempt := l.carry > 0 // a line at the start may be the tail of a long one
 	first := 0
 	if exempt {
-		for first < len(b) && first < maxIndent+2 && isSpace(b[first]) {
-			first++
-		}
+		first = spaceAfter(b, 0, maxIndent+2)
 	}
-	k := i
+	wraps := func(start, end int) bool { return end-start >= minSeg || exempt && start == first }
+
+	k := segStart(b, i)
 	for {
-		for k > 0 && isB64(b[k-1]) {
-			k--
-		}
-		j := k
-		for j > 0 && k-j < maxIndent && (b[j-1] == ' ' || b[j-1] == '\t') {
-			j--
-		}
-		if j == 0 || b[j-1] != '\n' {
-			break
-		}
-		j--
-		if j > 0 && b[j-1] == '\r' {
-			j--
-		}
-		if j == 0 || !isB64(b[j-1]) {
-			break
-		}
-		ps := j - 1
-		for ps > 0 && isB64(b[ps-1]) {
-			ps--
-		}
-		if j-ps < minSeg && !(exempt && ps == first) {
+		ps, pe, ok := prevSeg(b, k)
+		if !ok || !wraps(ps, pe) {
 			break
 		}
 		k = ps
@@ -467,30 +519,17 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	j := k
 	for {
 		ss := j
-		for j < len(b) && isB64(b[j]) {
-			j++
-		}
+		j = segEnd(b, j)
 		segs = append(segs, seg{r.n, ss})
 		r.n += j - ss
-		if j-ss < minSeg && !(exempt && ss == first) {
+		if !wraps(ss, j) {
 			break
 		}
-		x := j
-		if x < len(b) && b[x] == '\r' {
-			x++
-		}
-		if x >= len(b) || b[x] != '\n' {
+		next, ok := nextSeg(b, j)
+		if !ok {
 			break
 		}
-		x++
-		y := x
-		for x < len(b) && x-y < maxIndent && (b[x] == ' ' || b[x] == '\t') {
-			x++
-		}
-		if x >= len(b) || !isB64(b[x]) {
-			break
-		}
-		j = x
+		j = next
 	}
 	s.segs[depth] = segs
 	r.end = j
@@ -499,11 +538,7 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	}
 	r.truncStart = exempt && r.start == first
 	if !l.atEOF {
-		rest := r.end + r.pad
-		for rest < len(b) && rest-r.end < maxIndent+4 && isSpace(b[rest]) {
-			rest++
-		}
-		r.truncEnd = rest == len(b)
+		r.truncEnd = spaceAfter(b, r.end+r.pad, maxIndent+4-r.pad) == len(b)
 	}
 	return r
 }
@@ -706,46 +741,26 @@ func (s *Scanner) utf16Runs(l *level, depth int) {
 		if !(z > 0 && printable[b[z-1]]) && !(z+1 < len(b) && printable[b[z+1]]) {
 			continue
 		}
-		zp := z & 1
-		s0 := z
-		for s0 > 0 {
-			c := b[s0-1]
-			if (s0-1)&1 == zp && c != 0 || (s0-1)&1 != zp && !printable[c] {
-				break
-			}
-			s0--
-		}
-		e0 := z + 1
-		for e0 < len(b) {
-			c := b[e0]
-			if e0&1 == zp && c != 0 || e0&1 != zp && !printable[c] {
-				break
-			}
-			e0++
-		}
+		s0, e0 := utf16Extent(b, z)
 		i = max(i, e0)
-		a0 := s0
-		if a0&1 == zp {
+		a0 := s0 // the first ASCII byte
+		if a0&1 == z&1 {
 			a0++
 		}
 		if (e0-a0+1)/2 < patterns.KeyLen {
 			continue
+		}
+		if depth == 0 {
+			s.region(a0, e0-a0)
 		}
 		// Without a byte-order mark, "c\0c\0c" reads as little-endian
 		// "cc" + c or big-endian c + "cc": the parity of the offset picks
 		// the likely order, and the other is tried too (a key at the edge
 		// of the run is whole in one reading only). Both map a character
 		// to its ASCII byte, so a key seen in both is reported once.
-		be := (l.parity+a0)&1 == 1
-		if depth == 0 {
-			s.region(a0, e0-a0)
-		}
-		bom := false
-		switch {
-		case a0 >= 2 && b[a0-2] == 0xFF && b[a0-1] == 0xFE:
-			be, bom = false, true
-		case a0 >= 3 && b[a0-3] == 0xFE && b[a0-2] == 0xFF:
-			be, bom = true, true
+		be, bom := byteOrder(b, a0)
+		if !bom {
+			be = (l.parity+a0)&1 == 1
 		}
 		for try := range 2 {
 			if try == 1 {
@@ -764,24 +779,66 @@ func (s *Scanner) utf16Runs(l *level, depth int) {
 			if to-from < 2*patterns.KeyLen-1 {
 				continue
 			}
-			if !s.spend(depth, (to-from)/2) {
+			if !s.decodeUTF16(l, depth, from, to, be, e0 < len(b) || l.atEOF) {
 				return
 			}
-			d := s.data[depth+1][:0]
-			for j := from; j < to; j += 2 {
-				d = append(d, b[j])
-			}
-			s.data[depth+1] = d
-			kind := KindUTF16LE
-			if be {
-				kind = KindUTF16BE
-			}
-			c := &s.lv[depth+1]
-			*c = level{data: d, atEOF: e0 < len(b) || l.atEOF, kind: kind, parent: l,
-				m: mapping{how: mapUTF16, first: from}}
-			s.scanLevel(c, depth+1)
 		}
 	}
+}
+
+// utf16Extent returns the bounds of the stretch around the NUL at b[z] in
+// which bytes of z's parity are NULs and the others printable ASCII.
+func utf16Extent(b []byte, z int) (start, end int) {
+	zp := z & 1
+	ok := func(j int) bool {
+		if j&1 == zp {
+			return b[j] == 0
+		}
+		return printable[b[j]]
+	}
+	start = z
+	for start > 0 && ok(start-1) {
+		start--
+	}
+	end = z + 1
+	for end < len(b) && ok(end) {
+		end++
+	}
+	return start, end
+}
+
+// byteOrder reads the byte-order mark before the first ASCII byte a0 of a
+// UTF-16 run, if there is one.
+func byteOrder(b []byte, a0 int) (be, bom bool) {
+	switch {
+	case a0 >= 2 && b[a0-2] == 0xFF && b[a0-1] == 0xFE:
+		return false, true
+	case a0 >= 3 && b[a0-3] == 0xFE && b[a0-2] == 0xFF:
+		return true, true
+	}
+	return false, false
+}
+
+// decodeUTF16 takes the ASCII bytes b[from], b[from+2], … before to of l
+// as one level deeper and scans it; false when the budget is out.
+func (s *Scanner) decodeUTF16(l *level, depth, from, to int, be, atEOF bool) bool {
+	if !s.spend(depth, (to-from)/2) {
+		return false
+	}
+	b := l.data
+	d := s.data[depth+1][:0]
+	for j := from; j < to; j += 2 {
+		d = append(d, b[j])
+	}
+	s.data[depth+1] = d
+	kind := KindUTF16LE
+	if be {
+		kind = KindUTF16BE
+	}
+	c := &s.lv[depth+1]
+	*c = level{data: d, atEOF: atEOF, kind: kind, parent: l, m: mapping{how: mapUTF16, first: from}}
+	s.scanLevel(c, depth+1)
+	return true
 }
 
 // carryAt returns the Result.Carry for a window starting at limit: the
