@@ -272,18 +272,24 @@ func (s *Scanner) region(at, span int) {
 	s.regionAt, s.regionDry = at, false
 }
 
+// dry records that the current region's budget ran out.
+func (s *Scanner) dry() {
+	if s.regionDry {
+		return
+	}
+	s.regionDry = true
+	s.exhaustedN++
+	if s.exhaustedAt < 0 || s.regionAt < s.exhaustedAt {
+		s.exhaustedAt = s.regionAt
+	}
+}
+
 // spend accounts n bytes decoded from a level at depth and says whether
 // the budgets allow them. Decoding from the top level (depth 0) draws on
 // its region's budget only; deeper decoding on the buffer's too.
 func (s *Scanner) spend(depth, n int) bool {
 	if s.budget < n || depth > 0 && s.nested < n {
-		if !s.regionDry {
-			s.regionDry = true
-			s.exhaustedN++
-			if s.exhaustedAt < 0 || s.regionAt < s.exhaustedAt {
-				s.exhaustedAt = s.regionAt
-			}
-		}
+		s.dry()
 		return false
 	}
 	s.budget -= n
