@@ -100,7 +100,10 @@ type guard struct {
 	resolver Resolver
 	mu       sync.Mutex
 	proxies  map[string]bool // proxy hosts the environment named
-	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	// proxyFrom names the proxy of a request: http.ProxyFromEnvironment
+	// unless a test says none.
+	proxyFrom func(*http.Request) (*url.URL, error)
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // check returns nil when host (a name or an address literal) may be
@@ -169,7 +172,7 @@ func (g *guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 // it wherever it is. Through a proxy the proxy resolves names: the policy
 // then holds for address literals only (checked before each request).
 func (g *guard) proxy(req *http.Request) (*url.URL, error) {
-	u, err := http.ProxyFromEnvironment(req)
+	u, err := g.proxyFrom(req)
 	if u != nil {
 		g.mu.Lock()
 		g.proxies[strings.ToLower(u.Hostname())] = true

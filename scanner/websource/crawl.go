@@ -50,7 +50,10 @@ type Options struct {
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Client makes the requests; its CheckRedirect is not used (the
-	// crawler follows redirects itself). A default client when nil.
+	// crawler follows redirects itself). A default client when nil, which
+	// dials only addresses the policy allows (see AllowPrivate); a client
+	// given here dials as it likes, and the policy then holds for URLs
+	// that name an address literally.
 	Client *http.Client
 	// AllowPrivate lets the crawl connect to loopback, private,
 	// link-local, shared (CGNAT), multicast and reserved addresses, which
@@ -158,7 +161,7 @@ func New(seeds []string, opt Options) (*Crawler, error) {
 	opt = opt.withDefaults()
 	c := &Crawler{opt: opt, hosts: map[string]bool{}, seen: map[string]bool{}, dropped: map[string]int{}}
 	c.dialIP = (&net.Dialer{Timeout: opt.Timeout}).DialContext
-	c.guard = &guard{allowAll: opt.AllowPrivate, exempt: map[string]bool{}, proxies: map[string]bool{}, resolver: opt.Resolver,
+	c.guard = &guard{allowAll: opt.AllowPrivate, exempt: map[string]bool{}, proxies: map[string]bool{}, proxyFrom: http.ProxyFromEnvironment, resolver: opt.Resolver,
 		dial: func(ctx context.Context, network, addr string) (net.Conn, error) { return c.dialIP(ctx, network, addr) }}
 	for _, s := range seeds {
 		u, err := url.Parse(s)
