@@ -1,8 +1,10 @@
 package websource
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -224,4 +226,30 @@ func TestAddressPolicy(t *testing.T) {
 			t.Errorf("refused(%s) = %q, want %q", tt.addr, class, tt.class)
 		}
 	}
+}
+
+// FuzzDecodeContentEncoding: whatever the Content-Encoding header and the
+// body, decode neither panics nor stacks more than MaxCodings decoders,
+// and reading its output is bounded by the caller's limit.
+func FuzzDecodeContentEncoding(f *testing.F) {
+	f.Add("gzip", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Add("deflate, deflate, deflate, deflate", []byte("x\x9c\x03\x00\x00\x00\x00\x01"))
+	f.Add("br,identity, ,gzip", []byte{0x3b})
+	f.Add(strings.Repeat("deflate,", 100), []byte{})
+	f.Fuzz(func(t *testing.T, enc string, body []byte) {
+		r, err := decode(bytes.NewReader(body), enc)
+		n := 0
+		for _, c := range strings.Split(enc, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				n++
+			}
+		}
+		if n > MaxCodings && err == nil {
+			t.Fatalf("%d codings accepted", n)
+		}
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, io.LimitReader(r, 1<<20))
+	})
 }
