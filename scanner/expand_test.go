@@ -79,8 +79,7 @@ func (s *splitter) Match(it Item, head []byte) (bool, bool) {
 
 func (s *splitter) Expand(ctx context.Context, it Item, r io.Reader, emit func(Item) error) error {
 	if s.panics {
-		var m map[string]int
-		m["boom"]++
+		panic("splitter: hostile input")
 	}
 	if s.blocks {
 		<-ctx.Done()
