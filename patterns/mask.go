@@ -23,9 +23,13 @@ const (
 	maskPasses = 3
 	// maskB64Depth bounds base64 inside base64.
 	maskB64Depth = 3
-	// minMaskB64 is the shortest base64 run decoded: enough characters
-	// for the prefix at any alignment.
-	minMaskB64 = 8
+	// minMaskB64 is the shortest base64 run decoded: a little under the
+	// 62 characters the detector needs (a key is 47 bytes, 63 characters);
+	// a shorter run cannot hide a key it finds.
+	minMaskB64 = 60
+	// maskIndent is how much indentation a wrapped base64 run may have
+	// after a line break and still go on, as the detector joins lines.
+	maskIndent = 16
 	// b64Keep is how many characters of a masked base64 run are kept.
 	b64Keep = 4
 )
@@ -325,11 +329,8 @@ func findSpans(b []byte, rule runRule, depth int, spans []span) []span {
 			i++
 			continue
 		}
-		j := i
-		for j < len(v.b) && isMaskB64(v.b[j]) {
-			j++
-		}
-		if j-i >= minMaskB64 && b64HoldsKey(v.b[i:j], depth) {
+		j, n := b64Run(v.b, i)
+		if n >= minMaskB64 && b64HoldsKey(v.b[i:j], depth) {
 			spans = append(spans, span{v.from(i), v.to(j - 1), string(v.b[i:i+b64Keep]) + "…"})
 		}
 		i = j
@@ -353,6 +354,33 @@ func b64HoldsKey(run []byte, depth int) bool {
 // prefixOnly accepts any prefix run: decoded base64 that shows the prefix
 // is masked whole, however little of a key follows.
 func prefixOnly(v []byte, i int) (int, string) { return len(Prefix), "" }
+
+// b64Run returns the end of the base64 run starting at b[i], lines joined
+// across a line break and indentation as the detector joins them, and its
+// number of characters.
+func b64Run(b []byte, i int) (end, n int) {
+	j := i
+	for {
+		for j < len(b) && isMaskB64(b[j]) {
+			j++
+			n++
+		}
+		x := j
+		if x < len(b) && b[x] == '\r' {
+			x++
+		}
+		if x >= len(b) || b[x] != '\n' {
+			return j, n
+		}
+		x++
+		for y := x; x < len(b) && x-y < maskIndent && (b[x] == ' ' || b[x] == '\t'); x++ {
+		}
+		if x >= len(b) || !isMaskB64(b[x]) {
+			return j, n
+		}
+		j = x
+	}
+}
 
 func isMaskB64(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||

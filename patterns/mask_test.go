@@ -49,9 +49,15 @@ var encodings = map[string]func(string) string{
 		}
 		return b.String()
 	},
-	"base64":         func(k string) string { return base64.StdEncoding.EncodeToString([]byte("k=" + k)) },
-	"base64url":      func(k string) string { return base64.RawURLEncoding.EncodeToString([]byte(k)) },
-	"percent base64": func(k string) string { return strings.ReplaceAll(base64.StdEncoding.EncodeToString([]byte(k)), "=", "%3D") },
+	"base64":    func(k string) string { return base64.StdEncoding.EncodeToString([]byte("k=" + k)) },
+	"base64url": func(k string) string { return base64.RawURLEncoding.EncodeToString([]byte(k)) },
+	"base64 wrapped": func(k string) string {
+		e := base64.StdEncoding.EncodeToString([]byte("the key is " + k))
+		return e[:40] + "\r\n    " + e[40:]
+	},
+	"percent base64": func(k string) string {
+		return strings.ReplaceAll(base64.StdEncoding.EncodeToString([]byte(k)), "=", "%3D")
+	},
 	"base64 percent": func(k string) string {
 		return base64.StdEncoding.EncodeToString([]byte(strings.ReplaceAll(k, "_", "%5F")))
 	},
