@@ -46,15 +46,18 @@ const (
 	maxIndent = 16
 	// Decoding is bounded per region: each place at the top level where
 	// an encoding may start (an escape's window, a base64 run, a UTF-16
-	// run) may decode budgetPerByte bytes per byte of its span, its own
-	// decoding included, so a pathological region runs out alone and the
-	// regions after it are decoded as usual. Nested decoding (below the
-	// top level) also draws from one budget for the whole buffer,
-	// budgetPerByte per input byte plus budgetBase: a bound on the work
-	// any input can cause (the top-level decodings add a few bytes per
-	// byte at most).
+	// run) may decode regionPerByte bytes per byte of its span, its own
+	// decoding included. Beyond that, nested decoding may borrow from a
+	// pool for the whole buffer (budgetPerByte per input byte plus
+	// budgetBase), at most half of what is left of it per region, so that
+	// deep but legitimate nesting is decoded whole, while a pathological
+	// region runs out alone and the regions after it are decoded as usual.
+	// The work any input can cause is bounded by the regions' allowances
+	// (regions overlap: at most about 8 span bytes per input byte, so 16
+	// decoded bytes per input byte) plus the pool.
 	budgetPerByte = 6
 	budgetBase    = 1 << 16
+	regionPerByte = 2
 )
 
 // Match is a key-shaped candidate found in a buffer, plain or under
@@ -126,20 +129,22 @@ type Scanner struct {
 
 	depth, limit int
 	nearMisses   bool
-	budget       int // the current top-level region's
-	nested       int // the buffer's, for decoding below the top level
+	budget       int // the current top-level region's own
+	borrow       int // what the current region may still take from pool
+	pool         int // the buffer's, shared by the regions' nested decoding
 	spent        int // bytes decoded in this scan, for tests
-	perByte      int // budgetPerByte unless a test lowers it
-	perByteNow   int
-	regionAt     int // offset of the current top-level region
-	regionDry    bool
-	exhaustedAt  int
-	exhaustedN   int
-	seed         maphash.Seed
-	seen         map[seenKey]int // index in found
-	found        []hit
-	keys         []byte // the found keys' bytes
-	chain        [DefaultDepth]string
+	// tight, for tests, leaves a region its own decoding only and no
+	// pool to borrow from: any nested decoding runs out.
+	tight       bool
+	regionAt    int // offset of the current top-level region
+	regionDry   bool
+	exhaustedAt int
+	exhaustedN  int
+	seed        maphash.Seed
+	seen        map[seenKey]int // index in found
+	found       []hit
+	keys        []byte // the found keys' bytes
+	chain       [DefaultDepth]string
 }
 
 // hit is a match held until the scan ends, its key in Scanner.keys.
@@ -170,12 +175,10 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 		s.limit = len(buf)
 	}
 	s.nearMisses = opt.NearMisses
-	perByte := budgetPerByte
-	if s.perByte > 0 {
-		perByte = s.perByte
+	s.pool = budgetPerByte*len(buf) + budgetBase
+	if s.tight {
+		s.pool = 0
 	}
-	s.perByteNow = perByte
-	s.nested = perByte*len(buf) + budgetBase
 	s.budget, s.spent, s.exhaustedAt, s.exhaustedN = 0, 0, -1, 0
 	clear(s.seen)
 	top := &s.lv[0]
@@ -268,7 +271,11 @@ func (m *mapping) toParent(i int) int {
 // region starts a top-level region at offset at, spanning span bytes of
 // the buffer, with its own budget.
 func (s *Scanner) region(at, span int) {
-	s.budget = s.perByteNow * span
+	s.budget = regionPerByte * span
+	if s.tight {
+		s.budget = span
+	}
+	s.borrow = s.pool / 2
 	s.regionAt, s.regionDry = at, false
 }
 
@@ -284,20 +291,24 @@ func (s *Scanner) dry() {
 	}
 }
 
-// spend accounts n bytes decoded from a level at depth and says whether
-// the budgets allow them. Decoding from the top level (depth 0) draws on
-// its region's budget only; deeper decoding on the buffer's too.
-func (s *Scanner) spend(depth, n int) bool {
-	if s.budget < n || depth > 0 && s.nested < n {
-		s.dry()
-		return false
+// spend accounts n bytes decoded and says whether the budgets allow them:
+// the region's own first, then what it may borrow from the buffer's pool.
+// A region's first spending, its own decoding, always fits.
+func (s *Scanner) spend(n int) bool {
+	if n <= s.budget {
+		s.budget -= n
+		s.spent += n
+		return true
 	}
-	s.budget -= n
-	if depth > 0 {
-		s.nested -= n
+	if over := n - s.budget; over <= s.borrow {
+		s.budget = 0
+		s.borrow -= over
+		s.pool -= over
+		s.spent += n
+		return true
 	}
-	s.spent += n
-	return true
+	s.dry()
+	return false
 }
 
 // scanLevel finds plain candidates in l, then, if l is not at the depth
@@ -589,7 +600,7 @@ func (s *Scanner) decodeRun(l *level, depth int, r *run) {
 	if depth == 0 {
 		s.region(r.start, len(chars))
 	}
-	if s.spend(depth, len(chars)) {
+	if s.spend(len(chars)) {
 		c := &s.lv[depth+1]
 		s.data[depth+1] = decodeChars(s.data[depth+1][:0], chars, p)
 		*c = level{data: s.data[depth+1], atEOF: !r.truncEnd, kind: KindBase64, parent: l,
@@ -611,7 +622,7 @@ func (s *Scanner) decodeRun(l *level, depth int, r *run) {
 			}
 			st, en := max(0, g-4), min(len(chars), g+72)
 			wp := mod4(st - g)
-			if !s.spend(depth, en-st) {
+			if !s.spend(en - st) {
 				return
 			}
 			s.leafB = decodeChars(s.leafB[:0], chars[st:en], wp)
@@ -695,7 +706,7 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 		if depth == 0 {
 			s.region(p, we-ws)
 		}
-		if !s.spend(depth, we-ws) {
+		if !s.spend(we - ws) {
 			return
 		}
 		d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
@@ -828,7 +839,7 @@ func byteOrder(b []byte, a0 int) (be, bom bool) {
 // decodeUTF16 takes the ASCII bytes b[from], b[from+2], … before to of l
 // as one level deeper and scans it; false when the budget is out.
 func (s *Scanner) decodeUTF16(l *level, depth, from, to int, be, atEOF bool) bool {
-	if !s.spend(depth, (to-from)/2) {
+	if !s.spend((to - from) / 2) {
 		return false
 	}
 	b := l.data
