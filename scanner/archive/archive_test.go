@@ -587,7 +587,7 @@ func TestBombMemberSiblings(t *testing.T) {
 	var zb bytes.Buffer
 	w := zip.NewWriter(&zb)
 	fw, _ := w.Create("zeros.bin")
-	z := zeros(64 << 20)
+	z := zeros(16 << 20)
 	io.Copy(fw, &z)
 	fw, _ = w.Create("config.js")
 	fw.Write(text(k1))
@@ -598,7 +598,7 @@ func TestBombMemberSiblings(t *testing.T) {
 		key        string
 	}{
 		{"zip", "bomb.zip", zb.Bytes(), k1},
-		{"tgz", "bomb.tgz", bombTarGz(t, 64<<20, file{"package/config.js", text(k2)}), k2},
+		{"tgz", "bomb.tgz", bombTarGz(t, 16<<20, file{"package/config.js", text(k2)}), k2},
 	}
 	for _, tt := range tests {
 		for _, stream := range []bool{false, true} {
