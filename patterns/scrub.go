@@ -22,46 +22,14 @@ func IndexKeyShape(s string) int {
 }
 
 // Scrub returns s with every key-shaped run (see IndexKeyShape) replaced by
-// its redacted form. Text that holds none is returned as is.
-func Scrub(s string) string {
-	i := IndexKeyShape(s)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i >= 0 {
-		b.WriteString(s[:i])
-		b.WriteString(Redact([]byte(s[i : i+KeyLen])))
-		s = s[i+KeyLen:]
-		i = IndexKeyShape(s)
-	}
-	b.WriteString(s)
-	return b.String()
-}
+// its redacted form, whether written out or under the encodings the
+// detector sees through (percent, JS escapes, HTML references, UTF-16,
+// base64; see mask.go). Text that holds none is returned as is.
+func Scrub(s string) string { return mask(s, keyShape) }
 
 // RedactRuns cuts every run that starts with the key prefix and goes on in
 // base62 and '_' to at most its redacted form, whatever its length,
-// environment or checksum. It is the bluntest mask, for text from outside
-// (archive member names, server messages) where a key may sit glued to
-// anything.
-func RedactRuns(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, Prefix)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(Prefix)
-		for end < len(s) && (s[end] == '_' || IsBase62(s[end])) {
-			end++
-		}
-		b.WriteString(s[:i])
-		if end-i > RedactedLen {
-			b.WriteString(Redact([]byte(s[i:end])))
-		} else {
-			b.WriteString(s[i:end])
-		}
-		s = s[end:]
-	}
-}
+// environment or checksum, written out or encoded as Scrub sees through. It
+// is the bluntest mask, for text from outside (archive member names, URLs,
+// server messages) where a key may sit glued to anything.
+func RedactRuns(s string) string { return mask(s, anyRun) }

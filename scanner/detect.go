@@ -29,6 +29,15 @@ type Sink interface {
 	NearMiss(finding.NearMiss)
 }
 
+// SkipSink is a Sink that also takes Skips: the Detector tells it what it
+// could not scan fully (a decoding budget that ran out), so that nothing
+// is left out silently. The Engine's sinks implement it; a Sink that does
+// not is not told.
+type SkipSink interface {
+	Sink
+	Skip(Skip)
+}
+
 // Detector finds Atomyx keys in content, written out or hidden under
 // encodings (base64, percent, JS/JSON escapes, HTML entities, UTF-16, and
 // nestings of these; see package decode). The zero value is ready to use
@@ -65,7 +74,37 @@ var scanners = sync.Pool{New: func() any { return decode.NewScanner() }}
 
 // ScanBytes scans an in-memory buffer.
 func (d *Detector) ScanBytes(data []byte, loc finding.Location, sink Sink) {
-	d.scanWindow(data, 0, true, 0, 1, loc, sink, len(data), 0)
+	res := d.scanWindow(window{buf: data, atEOF: true, line: 1, limit: len(data)}, loc, sink)
+	var ex exhaustion
+	ex.add(res, 0)
+	ex.report(loc, sink)
+}
+
+// exhaustion gathers the windows of one item whose decoding budget ran
+// out, for one Skip.
+type exhaustion struct {
+	regions int
+	first   int64 // offset in the item of the first region
+}
+
+func (e *exhaustion) add(r decode.Result, offset int64) {
+	if !r.Exhausted {
+		return
+	}
+	if e.regions == 0 {
+		e.first = offset + int64(r.ExhaustedAt)
+	}
+	e.regions += r.ExhaustedRegions
+}
+
+func (e *exhaustion) report(loc finding.Location, sink Sink) {
+	ss, ok := sink.(SkipSink)
+	if e.regions == 0 || !ok {
+		return
+	}
+	ss.Skip(Skip{Where: describe(loc), Reason: fmt.Sprintf(
+		"decoding budget ran out in %d region(s), the first at byte %d: encoded text there was decoded only in part "+
+			"(plain keys, keys one encoding deep and the rest of the content were still scanned)", e.regions, e.first)})
 }
 
 // ScanReader scans a stream window by window, in memory bounded by the
@@ -83,7 +122,9 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		line   = 1   // line number at buf[0]
 		before byte
 		carry  int // base64 alignment carried into buf[0]
+		ex     exhaustion
 	)
+	defer func() { ex.report(loc, sink) }()
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -100,7 +141,9 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		if !atEOF {
 			limit = n - overlap
 		}
-		carry = d.scanWindow(buf[:n], before, atEOF, total, line, loc, sink, limit, carry)
+		res := d.scanWindow(window{buf: buf[:n], before: before, atEOF: atEOF, offset: total, line: line, limit: limit, carry: carry}, loc, sink)
+		ex.add(res, total)
+		carry = res.Carry
 		if atEOF {
 			if errors.Is(err, io.EOF) {
 				return total + int64(n), nil
@@ -127,15 +170,27 @@ type found struct {
 	decoded     []string
 }
 
-// scanWindow reports candidates in w that start before limit and returns
-// the base64 carry for the window starting at limit. offset is w's offset
-// in its stream, line the line number at w[0]; lines are counted only when
-// something is found, so text without keys costs the searches alone.
-func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, line int, loc finding.Location, sink Sink, limit, carry int) int {
+// window is one buffer of a stream for scanWindow.
+type window struct {
+	buf    []byte
+	before byte  // the byte before buf in its stream, 0 if none
+	atEOF  bool  // buf ends where its stream does
+	offset int64 // buf's offset in its stream
+	line   int   // the line number at buf[0]
+	limit  int   // candidates starting at or after it are the next window's
+	carry  int   // base64 alignment carried into buf[0]
+}
+
+// scanWindow reports candidates in win.buf that start before win.limit and
+// returns the decoder's result, whose Carry is for the window starting at
+// limit. Lines are counted only when something is found, so text without
+// keys costs the searches alone.
+func (d *Detector) scanWindow(win window, loc finding.Location, sink Sink) decode.Result {
+	w, offset, line := win.buf, win.offset, win.line
 	sc := scanners.Get().(*decode.Scanner)
 	var fs []found
 	res := sc.Scan(w, decode.Options{
-		Depth: d.depth(), Before: before, AtEOF: atEOF, Limit: limit, Carry: carry,
+		Depth: d.depth(), Before: win.before, AtEOF: win.atEOF, Limit: win.limit, Carry: win.carry,
 		Offset: offset, NearMisses: d.NearMisses,
 	}, func(m decode.Match) {
 		f := found{start: m.Start, end: m.End, valid: m.Valid, redacted: patterns.Redact(m.Key), decoded: m.Chain}
@@ -179,7 +234,7 @@ func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, l
 			Location:    l,
 		})
 	}
-	return res.Carry
+	return res
 }
 
 var allowMarker = []byte(AllowMarker)

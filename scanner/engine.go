@@ -227,7 +227,19 @@ type level struct {
 	known      int64 // the item's size when known beforehand
 	compressed *countReader
 	expanded   atomic.Int64
+	// resets counts the times the ratio allowance was renewed (see
+	// maxRatioResets).
+	resets atomic.Int32
 }
+
+// maxRatioResets is how many times one level's ratio allowance is renewed.
+// A member that exceeds the ratio on its own (a bomb) is skipped and its
+// siblings are still scanned with a fresh allowance, so a key is not
+// hidden behind a bomb; a small member that tips an allowance earlier
+// members used up renews it. Beyond this many renewals the rest of the
+// archive is left unscanned (and said so): a level costs at most
+// maxRatioResets+1 allowances of MaxRatio times its size.
+const maxRatioResets = 8
 
 func (l *level) base() int64 { return max(l.known, l.compressed.n.Load(), 1) }
 
@@ -376,8 +388,15 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 		case errors.Is(err, errStopped):
 			return err
 		case errors.As(err, &le) && le.lvl == lvl:
-			x.skip(Skip{Where: describe(it.Loc), Reason: le.Reason})
-			return &stopError{lvl}
+			// inner is the member that exceeded the ratio on its own.
+			if lvl.resets.Add(1) > maxRatioResets {
+				x.skip(Skip{Where: describe(it.Loc), Reason: fmt.Sprintf(
+					"%s; ratio allowance already renewed %d times: rest of the archive not scanned", le.Reason, maxRatioResets)})
+				return &stopError{lvl}
+			}
+			x.skip(Skip{Where: describe(inner.Loc), Reason: le.Reason + ": member cut short, its siblings still scanned"})
+			lvl.expanded.Store(0)
+			return nil
 		case errors.As(err, &le) && le.lvl == nil:
 			x.skip(Skip{Where: describe(it.Loc), Reason: le.Reason})
 			return errStopped
@@ -438,13 +457,23 @@ func (x *expansion) leaf(ctx context.Context, it Item, r io.Reader) (int64, erro
 	return x.det.ScanReader(ctx, r, it.Loc, sink)
 }
 
-// sinkFor is where the Detector reports an item's own text.
+// sinkFor is where the Detector reports an item's own text; its Skips go
+// to the Engine's.
 func (x *expansion) sinkFor(it Item) Sink {
+	var s Sink = skipSink{x.sink, x.skip}
 	if it.Remap != nil {
-		return remapSink{x.sink, it.Remap}
+		return remapSink{s, it.Remap}
 	}
-	return x.sink
+	return s
 }
+
+// skipSink adds the Engine's Skip reporting to a Sink.
+type skipSink struct {
+	Sink
+	skip func(Skip)
+}
+
+func (s skipSink) Skip(k Skip) { s.skip(k) }
 
 const smallItem = 256 << 10
 
@@ -479,6 +508,7 @@ func (x *expansion) meter(lvl *level, it *Item) *meterReader {
 type meterReader struct {
 	x   *expansion
 	lvl *level
+	n   atomic.Int64 // the item's bytes counted so far
 	rc  io.ReadCloser
 	err error // the limit reached
 	// readErr is the error reading the item ended with.
@@ -521,7 +551,16 @@ func (m *meterReader) allow(n int64) int64 {
 			"expansion limit: more than %s expanded from one item", formatBytes(lim.MaxTotalBytes))}
 		return max(0, n-(total-lim.MaxTotalBytes))
 	}
+	own := m.n.Add(n)
 	if base := m.lvl.base(); lim.MaxRatio > 0 && exp > ratioFloor && float64(exp) > lim.MaxRatio*float64(base) {
+		allowance := lim.MaxRatio * float64(base)
+		if float64(own) <= allowance/2 && m.lvl.resets.Load() < maxRatioResets {
+			// Earlier members used the allowance up, not this one:
+			// renew it, counting this member only.
+			m.lvl.resets.Add(1)
+			m.lvl.expanded.Store(own)
+			return n
+		}
 		m.err = &LimitError{lvl: m.lvl, Reason: fmt.Sprintf(
 			"zip bomb: expansion ratio exceeds %d:1 (over %s out of %s)",
 			int64(lim.MaxRatio), formatBytes(exp), formatBytes(base))}

@@ -144,9 +144,8 @@ func Label(name string) string {
 		}
 		name = b.String()
 	}
-	if !strings.Contains(name, patterns.Prefix) {
-		return name
-	}
+	// No fast path on the literal prefix: a name may hold a key encoded
+	// (atmx%5Fprd%5F…), which RedactRuns sees through.
 	return patterns.RedactRuns(name)
 }
 

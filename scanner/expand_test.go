@@ -79,8 +79,7 @@ func (s *splitter) Match(it Item, head []byte) (bool, bool) {
 
 func (s *splitter) Expand(ctx context.Context, it Item, r io.Reader, emit func(Item) error) error {
 	if s.panics {
-		var m map[string]int
-		m["boom"]++
+		panic("splitter: hostile input")
 	}
 	if s.blocks {
 		<-ctx.Done()
@@ -303,6 +302,8 @@ func TestLabel(t *testing.T) {
 		{k + ".txt", patterns.Redact([]byte(k)) + ".txt"},
 		{"x" + k + "y", "x" + patterns.Redact([]byte(k+"y"))},
 		{"atmx_short", "atmx_short"},
+		{"dir/" + strings.ReplaceAll(k, "_", "%5F") + ".txt", "dir/" + patterns.Redact([]byte(k)) + ".txt"},
+		{strings.ReplaceAll(k, "_", "&#95;"), patterns.Redact([]byte(k))},
 	}
 	for _, tt := range tests {
 		if got := Label(tt.in); got != tt.want {

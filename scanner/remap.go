@@ -17,3 +17,10 @@ func (s remapSink) NearMiss(n finding.NearMiss) {
 	n.Location = s.remap(n.Location)
 	s.Sink.NearMiss(n)
 }
+
+// Skip passes a Skip on to the sink below, when it takes them.
+func (s remapSink) Skip(k Skip) {
+	if ss, ok := s.Sink.(SkipSink); ok {
+		ss.Skip(k)
+	}
+}

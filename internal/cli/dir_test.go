@@ -154,7 +154,7 @@ func TestDirBombIsSkippedNotSilent(t *testing.T) {
 	if len(rep.Findings) != 1 || !rep.Stats.Partial {
 		t.Errorf("findings %d, partial %v", len(rep.Findings), rep.Stats.Partial)
 	}
-	if len(rep.Skipped) != 1 || rep.Skipped[0].Where != "huge.log.gz" || !strings.Contains(rep.Skipped[0].Reason, "zip bomb") {
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Where != "huge.log.gz!huge.log" || !strings.Contains(rep.Skipped[0].Reason, "zip bomb") {
 		t.Errorf("skipped %+v", rep.Skipped)
 	}
 }

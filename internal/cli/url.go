@@ -35,7 +35,11 @@ original source path and line. JavaScript is read, never executed.
 
 The crawl stays on the given URLs' hosts (--allow-host adds more) and is
 bounded in pages, files, bytes, time and concurrency; whatever could not be
-fetched is listed as skipped.`,
+fetched is listed as skipped. It never connects to loopback, private,
+link-local (cloud metadata), CGNAT, multicast or reserved addresses, checking
+the address it actually dials, unless a URL given here names one literally
+(http://127.0.0.1:8080/, http://localhost:3000/) or --allow-private-addresses
+is set. A response may stack at most 3 Content-Encodings.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.URLs = args
@@ -54,6 +58,7 @@ fetched is listed as skipped.`,
 	fs.DurationVar(&o.web.MaxTime, "max-time", websource.DefaultMaxTime, "time limit of the whole crawl")
 	fs.IntVar(&o.web.Concurrency, "concurrency", websource.DefaultConcurrency, "requests in flight")
 	fs.IntVar(&o.web.MaxRedirects, "max-redirects", websource.DefaultMaxRedirects, "longest redirect chain followed")
+	fs.BoolVar(&o.web.AllowPrivate, "allow-private-addresses", false, "also connect to loopback, private, link-local and other internal addresses (refused by default, except URLs given here by address or as localhost)")
 	return cmd
 }
 

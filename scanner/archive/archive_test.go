@@ -550,3 +550,94 @@ func TestZipSpill(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// bombTarGz is a tgz of a member of n zeros followed by more members,
+// written as a stream so that the test holds only the compressed bytes.
+func bombTarGz(t testing.TB, n int64, after ...file) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	w := tar.NewWriter(zw)
+	if err := w.WriteHeader(&tar.Header{Name: "zeros.bin", Mode: 0o644, Size: n, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	z := zeros(n)
+	if _, err := io.Copy(w, &z); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range after {
+		if err := w.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		w.Write(f.data)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// A member cut short by the ratio limit is a skip of that member: its
+// siblings are still scanned, so a key behind a bomb is found.
+func TestBombMemberSiblings(t *testing.T) {
+	k1, k2 := newKey(t), newKey(t)
+	var zb bytes.Buffer
+	w := zip.NewWriter(&zb)
+	fw, _ := w.Create("zeros.bin")
+	z := zeros(16 << 20)
+	io.Copy(fw, &z)
+	fw, _ = w.Create("config.js")
+	fw.Write(text(k1))
+	w.Close()
+	tests := []struct {
+		name, file string
+		data       []byte
+		key        string
+	}{
+		{"zip", "bomb.zip", zb.Bytes(), k1},
+		{"tgz", "bomb.tgz", bombTarGz(t, 16<<20, file{"package/config.js", text(k2)}), k2},
+	}
+	for _, tt := range tests {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stream=%v", tt.name, stream), func(t *testing.T) {
+				res := scan(t, tt.file, tt.data, stream, scanner.Limits{})
+				if _, ok := res.paths()[fp(tt.key)]; !ok {
+					t.Errorf("key beside the bomb member not found")
+				}
+				var bomb bool
+				for _, s := range res.skips {
+					if strings.Contains(s.Reason, "zip bomb") && strings.HasSuffix(s.Where, "zeros.bin") {
+						bomb = true
+					}
+				}
+				if !bomb {
+					t.Errorf("skips %+v, want the bomb member skipped as a zip bomb", res.skips)
+				}
+			})
+		}
+	}
+}
+
+// Many bomb members (or one compressed stream behind many entries) cost
+// bounded work: after 9 members cut by the ratio the archive is given up,
+// and says so.
+func TestManyBombMembers(t *testing.T) {
+	var zb bytes.Buffer
+	w := zip.NewWriter(&zb)
+	for i := range 12 {
+		fw, _ := w.Create(fmt.Sprintf("zeros%02d.bin", i))
+		z := zeros(4 << 20)
+		io.Copy(fw, &z)
+	}
+	w.Close()
+	res := scan(t, "bombs.zip", zb.Bytes(), false, scanner.Limits{MaxRatio: 10})
+	if !res.skipped("rest of the archive not scanned") {
+		t.Errorf("skips %+v", res.skips)
+	}
+	if n := len(res.skips); n != 9 {
+		t.Errorf("%d skips, want 8 members and the archive", n)
+	}
+}

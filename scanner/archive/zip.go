@@ -167,7 +167,7 @@ func walkLocal(ctx context.Context, it scanner.Item, ra io.ReaderAt, size int64,
 		}
 		name := string(nameExtra[:nameLen])
 		if csize == math.MaxUint32 || usize == math.MaxUint32 {
-			usize, csize = zip64Sizes(nameExtra[nameLen:], usize, csize)
+			_, csize = zip64Sizes(nameExtra[nameLen:], usize, csize)
 		}
 		data := off + hdrLen + nameLen + extraLen
 		known := flags&8 == 0 && csize >= 0 && data+csize <= size

@@ -18,6 +18,14 @@
 // around each of them. Every decoded candidate still has to pass
 // patterns.Find, checksum and boundaries included, on the decoded text.
 //
+// The work is bounded per region: each place an encoding may start (an
+// escape's window, a base64 run, a UTF-16 run) has its own budget, so
+// input made to multiply the work (escapes that decode to escapes of other
+// kinds, three deep) runs out in its own region only; plain keys and keys
+// one encoding deep are found everywhere, the regions after it are decoded
+// as usual, and Result says where a budget ran out so that the caller can
+// report it rather than pass over it in silence.
+//
 // The decoders themselves (Base64, Percent, JSEscape, HTMLEntity, UTF16) are
 // exported for reuse and fuzzing; they are lenient: what does not decode is
 // copied through.

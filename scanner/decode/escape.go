@@ -17,11 +17,6 @@ const (
 var escIntro = [...]byte{escPercent: '%', escJS: '\\', escHTML: '&'}
 var escName = [...]string{escPercent: KindPercent, escJS: KindJSEscape, escHTML: KindHTMLEntity}
 
-// maxEscLen bounds the length of one escape the decoders accept
-// ("&#x00005f;", "\u{00005f}", "&UnderBar;"), and so the length of a key
-// written with one escape per character.
-const maxEscLen = 10
-
 // Percent appends to dst the percent-decoding of src: each %XX (two hex
 // digits, either case) becomes the byte XX; everything else, '+' included,
 // is copied.

@@ -183,7 +183,7 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("plain keys not reported at %v", plain)
 		}
 		// Decoding is bounded: small inputs never come near the budget.
-		if spent := budgetPerByte*len(data) + budgetBase - s.budget; res.Exhausted || spent > 4*len(data)+2*budgetBase/3 {
+		if spent := s.spent; res.Exhausted || spent > 4*len(data)+2*budgetBase/3 {
 			t.Fatalf("%d bytes in, %d decoded, exhausted %v", len(data), spent, res.Exhausted)
 		}
 	})

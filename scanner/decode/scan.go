@@ -44,10 +44,20 @@ const (
 	// tabs of indentation after the break.
 	minSeg    = 16
 	maxIndent = 16
-	// Decoding stops once it has produced budgetPerByte bytes per input
-	// byte, plus budgetBase: a bound on the work any input can cause.
+	// Decoding is bounded per region: each place at the top level where
+	// an encoding may start (an escape's window, a base64 run, a UTF-16
+	// run) may decode regionPerByte bytes per byte of its span, its own
+	// decoding included. Beyond that, nested decoding may borrow from a
+	// pool for the whole buffer (budgetPerByte per input byte plus
+	// budgetBase), at most half of what is left of it per region, so that
+	// deep but legitimate nesting is decoded whole, while a pathological
+	// region runs out alone and the regions after it are decoded as usual.
+	// The work any input can cause is bounded by the regions' allowances
+	// (regions overlap: at most about 8 span bytes per input byte, so 16
+	// decoded bytes per input byte) plus the pool.
 	budgetPerByte = 6
 	budgetBase    = 1 << 16
+	regionPerByte = 2
 )
 
 // Match is a key-shaped candidate found in a buffer, plain or under
@@ -95,9 +105,14 @@ type Result struct {
 	// Carry is to be passed as Options.Carry for the window starting at
 	// Limit.
 	Carry int
-	// Exhausted says the decoding budget ran out: some encoded content
-	// was left undecoded (adversarial or pathological input).
+	// Exhausted says a decoding budget ran out: some encoded content
+	// was left undecoded (adversarial or pathological input). Plain keys
+	// are found all the same, and so are keys one encoding deep in every
+	// region; the regions after one that ran out are decoded as usual.
 	Exhausted bool
+	// ExhaustedAt is the offset in the buffer of the first region whose
+	// budget ran out, ExhaustedRegions how many did.
+	ExhaustedAt, ExhaustedRegions int
 }
 
 // Scanner finds keys in buffers, plain and encoded. It keeps scratch
@@ -114,14 +129,22 @@ type Scanner struct {
 
 	depth, limit int
 	nearMisses   bool
-	budget       int
-	perByte      int // budgetPerByte unless a test lowers it
-	exhausted    bool
-	seed         maphash.Seed
-	seen         map[seenKey]int // index in found
-	found        []hit
-	keys         []byte // the found keys' bytes
-	chain        [DefaultDepth]string
+	budget       int // the current top-level region's own
+	borrow       int // what the current region may still take from pool
+	pool         int // the buffer's, shared by the regions' nested decoding
+	spent        int // bytes decoded in this scan, for tests
+	// tight, for tests, leaves a region its own decoding only and no
+	// pool to borrow from: any nested decoding runs out.
+	tight       bool
+	regionAt    int // offset of the current top-level region
+	regionDry   bool
+	exhaustedAt int
+	exhaustedN  int
+	seed        maphash.Seed
+	seen        map[seenKey]int // index in found
+	found       []hit
+	keys        []byte // the found keys' bytes
+	chain       [DefaultDepth]string
 }
 
 // hit is a match held until the scan ends, its key in Scanner.keys.
@@ -152,12 +175,11 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 		s.limit = len(buf)
 	}
 	s.nearMisses = opt.NearMisses
-	perByte := budgetPerByte
-	if s.perByte > 0 {
-		perByte = s.perByte
+	s.pool = budgetPerByte*len(buf) + budgetBase
+	if s.tight {
+		s.pool = 0
 	}
-	s.budget = perByte*len(buf) + budgetBase
-	s.exhausted = false
+	s.budget, s.spent, s.exhaustedAt, s.exhaustedN = 0, 0, -1, 0
 	clear(s.seen)
 	top := &s.lv[0]
 	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1)}
@@ -167,7 +189,7 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 		h.m.Key = s.keys[h.key : h.key+h.n : h.key+h.n]
 		fn(h.m)
 	}
-	res := Result{Exhausted: s.exhausted}
+	res := Result{Exhausted: s.exhaustedN > 0, ExhaustedAt: s.exhaustedAt, ExhaustedRegions: s.exhaustedN}
 	if s.depth > 0 && !opt.AtEOF {
 		res.Carry = s.carryAt(top, s.limit)
 	}
@@ -246,13 +268,47 @@ func (m *mapping) toParent(i int) int {
 	return int(m.pos[i])
 }
 
-func (s *Scanner) spend(n int) bool {
-	if s.budget < n {
-		s.exhausted = true
-		return false
+// region starts a top-level region at offset at, spanning span bytes of
+// the buffer, with its own budget.
+func (s *Scanner) region(at, span int) {
+	s.budget = regionPerByte * span
+	if s.tight {
+		s.budget = span
 	}
-	s.budget -= n
-	return true
+	s.borrow = s.pool / 2
+	s.regionAt, s.regionDry = at, false
+}
+
+// dry records that the current region's budget ran out.
+func (s *Scanner) dry() {
+	if s.regionDry {
+		return
+	}
+	s.regionDry = true
+	s.exhaustedN++
+	if s.exhaustedAt < 0 || s.regionAt < s.exhaustedAt {
+		s.exhaustedAt = s.regionAt
+	}
+}
+
+// spend accounts n bytes decoded and says whether the budgets allow them:
+// the region's own first, then what it may borrow from the buffer's pool.
+// A region's first spending, its own decoding, always fits.
+func (s *Scanner) spend(n int) bool {
+	if n <= s.budget {
+		s.budget -= n
+		s.spent += n
+		return true
+	}
+	if over := n - s.budget; over <= s.borrow {
+		s.budget = 0
+		s.borrow -= over
+		s.pool -= over
+		s.spent += n
+		return true
+	}
+	s.dry()
+	return false
 }
 
 // scanLevel finds plain candidates in l, then, if l is not at the depth
@@ -326,10 +382,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 				i += MinBase64Run
 				continue
 			}
-			j := i
-			for j < len(b) && j-i <= maxIndent+2 && isSpace(b[j]) {
-				j++
-			}
+			j := spaceAfter(b, i, maxIndent+3)
 			if j == len(b) || !isB64(b[j]) {
 				i = j + MinBase64Run
 				continue
@@ -338,13 +391,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 		}
 		// Most probes land in a word: measure its segment first, and go
 		// on unless it is long enough, or may join a wrapped block.
-		a, e := i, i+1
-		for a > 0 && isB64(b[a-1]) {
-			a--
-		}
-		for e < len(b) && isB64(b[e]) {
-			e++
-		}
+		a, e := segStart(b, i), segEnd(b, i+1)
 		if e-a < MinBase64Run && !s.mayWrap(l, a, e) {
 			i = max(i+MinBase64Run, e+MinBase64Run-1)
 			continue
@@ -365,14 +412,93 @@ func (s *Scanner) mayWrap(l *level, a, e int) bool {
 	if e-a >= minSeg && e < len(b) && (b[e] == '\r' || b[e] == '\n') {
 		return true
 	}
-	j := a
-	for j > 0 && a-j < maxIndent && (b[j-1] == ' ' || b[j-1] == '\t') {
-		j--
-	}
-	if j > 0 {
+	if j := indentBefore(b, a); j > 0 {
 		return b[j-1] == '\n'
 	}
 	return l.carry > 0
+}
+
+// The helpers below walk the layout of wrapped base64: a line's segment of
+// base64 characters, the indentation (at most maxIndent spaces or tabs)
+// before the next, the line breaks between them.
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// indentBefore returns where the indentation that ends at b[i] starts.
+func indentBefore(b []byte, i int) int {
+	j := i
+	for j > 0 && i-j < maxIndent && isBlank(b[j-1]) {
+		j--
+	}
+	return j
+}
+
+// indentAfter returns where the indentation that starts at b[i] ends.
+func indentAfter(b []byte, i int) int {
+	j := i
+	for j < len(b) && j-i < maxIndent && isBlank(b[j]) {
+		j++
+	}
+	return j
+}
+
+// spaceAfter returns the end of the white space, at most n bytes, that
+// starts at b[i].
+func spaceAfter(b []byte, i, n int) int {
+	j := i
+	for j < len(b) && j-i < n && isSpace(b[j]) {
+		j++
+	}
+	return j
+}
+
+// segStart and segEnd return the bounds of the base64 segment around
+// b[i].
+func segStart(b []byte, i int) int {
+	for i > 0 && isB64(b[i-1]) {
+		i--
+	}
+	return i
+}
+
+func segEnd(b []byte, i int) int {
+	for i < len(b) && isB64(b[i]) {
+		i++
+	}
+	return i
+}
+
+// prevSeg returns the segment that ends the line before the one the
+// segment at b[k] starts (after its indentation), if there is one.
+func prevSeg(b []byte, k int) (start, end int, ok bool) {
+	j := indentBefore(b, k)
+	if j == 0 || b[j-1] != '\n' {
+		return 0, 0, false
+	}
+	j--
+	if j > 0 && b[j-1] == '\r' {
+		j--
+	}
+	if j == 0 || !isB64(b[j-1]) {
+		return 0, 0, false
+	}
+	return segStart(b, j-1), j, true
+}
+
+// nextSeg returns where the segment starting the line after a segment
+// ending at b[e] begins (after its indentation), if there is one.
+func nextSeg(b []byte, e int) (int, bool) {
+	if e < len(b) && b[e] == '\r' {
+		e++
+	}
+	if e >= len(b) || b[e] != '\n' {
+		return 0, false
+	}
+	x := indentAfter(b, e+1)
+	if x >= len(b) || !isB64(b[x]) {
+		return 0, false
+	}
+	return x, true
 }
 
 // run is a stretch of base64 characters, possibly across line breaks.
@@ -385,40 +511,22 @@ type run struct {
 }
 
 // findRun returns the run holding the base64 character at b[i], its lines
-// in s.segs[depth].
+// in s.segs[depth]. A run goes on to the next line only after a segment of
+// at least minSeg characters, except a first segment that may be the tail
+// of a run the previous window held.
 func (s *Scanner) findRun(l *level, depth, i int) run {
 	b := l.data
 	exempt := l.carry > 0 // a line at the start may be the tail of a long one
 	first := 0
 	if exempt {
-		for first < len(b) && first < maxIndent+2 && isSpace(b[first]) {
-			first++
-		}
+		first = spaceAfter(b, 0, maxIndent+2)
 	}
-	k := i
+	wraps := func(start, end int) bool { return end-start >= minSeg || exempt && start == first }
+
+	k := segStart(b, i)
 	for {
-		for k > 0 && isB64(b[k-1]) {
-			k--
-		}
-		j := k
-		for j > 0 && k-j < maxIndent && (b[j-1] == ' ' || b[j-1] == '\t') {
-			j--
-		}
-		if j == 0 || b[j-1] != '\n' {
-			break
-		}
-		j--
-		if j > 0 && b[j-1] == '\r' {
-			j--
-		}
-		if j == 0 || !isB64(b[j-1]) {
-			break
-		}
-		ps := j - 1
-		for ps > 0 && isB64(b[ps-1]) {
-			ps--
-		}
-		if j-ps < minSeg && !(exempt && ps == first) {
+		ps, pe, ok := prevSeg(b, k)
+		if !ok || !wraps(ps, pe) {
 			break
 		}
 		k = ps
@@ -428,30 +536,17 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	j := k
 	for {
 		ss := j
-		for j < len(b) && isB64(b[j]) {
-			j++
-		}
+		j = segEnd(b, j)
 		segs = append(segs, seg{r.n, ss})
 		r.n += j - ss
-		if j-ss < minSeg && !(exempt && ss == first) {
+		if !wraps(ss, j) {
 			break
 		}
-		x := j
-		if x < len(b) && b[x] == '\r' {
-			x++
-		}
-		if x >= len(b) || b[x] != '\n' {
+		next, ok := nextSeg(b, j)
+		if !ok {
 			break
 		}
-		x++
-		y := x
-		for x < len(b) && x-y < maxIndent && (b[x] == ' ' || b[x] == '\t') {
-			x++
-		}
-		if x >= len(b) || !isB64(b[x]) {
-			break
-		}
-		j = x
+		j = next
 	}
 	s.segs[depth] = segs
 	r.end = j
@@ -460,11 +555,7 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	}
 	r.truncStart = exempt && r.start == first
 	if !l.atEOF {
-		rest := r.end + r.pad
-		for rest < len(b) && rest-r.end < maxIndent+4 && isSpace(b[rest]) {
-			rest++
-		}
-		r.truncEnd = rest == len(b)
+		r.truncEnd = spaceAfter(b, r.end+r.pad, maxIndent+4-r.pad) == len(b)
 	}
 	return r
 }
@@ -506,6 +597,9 @@ func (s *Scanner) decodeRun(l *level, depth int, r *run) {
 	}
 	p := r.phase(l.carry)
 	natural := false
+	if depth == 0 {
+		s.region(r.start, len(chars))
+	}
 	if s.spend(len(chars)) {
 		c := &s.lv[depth+1]
 		s.data[depth+1] = decodeChars(s.data[depth+1][:0], chars, p)
@@ -609,6 +703,9 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 			continue
 		}
 		ws, we := max(0, p-radius), min(len(b), p+advance+radius)
+		if depth == 0 {
+			s.region(p, we-ws)
+		}
 		if !s.spend(we - ws) {
 			return
 		}
@@ -661,43 +758,26 @@ func (s *Scanner) utf16Runs(l *level, depth int) {
 		if !(z > 0 && printable[b[z-1]]) && !(z+1 < len(b) && printable[b[z+1]]) {
 			continue
 		}
-		zp := z & 1
-		s0 := z
-		for s0 > 0 {
-			c := b[s0-1]
-			if (s0-1)&1 == zp && c != 0 || (s0-1)&1 != zp && !printable[c] {
-				break
-			}
-			s0--
-		}
-		e0 := z + 1
-		for e0 < len(b) {
-			c := b[e0]
-			if e0&1 == zp && c != 0 || e0&1 != zp && !printable[c] {
-				break
-			}
-			e0++
-		}
+		s0, e0 := utf16Extent(b, z)
 		i = max(i, e0)
-		a0 := s0
-		if a0&1 == zp {
+		a0 := s0 // the first ASCII byte
+		if a0&1 == z&1 {
 			a0++
 		}
 		if (e0-a0+1)/2 < patterns.KeyLen {
 			continue
+		}
+		if depth == 0 {
+			s.region(a0, e0-a0)
 		}
 		// Without a byte-order mark, "c\0c\0c" reads as little-endian
 		// "cc" + c or big-endian c + "cc": the parity of the offset picks
 		// the likely order, and the other is tried too (a key at the edge
 		// of the run is whole in one reading only). Both map a character
 		// to its ASCII byte, so a key seen in both is reported once.
-		be := (l.parity+a0)&1 == 1
-		bom := false
-		switch {
-		case a0 >= 2 && b[a0-2] == 0xFF && b[a0-1] == 0xFE:
-			be, bom = false, true
-		case a0 >= 3 && b[a0-3] == 0xFE && b[a0-2] == 0xFF:
-			be, bom = true, true
+		be, bom := byteOrder(b, a0)
+		if !bom {
+			be = (l.parity+a0)&1 == 1
 		}
 		for try := range 2 {
 			if try == 1 {
@@ -716,24 +796,66 @@ func (s *Scanner) utf16Runs(l *level, depth int) {
 			if to-from < 2*patterns.KeyLen-1 {
 				continue
 			}
-			if !s.spend((to - from) / 2) {
+			if !s.decodeUTF16(l, depth, from, to, be, e0 < len(b) || l.atEOF) {
 				return
 			}
-			d := s.data[depth+1][:0]
-			for j := from; j < to; j += 2 {
-				d = append(d, b[j])
-			}
-			s.data[depth+1] = d
-			kind := KindUTF16LE
-			if be {
-				kind = KindUTF16BE
-			}
-			c := &s.lv[depth+1]
-			*c = level{data: d, atEOF: e0 < len(b) || l.atEOF, kind: kind, parent: l,
-				m: mapping{how: mapUTF16, first: from}}
-			s.scanLevel(c, depth+1)
 		}
 	}
+}
+
+// utf16Extent returns the bounds of the stretch around the NUL at b[z] in
+// which bytes of z's parity are NULs and the others printable ASCII.
+func utf16Extent(b []byte, z int) (start, end int) {
+	zp := z & 1
+	ok := func(j int) bool {
+		if j&1 == zp {
+			return b[j] == 0
+		}
+		return printable[b[j]]
+	}
+	start = z
+	for start > 0 && ok(start-1) {
+		start--
+	}
+	end = z + 1
+	for end < len(b) && ok(end) {
+		end++
+	}
+	return start, end
+}
+
+// byteOrder reads the byte-order mark before the first ASCII byte a0 of a
+// UTF-16 run, if there is one.
+func byteOrder(b []byte, a0 int) (be, bom bool) {
+	switch {
+	case a0 >= 2 && b[a0-2] == 0xFF && b[a0-1] == 0xFE:
+		return false, true
+	case a0 >= 3 && b[a0-3] == 0xFE && b[a0-2] == 0xFF:
+		return true, true
+	}
+	return false, false
+}
+
+// decodeUTF16 takes the ASCII bytes b[from], b[from+2], … before to of l
+// as one level deeper and scans it; false when the budget is out.
+func (s *Scanner) decodeUTF16(l *level, depth, from, to int, be, atEOF bool) bool {
+	if !s.spend((to - from) / 2) {
+		return false
+	}
+	b := l.data
+	d := s.data[depth+1][:0]
+	for j := from; j < to; j += 2 {
+		d = append(d, b[j])
+	}
+	s.data[depth+1] = d
+	kind := KindUTF16LE
+	if be {
+		kind = KindUTF16BE
+	}
+	c := &s.lv[depth+1]
+	*c = level{data: d, atEOF: atEOF, kind: kind, parent: l, m: mapping{how: mapUTF16, first: from}}
+	s.scanLevel(c, depth+1)
+	return true
 }
 
 // carryAt returns the Result.Carry for a window starting at limit: the

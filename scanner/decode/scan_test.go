@@ -343,17 +343,53 @@ func TestBudget(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := NewScanner()
 			res := s.Scan([]byte(in), Options{Depth: DefaultDepth, AtEOF: true}, func(Match) {})
-			spent := budgetPerByte*len(in) + budgetBase - s.budget
+			spent := s.spent
 			if res.Exhausted || spent > 4*len(in) {
 				t.Errorf("decoded %d bytes for %d (%.1f a byte), exhausted %v", spent, len(in), float64(spent)/float64(len(in)), res.Exhausted)
 			}
-			s.perByte = 1
+			s.tight = true
 			in := " " + in + " " + k + " "
 			n := 0
 			res = s.Scan([]byte(in), Options{Depth: DefaultDepth, AtEOF: true}, func(Match) { n++ })
-			if !res.Exhausted || n != 1 {
-				t.Errorf("small budget: exhausted %v, %d matches; want true, 1", res.Exhausted, n)
+			if !res.Exhausted || n != 1 || res.ExhaustedAt < 0 || res.ExhaustedAt > len(in)-patterns.KeyLen {
+				t.Errorf("small budget: exhausted %v at %d, %d matches; want true, 1", res.Exhausted, res.ExhaustedAt, n)
 			}
 		})
+	}
+}
+
+// A region whose budget runs out does not hide what comes after it: about
+// 50 KB of escapes nested three ways deep used up the whole buffer's budget,
+// and a key after them written with \u005f or %5F was missed. Each region
+// has its own budget now and borrows from the buffer's within limits; with
+// 500 KB of such escapes some regions run out, the scan says so and where,
+// and the key after them is found.
+func TestBudgetRunsOutLocally(t *testing.T) {
+	k := newKey(t, patterns.Production)
+	filler := strings.Repeat(`%2541\x41&#65;\u0025&#37;`, 20000)
+	for name, key := range map[string]string{
+		"js":      strings.ReplaceAll(k, "_", `\u005f`),
+		"percent": strings.ReplaceAll(k, "_", "%5F"),
+		"html":    strings.ReplaceAll(k, "_", "&#95;"),
+		"base64":  b64std("key=" + k),
+		"nested":  strings.ReplaceAll(k, "_", "%255F"),
+	} {
+		in := filler + " " + key + " "
+		s := NewScanner()
+		n := 0
+		res := s.Scan([]byte(in), Options{Depth: DefaultDepth, AtEOF: true}, func(m Match) {
+			if m.Valid {
+				n++
+			}
+		})
+		if n != 1 {
+			t.Errorf("%s: %d keys after %d bytes of nested escapes, want 1", name, n, len(filler))
+		}
+		if !res.Exhausted || res.ExhaustedAt < 0 || res.ExhaustedAt >= len(filler) || res.ExhaustedRegions == 0 {
+			t.Errorf("%s: %+v, want a region of the filler reported exhausted", name, res)
+		}
+		if s.spent > (2*regionPerByte*4+budgetPerByte)*len(in)+budgetBase {
+			t.Errorf("%s: decoded %d bytes for %d", name, s.spent, len(in))
+		}
 	}
 }

@@ -2,23 +2,26 @@ package websource
 
 import (
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -47,8 +50,19 @@ type Options struct {
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Client makes the requests; its CheckRedirect is not used (the
-	// crawler follows redirects itself). A default client when nil.
+	// crawler follows redirects itself). A default client when nil, which
+	// dials only addresses the policy allows (see AllowPrivate); a client
+	// given here dials as it likes, and the policy then holds for URLs
+	// that name an address literally.
 	Client *http.Client
+	// AllowPrivate lets the crawl connect to loopback, private,
+	// link-local, shared (CGNAT), multicast and reserved addresses, which
+	// it refuses by default (see refused); seeds given as an address
+	// literal or as localhost are always allowed.
+	AllowPrivate bool
+	// Resolver looks host names up for the default client's dialer;
+	// net.DefaultResolver when nil.
+	Resolver Resolver
 }
 
 // Defaults.
@@ -89,17 +103,29 @@ func (o Options) withDefaults() Options {
 	if o.UserAgent == "" {
 		o.UserAgent = DefaultUserAgent
 	}
-	if o.Client == nil {
-		o.Client = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			MaxIdleConnsPerHost: o.Concurrency,
-			TLSHandshakeTimeout: o.Timeout,
-			// We ask for encodings ourselves and decode them: the
-			// transport's own gzip handling would hide brotli and deflate.
-			DisableCompression: true,
-		}}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
 	}
 	return o
+}
+
+// maxHeaderBytes bounds the response headers the default client reads
+// (net/http's own default is 10 MB).
+const maxHeaderBytes = 256 << 10
+
+// defaultClient dials through g, so that every connection the crawl
+// makes is to an address the policy allows.
+func defaultClient(o Options, g *guard) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                  g.proxy,
+		DialContext:            g.DialContext,
+		MaxIdleConnsPerHost:    o.Concurrency,
+		TLSHandshakeTimeout:    o.Timeout,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		// We ask for encodings ourselves and decode them: the
+		// transport's own gzip handling would hide brotli and deflate.
+		DisableCompression: true,
+	}}
 }
 
 // Crawler is a scanner.Source over a deployed site. Use New.
@@ -108,6 +134,9 @@ type Crawler struct {
 	seeds  []*url.URL
 	hosts  map[string]bool
 	client *http.Client
+	guard  *guard
+	// dialIP connects to an address the guard has checked.
+	dialIP func(ctx context.Context, network, addr string) (net.Conn, error)
 	// OnSkip is told of every URL that could not be fetched or was cut
 	// short. Called concurrently.
 	OnSkip func(finding.Skip)
@@ -131,6 +160,9 @@ func New(seeds []string, opt Options) (*Crawler, error) {
 	}
 	opt = opt.withDefaults()
 	c := &Crawler{opt: opt, hosts: map[string]bool{}, seen: map[string]bool{}, dropped: map[string]int{}}
+	c.dialIP = (&net.Dialer{Timeout: opt.Timeout}).DialContext
+	c.guard = &guard{allowAll: opt.AllowPrivate, exempt: map[string]bool{}, proxies: map[string]bool{}, proxyFrom: http.ProxyFromEnvironment, resolver: opt.Resolver,
+		dial: func(ctx context.Context, network, addr string) (net.Conn, error) { return c.dialIP(ctx, network, addr) }}
 	for _, s := range seeds {
 		u, err := url.Parse(s)
 		if err != nil {
@@ -140,13 +172,20 @@ func New(seeds []string, opt Options) (*Crawler, error) {
 			return nil, fmt.Errorf("URL %s: want an absolute http or https URL", patterns.Scrub(s))
 		}
 		u.Fragment = ""
+		if _, err := netip.ParseAddr(u.Hostname()); err == nil || strings.EqualFold(u.Hostname(), "localhost") {
+			c.guard.exempt[strings.ToLower(u.Hostname())] = true
+		}
 		c.seeds = append(c.seeds, u)
 		c.hosts[strings.ToLower(u.Host)] = true
 	}
 	for _, h := range opt.AllowHosts {
 		c.hosts[strings.ToLower(strings.TrimSpace(h))] = true
 	}
-	cl := *opt.Client
+	client := opt.Client
+	if client == nil {
+		client = defaultClient(opt, c.guard)
+	}
+	cl := *client
 	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.client = &cl
 	return c, nil
@@ -194,7 +233,7 @@ func (c *Crawler) allow(u *url.URL) {
 
 func (c *Crawler) skip(where, reason string) {
 	if c.OnSkip != nil {
-		c.OnSkip(finding.Skip{Where: patterns.Scrub(where), Reason: patterns.Scrub(reason)})
+		c.OnSkip(finding.Skip{Where: patterns.RedactRuns(where), Reason: patterns.RedactRuns(reason)})
 	}
 }
 
@@ -336,7 +375,7 @@ func (c *Crawler) visit(ctx context.Context, t task, enqueue func(task), send fu
 		c.skip(r.url.String(), r.truncated)
 	}
 	kind := kindOf(r, t.as)
-	where := patterns.Scrub(r.url.String())
+	where := patterns.RedactRuns(r.url.String())
 	c.kinds.Store(where, kind)
 	mapRef := strings.TrimSpace(r.header.Get("SourceMap"))
 	if mapRef == "" {
@@ -537,6 +576,13 @@ func (c *Crawler) fetch(ctx context.Context, u *url.URL, seed bool) *response {
 }
 
 func (c *Crawler) get(ctx context.Context, u *url.URL) (*http.Response, error) {
+	// An address literal is checked before the request, whatever client
+	// or proxy makes it; names are checked where they are dialled.
+	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {
+		if err := c.guard.check(u.Hostname(), a); err != nil {
+			return nil, err
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
@@ -554,16 +600,33 @@ func (c *Crawler) get(ctx context.Context, u *url.URL) (*http.Response, error) {
 	return resp, nil
 }
 
+// MaxCodings is the most content codings one response may stack
+// ("gzip, br" is two). Each coding costs a decoder and its window: a
+// response must not decide how many (10⁵ "deflate"s took 575 MB, 10⁶
+// killed the runtime). Servers send one; browsers decode no deeper.
+const MaxCodings = 3
+
 // decode undoes a Content-Encoding list (applied in order, so undone in
-// reverse).
+// reverse). More than MaxCodings codings, identity aside, are refused
+// before any decoder is made.
 func decode(r io.Reader, encoding string) (io.Reader, error) {
 	if encoding == "" {
 		return r, nil
 	}
+	// Counted before splitting: the list may be the size of the header.
+	if n := strings.Count(encoding, ",") + 1; n > 4*MaxCodings {
+		return nil, fmt.Errorf("Content-Encoding lists %d codings: more than %d refused", n, MaxCodings)
+	}
 	codings := strings.Split(encoding, ",")
+	codings = slices.DeleteFunc(codings, func(c string) bool {
+		c = strings.TrimSpace(c)
+		return c == "" || strings.EqualFold(c, "identity")
+	})
+	if len(codings) > MaxCodings {
+		return nil, fmt.Errorf("Content-Encoding lists %d codings: more than %d refused", len(codings), MaxCodings)
+	}
 	for i := len(codings) - 1; i >= 0; i-- {
 		switch ce := strings.ToLower(strings.TrimSpace(codings[i])); ce {
-		case "", "identity":
 		case "gzip", "x-gzip":
 			zr, err := gzip.NewReader(r)
 			if err != nil {
