@@ -63,7 +63,7 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 	if err != nil {
 		return nil, err
 	}
-	run := so.newRun()
+	run := so.newRun(nil)
 	var opts gitsource.Options
 	if !req.All {
 		opts.Range = req.Base + ".." + req.Head

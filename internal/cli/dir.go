@@ -62,8 +62,7 @@ func (o *dirOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun()
-	useFiles(run.engine, src)
+	run := o.newRun(fileBundles(src))
 	st, err := run.engine.Run(ctx, src, run.set)
 	if err != nil {
 		if run.prog != nil {
@@ -105,22 +104,18 @@ func (o *dirOptions) configRoot() string {
 	return wd
 }
 
-// useFiles lets the bundle expander read source maps beside the bundles,
-// inside the scanned directories.
-func useFiles(e *scanner.Engine, src *filesource.Source) {
-	for i, x := range e.Expanders {
-		if _, ok := x.(*bundle.Expander); ok {
-			e.Expanders[i] = &bundle.Expander{LoadMap: func(_ context.Context, it scanner.Item, ref string) ([]byte, error) {
-				if it.Loc.Source != finding.SourceFile {
-					return nil, fs.ErrNotExist
-				}
-				if i := strings.IndexAny(ref, "?#"); i >= 0 {
-					ref = ref[:i]
-				}
-				return src.ReadRelative(it.Loc.Path, ref, bundle.MaxMapBytes)
-			}}
+// fileBundles is the bundle expander of a directory scan: it reads source
+// maps beside the bundles, inside the scanned directories.
+func fileBundles(src *filesource.Source) *bundle.Expander {
+	return &bundle.Expander{LoadMap: func(_ context.Context, it scanner.Item, ref string) ([]byte, error) {
+		if it.Loc.Source != finding.SourceFile {
+			return nil, fs.ErrNotExist
 		}
-	}
+		if i := strings.IndexAny(ref, "?#"); i >= 0 {
+			ref = ref[:i]
+		}
+		return src.ReadRelative(it.Loc.Path, ref, bundle.MaxMapBytes)
+	}}
 }
 
 func plural(n int64, one, many string) string {

@@ -81,7 +81,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun()
+	run := o.newRun(nil)
 	res, err := repo.Scan(ctx, run.engine, gitsource.Options{
 		Reflog:      o.Reflog,
 		Range:       o.Range,

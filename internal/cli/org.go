@@ -134,7 +134,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 	// The org scan draws its own status line (repositories, not objects).
 	noProgress := o.NoProgress
 	o.NoProgress = true
-	run := o.newRun()
+	run := o.newRun(nil)
 	o.NoProgress = noProgress
 	s := &org.Scanner{
 		Client: gh.GitHub(), Org: o.Org, Filter: filter, Shard: shard,

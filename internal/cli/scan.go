@@ -114,14 +114,16 @@ type scanRun struct {
 	prog    *progress
 }
 
-func (o *scanOptions) newRun() *scanRun {
+// newRun starts a scan whose bundles read their source maps through bx
+// (nil: bundles read no source map), if expansion is on at all.
+func (o *scanOptions) newRun(bx *bundle.Expander) *scanRun {
 	r := &scanRun{opts: o, set: finding.NewSet(), start: time.Now()}
 	r.engine = &scanner.Engine{
 		Detector: &scanner.Detector{NearMisses: o.NearMisses},
 		Workers:  o.Workers,
 		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
 	}
-	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion()
+	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion(bx)
 	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
 		r.prog = startProgress(o.sys.Err)
 		r.engine.Progress = r.prog.update
@@ -305,13 +307,20 @@ func (o *expandOptions) validate() error {
 	return nil
 }
 
-// engineExpansion is what the engine looks inside and how far.
-func (o *expandOptions) engineExpansion() ([]scanner.Expander, scanner.Limits) {
+// engineExpansion is what the engine looks inside and how far, for every
+// command: nothing with --no-expand, else archives and bundles, the bundles
+// through bx when the source can read source maps (nil: a bundle expander
+// that reads none). It is the one place that decides, so a flag cannot be
+// undone by a command that wires its own expander afterwards.
+func (o *expandOptions) engineExpansion(bx *bundle.Expander) ([]scanner.Expander, scanner.Limits) {
 	lim := scanner.Limits{MaxDepth: o.MaxDepth, MaxTotalBytes: o.MaxExpanded, MaxRatio: o.MaxRatio}
 	if o.NoExpand {
 		return nil, lim
 	}
 	// A key in a committed tgz or a deployed source map is as leaked as
 	// any.
-	return []scanner.Expander{&archive.Expander{}, &bundle.Expander{}}, lim
+	if bx == nil {
+		bx = &bundle.Expander{}
+	}
+	return []scanner.Expander{&archive.Expander{}, bx}, lim
 }

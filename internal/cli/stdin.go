@@ -46,7 +46,7 @@ func (o *stdinOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun()
+	run := o.newRun(nil)
 	st, err := run.engine.Run(ctx, &filesource.Stdin{R: o.sys.In, Name: o.Name}, run.set)
 	if err != nil {
 		if run.prog != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
-	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
 	"github.com/atomyx/atomyx-guard/scanner/websource"
 )
@@ -87,8 +86,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 		skips = append(skips, s)
 		mu.Unlock()
 	}
-	run := o.newRun()
-	useCrawler(run.engine, crawler)
+	run := o.newRun(crawlerBundles(crawler))
 	start := time.Now()
 	_, err = run.engine.Run(ctx, crawler, run.set)
 	if err != nil {
@@ -114,15 +112,8 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 	}, nil)
 }
 
-// useCrawler points the engine's bundle expander at the crawl: source maps
-// come from the site, and Content-Types say what each response is.
-func useCrawler(e *scanner.Engine, c *websource.Crawler) {
-	bx := &bundle.Expander{LoadMap: c.LoadMap, Kind: c.Kind, MapRef: c.MapRef}
-	for i, x := range e.Expanders {
-		if _, ok := x.(*bundle.Expander); ok {
-			e.Expanders[i] = bx
-			return
-		}
-	}
-	e.Expanders = append(e.Expanders, bx)
+// crawlerBundles is the bundle expander of a crawl: source maps come from
+// the site, and Content-Types say what each response is.
+func crawlerBundles(c *websource.Crawler) *bundle.Expander {
+	return &bundle.Expander{LoadMap: c.LoadMap, Kind: c.Kind, MapRef: c.MapRef}
 }

@@ -70,6 +70,20 @@ func TestURLCommand(t *testing.T) {
 		t.Errorf("skipped %+v", rep.Skipped)
 	}
 
+	// --no-expand: the bundle and its source map (which the crawl fetches
+	// as a page resource) are scanned as plain bytes, never mapped back.
+	res = runCLI(t, nil, "url", "--no-progress", "--no-expand", "--format", "json", "--report", reportPath, site.URL+"/")
+	if res.code != ExitLeaks {
+		t.Fatalf("--no-expand: exit %d, want %d; stderr %s", res.code, ExitLeaks, res.errOut)
+	}
+	for _, f := range readReport(t, reportPath).Findings {
+		for _, l := range f.Locations {
+			if l.Original != nil {
+				t.Errorf("--no-expand: %s at %s has a source-map position %+v: the bundle was expanded", f.Redacted, l.URL, *l.Original)
+			}
+		}
+	}
+
 	if res := runCLI(t, nil, "url", "--no-progress", clean.URL); res.code != ExitClean {
 		t.Errorf("clean site: exit %d, stderr %s", res.code, res.errOut)
 	}
