@@ -39,7 +39,7 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 		r.logf(in, "detected: %s", in.Action)
 	}
 	var key patterns.Secret // the replacement, in memory only
-	if Action(in.Action) == Rotate {
+	if in.Action == journal.Rotate {
 		if in.Reissued == nil {
 			if in, key, err = r.reissue(ctx, in); err != nil {
 				return in, err
@@ -64,7 +64,7 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 			}
 		}
 	}
-	if Action(in.Action) != Report && in.RevokedAt.IsZero() {
+	if in.Action != journal.Report && in.RevokedAt.IsZero() {
 		if in, err = r.revoke(ctx, in); err != nil {
 			return in, err
 		}

@@ -160,7 +160,7 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		Vault: vc, GitHub: gh, DryRun: f.DryRun,
 		IssueRepo: cfg.IssueRepository(sys.env), Labels: cfg.Labels,
 		Repo: f.Repo, Visibility: f.Visibility, ServerURL: sys.env("GITHUB_SERVER_URL"),
-		Policy: func(env string) responder.Policy { return policyOf(cfg.Policy(env)) },
+		Policy: cfg.Policy,
 		Out:    sys.Err,
 	}
 	if f.DryRun && f.PlanOut != nil {
@@ -198,14 +198,6 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		return responder.Summary{}, err
 	}
 	return r.Run(ctx, fs)
-}
-
-func policyOf(p config.EnvPolicy) responder.Policy {
-	out := responder.Policy{Action: responder.Action(p.Action), RevokeOld: p.RevokeOld}
-	for _, s := range p.Deliver {
-		out.Deliver = append(out.Deliver, ghapi.SecretTarget{Kind: s.Kind, Owner: s.Owner, Repo: s.Repo, Env: s.Env, Org: s.Org, Name: s.Name})
-	}
-	return out
 }
 
 // newVaultClient builds the Vault client from --api-url and the

@@ -22,9 +22,6 @@ import (
 // Products a key may be issued for.
 var Products = []string{"manage", "submit", "prepare"}
 
-// MaxGrace is the longest grace period a reissue may give the old key.
-const MaxGrace = 24 * time.Hour
-
 // maxBody bounds a request body.
 const maxBody = 64 << 10
 
@@ -343,19 +340,6 @@ func existingKey(tx *bolt.Tx, id string) (*keyRecord, *apiError) {
 	return rec, nil
 }
 
-// ParseRevokeOld reads a reissue's revoke_old: "immediately" (or empty)
-// is zero, otherwise a positive duration of at most MaxGrace.
-func ParseRevokeOld(s string) (time.Duration, error) {
-	if s == "" || s == "immediately" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 || d > MaxGrace {
-		return 0, fmt.Errorf(`revoke_old must be "immediately" or a grace period of at most %s, such as "15m"`, MaxGrace)
-	}
-	return d, nil
-}
-
 func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 	caller, req, ok := post[vault.ReissueRequest](s, w, r, vault.RoleIssue, vault.RoleRevoke)
 	if !ok {
@@ -365,9 +349,9 @@ func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 		e.write(w)
 		return
 	}
-	grace, err := ParseRevokeOld(req.RevokeOld)
+	grace, err := req.RevokeOld.Grace()
 	if err != nil {
-		badRequest("%s", err.Error()).write(w)
+		badRequest("revoke_old: %s", err.Error()).write(w)
 		return
 	}
 	id := r.PathValue("id")
