@@ -580,26 +580,6 @@ func TestUntrustedAnswers(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"0", 0, true}, {"3", 3 * time.Second, true}, {" 10 ", 10 * time.Second, true},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-		{"", 0, false}, {"-1", 0, false}, {"1.5", 0, false}, {"soon", 0, false}, {"99999999999", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := vault.ParseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestRedactKeys(t *testing.T) {
 	k := newKey(t)
 	r := patterns.Redact([]byte(k))
@@ -651,19 +631,6 @@ func FuzzCleanMessage(f *testing.F) {
 		}
 		if n := len([]rune(out)); n > 201 {
 			t.Fatalf("%d runes, want at most 201", n)
-		}
-	})
-}
-
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"0", "120", "Wed, 21 Oct 2015 07:28:00 GMT", "-5", "1e3", ""} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		d, ok := vault.ParseRetryAfter(s, now)
-		if d < 0 || (!ok && d != 0) {
-			t.Fatalf("ParseRetryAfter(%q) = %v, %v", s, d, ok)
 		}
 	})
 }
