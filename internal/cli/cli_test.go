@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -31,6 +32,8 @@ func runCLI(t *testing.T, env map[string]string, args ...string) result {
 		In: strings.NewReader(""), Out: &out, Err: &errOut,
 		Getenv:     func(k string) string { return env[k] },
 		IsTerminal: func(io.Writer) bool { return false },
+		// Retries happen, but wait no real time.
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 	}
 	code := Run(context.Background(), args, sys)
 	return result{code, out.String(), errOut.String()}

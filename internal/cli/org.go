@@ -103,6 +103,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 		return withCode(ExitError, err)
 	}
 	ghCfg := ghapi.ConfigFromEnv(o.sys.env)
+	ghCfg.Sleep = o.sys.Sleep
 	if o.GitHubAPIURL != "" {
 		ghCfg.BaseURL = o.GitHubAPIURL
 	}

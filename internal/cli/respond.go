@@ -149,6 +149,7 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		return responder.Summary{}, err
 	}
 	gcfg := ghapi.ConfigFromEnv(sys.env)
+	gcfg.Sleep = sys.Sleep
 	if gcfg.Token == "" && !f.DryRun {
 		return responder.Summary{}, errors.New("GITHUB_TOKEN is not set (the responder needs Issues: write, and Secrets: write to deliver)")
 	}
@@ -203,7 +204,7 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 // newVaultClient builds the Vault client from --api-url and the
 // environment; roles names what the key needs, for the error without one.
 func newVaultClient(sys *IO, apiURL, roles string) (*vault.Client, error) {
-	cfg := vault.Config{BaseURL: sys.env("ATOMYX_API_URL"), APIKey: sys.env("ATOMYX_API_KEY")}
+	cfg := vault.Config{BaseURL: sys.env("ATOMYX_API_URL"), APIKey: sys.env("ATOMYX_API_KEY"), Sleep: sys.Sleep}
 	if apiURL != "" {
 		cfg.BaseURL = apiURL
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/atomyx/atomyx-guard/internal/backoff"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -33,6 +34,9 @@ type IO struct {
 	Getwd string
 	// IsTerminal reports whether w is an interactive terminal.
 	IsTerminal func(w io.Writer) bool
+	// Sleep is how the Vault and GitHub clients wait before a retry;
+	// backoff.Sleep when nil. Tests pass one that waits no real time.
+	Sleep backoff.SleepFunc
 }
 
 // SystemIO is the real process's IO.
