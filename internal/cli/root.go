@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/atomyx/atomyx-guard/internal/backoff"
+	"github.com/atomyx/atomyx-guard/internal/report"
 	"github.com/atomyx/atomyx-guard/patterns"
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
 
@@ -43,11 +43,8 @@ type IO struct {
 func SystemIO() *IO {
 	return &IO{
 		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
-		Getenv: os.Getenv,
-		IsTerminal: func(w io.Writer) bool {
-			f, ok := w.(*os.File)
-			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-		},
+		Getenv:     os.Getenv,
+		IsTerminal: report.IsTerminal,
 	}
 }
 
