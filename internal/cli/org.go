@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -201,29 +199,6 @@ func (o *orgOptions) cacheDir() (string, error) {
 		return "", fmt.Errorf("no cache directory (%w); pass --cache", err)
 	}
 	return filepath.Join(base, "atomyx-guard", "org", o.Org), nil
-}
-
-// statusLine redraws line() on w four times a second until stopped, then
-// clears it.
-func statusLine(w io.Writer, line func() string) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-				fmt.Fprint(w, "\r\033[K"+line())
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
 }
 
 // respondPerRepository runs the responder once per repository of an org
