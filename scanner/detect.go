@@ -65,7 +65,7 @@ var scanners = sync.Pool{New: func() any { return decode.NewScanner() }}
 
 // ScanBytes scans an in-memory buffer.
 func (d *Detector) ScanBytes(data []byte, loc finding.Location, sink Sink) {
-	d.scanWindow(data, 0, true, 0, 1, loc, sink, len(data), 0)
+	d.scanWindow(window{data: data, atEOF: true, line: 1, limit: len(data)}, loc, sink)
 }
 
 // ScanReader scans a stream window by window, in memory bounded by the
@@ -100,7 +100,7 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		if !atEOF {
 			limit = n - overlap
 		}
-		carry = d.scanWindow(buf[:n], before, atEOF, total, line, loc, sink, limit, carry)
+		carry = d.scanWindow(window{data: buf[:n], before: before, atEOF: atEOF, offset: total, line: line, limit: limit, carry: carry}, loc, sink)
 		if atEOF {
 			if errors.Is(err, io.EOF) {
 				return total + int64(n), nil
@@ -127,15 +127,27 @@ type found struct {
 	decoded     []string
 }
 
-// scanWindow reports candidates in w that start before limit and returns
-// the base64 carry for the window starting at limit. offset is w's offset
-// in its stream, line the line number at w[0]; lines are counted only when
-// something is found, so text without keys costs the searches alone.
-func (d *Detector) scanWindow(w []byte, before byte, atEOF bool, offset int64, line int, loc finding.Location, sink Sink, limit, carry int) int {
+// window is one stretch of a stream, as scanWindow reads it.
+type window struct {
+	data   []byte
+	before byte  // the stream's byte before data[0]; 0 at its start
+	atEOF  bool  // data ends the stream
+	offset int64 // data's offset in its stream
+	line   int   // line number at data[0]
+	limit  int   // candidates starting at or after limit are left for the next window
+	carry  int   // base64 alignment carried into data[0]
+}
+
+// scanWindow reports candidates in win.data that start before win.limit
+// and returns the base64 carry for the window starting at limit. Lines are
+// counted only when something is found, so text without keys costs the
+// searches alone.
+func (d *Detector) scanWindow(win window, loc finding.Location, sink Sink) int {
+	w, line, offset := win.data, win.line, win.offset
 	sc := scanners.Get().(*decode.Scanner)
 	var fs []found
 	res := sc.Scan(w, decode.Options{
-		Depth: d.depth(), Before: before, AtEOF: atEOF, Limit: limit, Carry: carry,
+		Depth: d.depth(), Before: win.before, AtEOF: win.atEOF, Limit: win.limit, Carry: win.carry,
 		Offset: offset, NearMisses: d.NearMisses,
 	}, func(m decode.Match) {
 		f := found{start: m.Start, end: m.End, valid: m.Valid, redacted: patterns.Redact(m.Key), decoded: m.Chain}
