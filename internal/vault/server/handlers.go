@@ -306,7 +306,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	s.idempotent(w, r, caller, true, req, false, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
+	s.idempotent(w, r, caller, idemRequired, req, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
 		rec, e := existingKey(tx, id)
 		if e != nil {
 			return 0, nil, e
@@ -355,7 +355,7 @@ func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	s.idempotent(w, r, caller, true, req, true, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
+	s.idempotent(w, r, caller, idemReissue, req, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
 		old, e := existingKey(tx, id)
 		if e != nil {
 			return 0, nil, e
@@ -437,7 +437,7 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.idempotent(w, r, caller, false, req, false, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
+	s.idempotent(w, r, caller, idemOptional, req, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
 		key, rec, err := newKey(tx, now, string(env), products, req.Owner, roles, expires)
 		if err != nil {
 			return 0, nil, internalError(err)
@@ -487,13 +487,24 @@ func internalError(err error) *apiError {
 // errRollback undoes a transaction whose handler answered with an error.
 var errRollback = errors.New("rollback")
 
+// idemMode says how a POST uses its Idempotency-Key.
+type idemMode int
+
+const (
+	idemOptional idemMode = iota // without a key the call simply runs
+	idemRequired                 // a missing key is a bad request
+	// idemReissue is required too, and marks a reissue, whose first
+	// answer the LoseReissueResponse fault drops after the commit.
+	idemReissue
+)
+
 // idempotent runs fn in one transaction with the Idempotency-Key's record:
 // a repeated key with the same request replays the stored answer; with
 // another request it is a conflict. Answers are stored sealed, for
-// idemTTL. lose marks a reissue, whose first answer the LoseReissueResponse
-// fault drops after the commit.
-func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, caller *keyRecord, required bool, req any, lose bool,
+// idemTTL.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, caller *keyRecord, mode idemMode, req any,
 	fn func(tx *bolt.Tx, now time.Time) (int, any, *apiError)) {
+	required, lose := mode != idemOptional, mode == idemReissue
 	idem := r.Header.Get("Idempotency-Key")
 	switch {
 	case idem == "" && required:
