@@ -68,3 +68,31 @@ func TestEngineBatchesSmallItems(t *testing.T) {
 		}
 	}
 }
+
+// An Engine holds settings only: runs, one after the other or at once,
+// each count their own items, and a copy of an Engine is a plain copy.
+func TestEngineRunsCountApart(t *testing.T) {
+	items := itemList{
+		{Loc: finding.Location{Path: "a"}, Data: []byte("one")},
+		{Loc: finding.Location{Path: "b"}, Data: []byte("two!")},
+	}
+	e := &Engine{Workers: 2}
+	for i := range 2 {
+		st, err := e.Run(context.Background(), items, &lockedHits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Items != 2 || st.Bytes != 7 {
+			t.Errorf("run %d: %d items, %d bytes; want 2 and 7 (this run's alone)", i+1, st.Items, st.Bytes)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if st, err := e.Run(context.Background(), items, &lockedHits{}); err != nil || st.Items != 2 {
+				t.Errorf("concurrent run: %+v, %v", st, err)
+			}
+		})
+	}
+	wg.Wait()
+}
