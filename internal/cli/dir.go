@@ -68,7 +68,7 @@ func (o *dirOptions) run(ctx context.Context) error {
 		if run.prog != nil {
 			run.prog.stop()
 		}
-		return withCode(ExitError, err)
+		return err
 	}
 	ws := src.Stats()
 	var warnings []string

@@ -66,12 +66,12 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		}
 	}
 	if modes > 1 {
-		return withCode(ExitError, fmt.Errorf("--range, --staged and --since-commit exclude each other"))
+		return fmt.Errorf("--range, --staged and --since-commit exclude each other")
 	}
 	ctx := cmd.Context()
 	repo, err := gitsource.Open(ctx, o.Path)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	root := repo.WorkTree
 	if root == "" {
@@ -94,7 +94,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		if run.prog != nil {
 			run.prog.stop()
 		}
-		return withCode(ExitError, fmt.Errorf("scan %s: %w", o.Path, err))
+		return fmt.Errorf("scan %s: %w", o.Path, err)
 	}
 	run.skipped = append(run.skipped, res.Skipped...)
 	err = run.finish(ctx, cfg, report.Stats{
@@ -105,7 +105,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	}, res.Warnings)
 	if o.Staged && o.Format == "text" {
 		// A blocked commit says where, and the ways on (hook.BlockedAdvice).
-		if kept, _ := cfg.Filter(run.set.Findings()); o.failing(kept) > 0 {
+		if kept, _ := cfg.Filter(run.set.Findings()); o.failing(kept) {
 			_ = hook.BlockedAdvice(o.sys.Err, kept)
 		}
 	}

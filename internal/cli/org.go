@@ -83,22 +83,22 @@ func (o *orgOptions) run(ctx context.Context) error {
 		return err
 	}
 	if o.Response.Repo != "" {
-		return withCode(ExitError, fmt.Errorf("--repo does not apply to org scans: each key's repository is the one it was found in"))
+		return fmt.Errorf("--repo does not apply to org scans: each key's repository is the one it was found in")
 	}
 	o.respond = respondPerRepository
 	shard, err := org.ParseShard(o.Shard)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	if o.RepoWorkers < 1 {
-		return withCode(ExitError, fmt.Errorf("--repo-workers must be at least 1"))
+		return fmt.Errorf("--repo-workers must be at least 1")
 	}
 	if o.RepoTimeout < 0 {
-		return withCode(ExitError, fmt.Errorf("--repo-timeout must not be negative"))
+		return fmt.Errorf("--repo-timeout must not be negative")
 	}
 	filter := org.Filter{IncludeForks: o.IncludeForks, IncludeArchived: o.IncludeArchived, Match: o.Match, Exclude: o.Exclude}
 	if err := filter.Validate(); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	ghCfg := ghapi.ConfigFromEnv(o.sys.env)
 	ghCfg.Sleep = o.sys.Sleep
@@ -110,11 +110,11 @@ func (o *orgOptions) run(ctx context.Context) error {
 	}
 	gh, err := ghapi.New(ghCfg)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	cache, err := o.cacheDir()
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	wd := o.sys.Getwd
 	if wd == "" {
@@ -126,7 +126,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 	}
 	state, err := org.OpenState(filepath.Join(cache, "state.db"))
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	defer state.Close()
 
@@ -154,7 +154,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 		stopLine()
 	}
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	for _, f := range res.Findings {
 		for _, l := range f.Locations {
@@ -177,7 +177,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 		Partial: res.Partial,
 	}, warnings)
 	if res.Selected > 0 && res.Failed == res.Selected {
-		return withCode(ExitError, fmt.Errorf("none of the %d repositories could be fetched or scanned", res.Selected))
+		return fmt.Errorf("none of the %d repositories could be fetched or scanned", res.Selected)
 	}
 	return err
 }

@@ -96,7 +96,7 @@ func (o *respondOptions) run(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return withCode(ExitError, fmt.Errorf("--findings: %w", err))
+		return fmt.Errorf("--findings: %w", err)
 	}
 	cp := o.ConfigPath
 	if cp == "" {
@@ -104,14 +104,14 @@ func (o *respondOptions) run(ctx context.Context) error {
 	}
 	cfg, err := config.Load(o.path(cp))
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	flags := o.responseFlags
 	flags.PlanOut = o.sys.Out
 	sum, err := respondFindings(ctx, o.sys, cfg, rep.Findings, flags)
 	printSummary(o.sys.Out, sum)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	return nil
 }
@@ -271,25 +271,25 @@ func (o *respondShowOptions) run(ctx context.Context) error {
 	if o.Identity != "" {
 		f, err := os.Open(o.Identity)
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--identity: %w", err))
+			return fmt.Errorf("--identity: %w", err)
 		}
 		ids, err = age.ParseIdentities(f)
 		f.Close()
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--identity %s: not an age identity file", o.Identity))
+			return fmt.Errorf("--identity %s: not an age identity file", o.Identity)
 		}
 	}
 	path := journalPath(o.sys, o.Journal)
 	if _, err := os.Stat(path); err != nil {
-		return withCode(ExitError, fmt.Errorf("journal %s: %w", path, err))
+		return fmt.Errorf("journal %s: %w", path, err)
 	}
 	j, err := journal.Open(path, journal.Options{ReadOnly: true, Timeout: time.Minute})
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	defer j.Close()
 	if err := responder.Show(j, strings.TrimSpace(o.Incident), ids, o.sys.Out); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	return nil
 }

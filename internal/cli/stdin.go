@@ -52,14 +52,14 @@ func (o *stdinOptions) run(ctx context.Context) error {
 		if run.prog != nil {
 			run.prog.stop()
 		}
-		return withCode(ExitError, err)
+		return err
 	}
 	if st.Bytes == 0 && len(run.skipped) > 0 {
 		// The one input could not be read at all.
 		if run.prog != nil {
 			run.prog.stop()
 		}
-		return withCode(ExitError, fmt.Errorf("standard input: %s", run.skipped[0].Reason))
+		return fmt.Errorf("standard input: %s", run.skipped[0].Reason)
 	}
 	return run.finish(ctx, cfg, report.Stats{
 		Files:   st.Items,

@@ -62,7 +62,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 	}
 	if o.web.Depth < 0 || o.web.MaxPages < 1 || o.web.MaxFiles < 1 || o.web.MaxBytes < 1 || o.web.MaxTotalBytes < 1 ||
 		o.web.Timeout <= 0 || o.web.MaxTime <= 0 || o.web.Concurrency < 1 || o.web.MaxRedirects < 0 {
-		return withCode(ExitError, fmt.Errorf("crawl limits must be positive"))
+		return fmt.Errorf("crawl limits must be positive")
 	}
 	ctx := cmd.Context()
 	root := o.sys.Getwd
@@ -75,7 +75,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 	}
 	crawler, err := websource.New(o.URLs, o.web)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	var (
 		mu    sync.Mutex
@@ -93,7 +93,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 		if run.prog != nil {
 			run.prog.stop()
 		}
-		return withCode(ExitError, fmt.Errorf("scan: %w", err))
+		return fmt.Errorf("scan: %w", err)
 	}
 	if crawler.Fetched() == 0 {
 		if run.prog != nil {
@@ -102,7 +102,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 		for _, s := range skips {
 			fmt.Fprintf(o.sys.Err, "atomyx-guard: skipped %s: %s\n", s.Where, s.Reason)
 		}
-		return withCode(ExitError, fmt.Errorf("nothing could be fetched from %d URL(s) in %s", len(o.URLs), time.Since(start).Round(time.Millisecond)))
+		return fmt.Errorf("nothing could be fetched from %d URL(s) in %s", len(o.URLs), time.Since(start).Round(time.Millisecond))
 	}
 	run.skipped = append(run.skipped, skips...)
 	return run.finish(ctx, cfg, report.Stats{

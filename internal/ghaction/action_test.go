@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,24 @@ import (
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
 )
+
+// The exit codes the CLI gives Run's verdicts; the tests state outcomes in
+// these terms.
+const (
+	ExitClean = 0
+	ExitLeaks = 1
+	ExitError = 2
+)
+
+func exitOf(err error) int {
+	switch {
+	case err == nil:
+		return ExitClean
+	case errors.Is(err, report.ErrLeaks):
+		return ExitLeaks
+	}
+	return ExitError
+}
 
 // gitScanner is the real scan (gitsource over the engine), recording what
 // it was asked.
@@ -149,7 +168,8 @@ func runAction(t *testing.T, dir, workspace, eventName string, event any, env ma
 	sc := &gitScanner{}
 	var out bytes.Buffer
 	res := result{scanner: sc}
-	res.code, res.err = Run(context.Background(), cfg, sc, &out)
+	res.err = Run(context.Background(), cfg, sc, &out)
+	res.code = exitOf(res.err)
 	res.stdout = out.String()
 	res.outputs = parseOutputs(t, vars["GITHUB_OUTPUT"])
 	res.summary = readOr(vars["GITHUB_STEP_SUMMARY"])
@@ -503,9 +523,10 @@ func TestIncompleteVerification(t *testing.T) {
 	}
 	cfg := Config{EventName: "pull_request", EventPath: eventPath, Workspace: f.dir, Path: f.dir,
 		OutputFile: filepath.Join(tmp, "out"), SummaryFile: filepath.Join(tmp, "sum"), SARIFFile: filepath.Join(tmp, "r.sarif"),
-		FailOn: FailActive, Verify: true, HasAPIKey: true}
+		FailOn: report.FailActive, Verify: true, HasAPIKey: true}
 	var out bytes.Buffer
-	code, err := Run(context.Background(), cfg, &incompleteScanner{}, &out)
+	err := Run(context.Background(), cfg, &incompleteScanner{}, &out)
+	code := exitOf(err)
 	if code != ExitError || err == nil {
 		t.Fatalf("exit %d, err %v; want 2", code, err)
 	}
