@@ -52,7 +52,7 @@ and still reports every key found before. --full rescans everything.
 
 --shard K/N (K from 1 to N) takes a stable share of the repositories, so
 that N machines split an organisation; "atomyx-guard merge" combines their
-JSON reports. Locations name their repository: path "OWNER/NAME:PATH".
+JSON reports. Locations name their repository: "repo": "OWNER/NAME".
 
 A repository that cannot be fetched or scanned is listed under skipped and
 the others go on; the exit code is 2 only when none could be.`,
@@ -204,20 +204,14 @@ func (o *orgOptions) cacheDir() (string, error) {
 // respondPerRepository runs the responder once per repository of an org
 // report, so that links, visibility (public or private: how fast the old
 // key is revoked) and the issue's title are those of the repository where
-// each key was found. Org locations carry it as the "OWNER/NAME:" prefix
-// of their paths. A key found in several repositories is handled with the
+// each key was found (Location.Repo). A key found in several repositories is handled with the
 // first (by name); the later runs see it revoked and leave it.
 func respondPerRepository(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, flags responseFlags) (responder.Summary, error) {
 	byRepo := map[string][]finding.Finding{}
 	for _, f := range fs {
 		parts := map[string][]finding.Location{}
 		for _, l := range f.Locations {
-			repo, rest, ok := strings.Cut(l.Path, ":")
-			if !ok || strings.Count(repo, "/") != 1 {
-				repo, rest = "", l.Path
-			}
-			l.Path = rest
-			parts[repo] = append(parts[repo], l)
+			parts[l.Repo] = append(parts[l.Repo], l)
 		}
 		for repo, locs := range parts {
 			g := f

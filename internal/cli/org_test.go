@@ -56,7 +56,7 @@ func paths(rep *report.Report) []string {
 	var out []string
 	for _, f := range rep.Findings {
 		for _, l := range f.Locations {
-			out = append(out, l.Path)
+			out = append(out, l.Repo+":"+l.Path) // the repository in its own field
 		}
 	}
 	slices.Sort(out)
@@ -189,16 +189,16 @@ func TestOrgErrors(t *testing.T) {
 	}
 }
 
-// TestOrgLocationsReadBack: the OWNER/NAME: prefix survives the JSON
+// TestOrgLocationsReadBack: a location's repository survives the JSON
 // contract (report.ReadJSON) for every location kind.
 func TestOrgLocationsReadBack(t *testing.T) {
 	fp := patterns.Fingerprint([]byte("x"))
 	rep := &report.Report{Findings: []finding.Finding{{
 		Fingerprint: fp, Redacted: "atmx_prd_abcd…", Environment: "production", Status: finding.Unverified,
 		Locations: []finding.Location{
-			{Source: finding.SourceGit, Kind: finding.KindBlob, Path: "acme/api:a/b.env", Commit: strings.Repeat("a", 40)},
-			{Source: finding.SourceGit, Kind: finding.KindCommitMessage, Path: "acme/api:", Commit: strings.Repeat("b", 40)},
-			{Source: finding.SourceGit, Kind: finding.KindBlob, Path: "acme/api:", Blob: strings.Repeat("c", 40), Unreachable: true},
+			{Source: finding.SourceGit, Kind: finding.KindBlob, Repo: "acme/api", Path: "a/b.env", Commit: strings.Repeat("a", 40)},
+			{Source: finding.SourceGit, Kind: finding.KindCommitMessage, Repo: "acme/api", Commit: strings.Repeat("b", 40)},
+			{Source: finding.SourceGit, Kind: finding.KindBlob, Repo: "acme/api", Blob: strings.Repeat("c", 40), Unreachable: true},
 		},
 	}}}
 	p := filepath.Join(t.TempDir(), "r.json")

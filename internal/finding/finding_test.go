@@ -60,6 +60,16 @@ func TestSet(t *testing.T) {
 			want: map[string][]string{"sha256:a": {"file:a.txt:1"}, "sha256:c": {"file:a.txt:1"}},
 		},
 		{
+			name: "one path in two repositories is two locations",
+			hits: []Hit{
+				{Fingerprint: "sha256:a", Location: Location{Source: SourceGit, Repo: "acme/web", Path: "a.env"}},
+				{Fingerprint: "sha256:a", Location: Location{Source: SourceGit, Repo: "acme/api", Path: "a.env"}},
+				{Fingerprint: "sha256:a", Location: Location{Source: SourceGit, Repo: "acme/api", Path: "a.env"}},
+			},
+			fps:  []string{"sha256:a"},
+			want: map[string][]string{"sha256:a": {"git:a.env:0", "git:a.env:0"}},
+		},
+		{
 			name: "a different source position is another location",
 			hits: []Hit{
 				{Fingerprint: "sha256:a", Location: Location{Source: SourceURL, URL: "u", Line: 1, Original: &Original{Path: "x.ts"}}},
@@ -210,8 +220,8 @@ func TestMerge(t *testing.T) {
 }
 
 func TestCompareLocations(t *testing.T) {
-	// Each location sorts before the next: source, kind, path, URL, date,
-	// commit, tag, line, column, in that order of weight.
+	// Each location sorts before the next: source, kind, repository, path,
+	// URL, date, commit, tag, line, column, in that order of weight.
 	ordered := []Location{
 		{Source: SourceFile, Path: "z", Line: 9},
 		{Source: SourceGit, Kind: KindBlob, Path: "a", Date: "2026-01-02T00:00:00Z", Line: 9},
@@ -220,6 +230,8 @@ func TestCompareLocations(t *testing.T) {
 		{Source: SourceGit, Kind: KindBlob, Path: "b", Date: "2026-01-02T00:00:00Z", Commit: "2", Line: 1},
 		{Source: SourceGit, Kind: KindBlob, Path: "b", Date: "2026-01-02T00:00:00Z", Commit: "2", Line: 2, Column: 1},
 		{Source: SourceGit, Kind: KindBlob, Path: "b", Date: "2026-01-02T00:00:00Z", Commit: "2", Line: 2, Column: 5},
+		{Source: SourceGit, Kind: KindBlob, Repo: "acme/api", Path: "z"},
+		{Source: SourceGit, Kind: KindBlob, Repo: "acme/web", Path: "a"},
 		{Source: SourceGit, Kind: KindCommitMessage, Commit: "0"},
 		{Source: SourceGit, Kind: KindTagMessage, Tag: "v1"},
 		{Source: SourceGit, Kind: KindTagMessage, Tag: "v2"},

@@ -250,7 +250,7 @@ func (s *Scanner) engine(onSkip func(finding.Skip)) *scanner.Engine {
 }
 
 // repoSink gathers one repository's findings with the repository in every
-// location: Path becomes "OWNER/NAME:" + path.
+// location (Location.Repo).
 type repoSink struct {
 	set  *finding.Set
 	repo string
@@ -260,10 +260,9 @@ type repoSink struct {
 	skips []finding.Skip
 }
 
-// Located prefixes a location's path with its repository, the form org
-// scans report.
+// Located sets a location's repository, as org scans report it.
 func Located(repo string, l finding.Location) finding.Location {
-	l.Path = repo + ":" + l.Path
+	l.Repo = repo
 	return l
 }
 

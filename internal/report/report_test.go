@@ -181,6 +181,9 @@ func TestReadJSONErrors(t *testing.T) {
 	if _, err := ReadJSON(strings.NewReader(valid)); err != nil {
 		t.Fatalf("valid report: %v", err)
 	}
+	if r, err := ReadJSON(strings.NewReader(strings.Replace(valid, `"line": 2`, `"repo": "acme/api", "path": "a.env"`, 1))); err != nil || r.Findings[0].Locations[0].Repo != "acme/api" {
+		t.Fatalf("an org location: %+v, %v", r, err)
+	}
 	tests := []struct {
 		name, in, want string
 	}{
@@ -203,6 +206,9 @@ func TestReadJSONErrors(t *testing.T) {
 		{"negative line", strings.Replace(valid, `"line": 2`, `"line": -2`, 1), "locations[0].line"},
 		{"bad date", strings.Replace(valid, `"line": 2`, `"date": "yesterday"`, 1), "locations[0].date"},
 		{"bad commit", strings.Replace(valid, `"line": 2`, `"commit": "HEAD"`, 1), "locations[0].commit"},
+		{"bad repo", strings.Replace(valid, `"line": 2`, `"repo": "acme"`, 1), "locations[0].repo"},
+		{"repo with a path", strings.Replace(valid, `"line": 2`, `"repo": "acme/api:conf"`, 1), "locations[0].repo"},
+		{"repo too deep", strings.Replace(valid, `"line": 2`, `"repo": "acme/api/x"`, 1), "locations[0].repo"},
 		{"duplicate", `{"findings": [` + finding1 + `,` + finding1 + `], "stats": {}}`, "same key as findings[0]"},
 		{"negative stats", `{"findings": [], "stats": {"bytes": -1}}`, "stats.bytes"},
 		{"whole key", strings.Replace(valid, `"line": 2`, `"path": "`+key+`"`, 1), "holds a whole Atomyx key"},
