@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 type lockedHits struct {
@@ -26,7 +28,7 @@ func (l *lockedHits) NearMiss(finding.NearMiss) {}
 // Small items go to workers in batches; every item is still scanned once,
 // with its own location, and released once.
 func TestEngineBatchesSmallItems(t *testing.T) {
-	k := genKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	var released atomic.Int64
 	var items itemList
 	want := map[string]bool{}

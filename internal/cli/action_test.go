@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -30,16 +31,16 @@ func TestActionCommand(t *testing.T) {
 	if _, err := vc.Revoke(ctx, gone.KeyID, vault.RevokeRequest{Reason: "test"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	allowed := newKey(t, patterns.Development)
+	allowed := testkit.NewKey(t, patterns.Development)
 
-	repo := newGitRepo(t)
-	repo.write("README", "hi\n")
-	base := repo.commit("base")
-	repo.write("live.env", "K="+live.Key.Reveal()+"\n")
-	repo.write("gone.env", "K="+gone.Key.Reveal()+"\n")
-	repo.write("fixture.txt", allowed+"\n")
-	repo.write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"test fixture\"\n")
-	head := repo.commit("keys")
+	repo := testkit.NewGitRepo(t)
+	repo.Write("README", "hi\n")
+	base := repo.Commit("base")
+	repo.Write("live.env", "K="+live.Key.Reveal()+"\n")
+	repo.Write("gone.env", "K="+gone.Key.Reveal()+"\n")
+	repo.Write("fixture.txt", allowed+"\n")
+	repo.Write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"test fixture\"\n")
+	head := repo.Commit("keys")
 	keys := []string{live.Key.Reveal(), gone.Key.Reveal(), allowed, admin}
 
 	tmp := t.TempDir()
@@ -51,7 +52,7 @@ func TestActionCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKSPACE": repo.dir,
+		"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKSPACE": repo.Dir,
 		"GITHUB_OUTPUT": filepath.Join(tmp, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(tmp, "summary"),
 		"RUNNER_TEMP": tmp, "INPUT_VERIFY": "true", "INPUT_FAIL_ON": "active", "INPUT_VAULT_URL": url,
 		"ATOMYX_API_KEY": admin,

@@ -11,6 +11,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
 	"github.com/atomyx/atomyx-guard/internal/org/orgtest"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -39,7 +40,7 @@ func (f *orgFixture) repo(t *testing.T, full string) *orgtest.Work {
 
 // leak commits a fresh key to a repository.
 func (f *orgFixture) leak(t *testing.T, w *orgtest.Work, file string) string {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	f.keys = append(f.keys, k)
 	w.Commit("add "+file, file, "KEY="+k+"\n")
 	return k

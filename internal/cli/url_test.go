@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 func TestURLCommand(t *testing.T) {
-	key := newKey(t, patterns.Production)
-	mapKey := newKey(t, patterns.Staging)
+	key := testkit.NewKey(t, patterns.Production)
+	mapKey := testkit.NewKey(t, patterns.Staging)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")

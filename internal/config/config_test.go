@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder"
@@ -17,15 +18,6 @@ import (
 )
 
 func fp(c byte) string { return "sha256:" + strings.Repeat(string(c), 64) }
-
-func mustKey(t testing.TB, env patterns.Environment) string {
-	t.Helper()
-	k, err := patterns.Generate(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func recipient(t testing.TB) string {
 	t.Helper()
@@ -119,7 +111,7 @@ action = "report"
 }
 
 func TestParseErrors(t *testing.T) {
-	key := mustKey(t, patterns.Production)
+	key := testkit.NewKey(t, patterns.Production)
 	tests := []struct {
 		name, in, want string
 	}{

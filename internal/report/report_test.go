@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -174,7 +175,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReadJSONErrors(t *testing.T) {
-	key := mustKey(t, patterns.Production)
+	key := testkit.NewKey(t, patterns.Production)
 	finding1 := `{"fingerprint": "` + fp('a') + `", "redacted": "atmx_prd_q7Lw…", "environment": "production",
 		"status": "active", "locations": [{"source": "git", "line": 2}]}`
 	valid := `{"findings": [` + finding1 + `], "stats": {}}`
@@ -230,21 +231,12 @@ func TestReadJSONErrors(t *testing.T) {
 	}
 }
 
-func mustKey(t testing.TB, env patterns.Environment) string {
-	t.Helper()
-	k, err := patterns.Generate(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // TestNoWholeKey puts whole keys into every free-text field a report can
 // carry and checks that no writer lets one through.
 func TestNoWholeKey(t *testing.T) {
 	var keys []string
 	k := func() string {
-		s := mustKey(t, patterns.Production)
+		s := testkit.NewKey(t, patterns.Production)
 		keys = append(keys, s)
 		return s
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -93,19 +94,12 @@ func (v *localVault) issue(t *testing.T, req vault.IssueRequest) vault.IssuedKey
 	return k
 }
 
-func newKey(t *testing.T) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+func fingerprint(t *testing.T) string {
+	return patterns.Fingerprint([]byte(testkit.NewKey(t, patterns.Production)))
 }
 
-func fingerprint(t *testing.T) string { return patterns.Fingerprint([]byte(newKey(t))) }
-
 func TestNew(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, patterns.Production)
 	tests := []struct {
 		name, url, key string
 		ok             bool
@@ -207,7 +201,7 @@ func TestVerifyBatchesDedupesCaches(t *testing.T) {
 func TestVerifyRejectsMalformedFingerprints(t *testing.T) {
 	v := startVault(t, server.Options{})
 	c, _ := v.client(t, v.Admin)
-	key := newKey(t)
+	key := testkit.NewKey(t, patterns.Production)
 	for _, bad := range []string{key, "sha256:", strings.ToUpper(fingerprint(t)), fingerprint(t) + "0", ""} {
 		_, err := c.Verify(ctx, []string{fingerprint(t), bad})
 		if err == nil || strings.Contains(err.Error(), key) {
@@ -225,7 +219,7 @@ func TestAPIErrors(t *testing.T) {
 	target := v.issue(t, vault.IssueRequest{Environment: "dev"})
 	verifier := v.issue(t, vault.IssueRequest{Environment: "dev", Roles: []string{vault.RoleVerify}}).Key.Reveal()
 	plain := v.issue(t, vault.IssueRequest{Environment: "dev"}).Key.Reveal() // no roles
-	stranger := newKey(t)
+	stranger := testkit.NewKey(t, patterns.Production)
 	if _, err := admin.Reissue(ctx, target.KeyID, vault.ReissueRequest{Reason: "a"}, "used"); err != nil {
 		t.Fatal(err)
 	}
@@ -507,10 +501,10 @@ func TestVerifyFindings(t *testing.T) {
 // send garbage or break the contract. These are the only fake servers in
 // the package's tests.
 func TestUntrustedAnswers(t *testing.T) {
-	bearer := newKey(t)
-	leaked := newKey(t)
+	bearer := testkit.NewKey(t, patterns.Production)
+	leaked := testkit.NewKey(t, patterns.Production)
 	fp := fingerprint(t)
-	bad := []byte(newKey(t))
+	bad := []byte(testkit.NewKey(t, patterns.Production))
 	bad[46] ^= 1 // checksum off
 	tests := []struct {
 		name    string
@@ -581,7 +575,7 @@ func TestUntrustedAnswers(t *testing.T) {
 }
 
 func TestRedactKeys(t *testing.T) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	r := patterns.Redact([]byte(k))
 	tests := []struct{ in, want string }{
 		{"no key here", "no key here"},
