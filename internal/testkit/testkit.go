@@ -6,11 +6,15 @@
 package testkit
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -23,6 +27,28 @@ func NewKey(t testing.TB, env patterns.Environment) string {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// Sleeps records the waits a client asks for instead of waiting: its
+// Sleep is what the Vault and GitHub clients take as their SleepFunc.
+type Sleeps struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+// Sleep records d and returns at once (with ctx's error, if any).
+func (s *Sleeps) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.waits = append(s.waits, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// Waits returns the waits so far.
+func (s *Sleeps) Waits() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.waits)
 }
 
 // GitDate is the author and committer date of every GitRepo commit.

@@ -51,29 +51,10 @@ func startVault(t *testing.T, opts server.Options, wrap ...func(http.Handler) ht
 	return &localVault{URL: hs.URL, Admin: strings.TrimSpace(string(b)), srv: srv}
 }
 
-// sleeps records the client's waits instead of waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.d)
-}
-
-func (v *localVault) client(t *testing.T, key string, mod ...func(*vault.Config)) (*vault.Client, *sleeps) {
+func (v *localVault) client(t *testing.T, key string, mod ...func(*vault.Config)) (*vault.Client, *testkit.Sleeps) {
 	t.Helper()
-	s := &sleeps{}
-	cfg := vault.Config{BaseURL: v.URL, APIKey: key, Sleep: s.sleep}
+	s := &testkit.Sleeps{}
+	cfg := vault.Config{BaseURL: v.URL, APIKey: key, Sleep: s.Sleep}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -268,8 +249,8 @@ func TestAPIErrors(t *testing.T) {
 			if strings.Contains(err.Error(), tt.bearer) {
 				t.Error("the error carries the bearer key")
 			}
-			if st := c.Stats(); st.Calls != 1 || len(sl.all()) != 0 {
-				t.Errorf("%d calls, %d waits: want one call, no retry", st.Calls, len(sl.all()))
+			if st := c.Stats(); st.Calls != 1 || len(sl.Waits()) != 0 {
+				t.Errorf("%d calls, %d waits: want one call, no retry", st.Calls, len(sl.Waits()))
 			}
 			for _, s := range []error{vault.ErrBadRequest, vault.ErrUnauthenticated, vault.ErrForbidden, vault.ErrNotFound, vault.ErrConflict, vault.ErrUnavailable} {
 				if s != tt.sentinel && errors.Is(err, s) {
@@ -288,7 +269,7 @@ func TestRetries(t *testing.T) {
 		if !errors.Is(err, vault.ErrRateLimited) || !errors.Is(err, vault.ErrUnavailable) {
 			t.Fatalf("err = %v, want rate limited, given up", err)
 		}
-		if w := sl.all(); !slices.Equal(w, []time.Duration{time.Second, time.Second}) {
+		if w := sl.Waits(); !slices.Equal(w, []time.Duration{time.Second, time.Second}) {
 			t.Errorf("waits %v, want [1s 1s]", w)
 		}
 		if st := c.Stats(); st.Calls != 3 || st.Retries != 2 {
@@ -299,7 +280,7 @@ func TestRetries(t *testing.T) {
 		v := startVault(t, server.Options{Faults: server.Faults{RateLimit: 1, RetryAfter: 2 * time.Second}})
 		c, sl := v.client(t, v.Admin, func(c *vault.Config) { c.MaxRetries = 1 })
 		_, _ = c.Get(ctx, "key_x")
-		if w := sl.all(); !slices.Equal(w, []time.Duration{2 * time.Second}) {
+		if w := sl.Waits(); !slices.Equal(w, []time.Duration{2 * time.Second}) {
 			t.Errorf("waits %v, want [2s]", w)
 		}
 	})
@@ -314,7 +295,7 @@ func TestRetries(t *testing.T) {
 		if !errors.Is(err, vault.ErrUnavailable) || !strings.Contains(err.Error(), "gave up after 5 attempts") {
 			t.Fatalf("err = %v", err)
 		}
-		w := sl.all()
+		w := sl.Waits()
 		caps := []time.Duration{100, 200, 400, 400}
 		if len(w) != len(caps) || c.Stats().Calls != 5 {
 			t.Fatalf("waits %v, calls %d", w, c.Stats().Calls)
@@ -335,11 +316,11 @@ func TestRetries(t *testing.T) {
 		})
 		_, err := c.Get(ctx, "key_x")
 		var sum time.Duration
-		for _, d := range sl.all() {
+		for _, d := range sl.Waits() {
 			sum += d
 		}
-		if !errors.Is(err, vault.ErrUnavailable) || sum > 3*time.Second || len(sl.all()) < 2 || c.Stats().Calls > 7 {
-			t.Errorf("err %v, waits %v (sum %v), calls %d", err, sl.all(), sum, c.Stats().Calls)
+		if !errors.Is(err, vault.ErrUnavailable) || sum > 3*time.Second || len(sl.Waits()) < 2 || c.Stats().Calls > 7 {
+			t.Errorf("err %v, waits %v (sum %v), calls %d", err, sl.Waits(), sum, c.Stats().Calls)
 		}
 	})
 	t.Run("dropped connections", func(t *testing.T) {
