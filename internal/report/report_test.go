@@ -309,6 +309,7 @@ func FuzzReadJSON(f *testing.F) {
 	f.Add(`{"findings": [], "stats": {}}`)
 	f.Add(`{"findings": [{"fingerprint": "` + fp('a') + `", "redacted": "atmx_prd_q7Lw…", "environment": "production", "status": "active", "locations": [{"source": "git"}]}], "stats": {"bytes": 3}}`)
 	f.Add(`{"findings": [], "stats": {}, "near_misses": [{"redacted": "atmx_dev_abcd…", "location": {"source": "url", "url": "x"}}]}`)
+	f.Add(`{"findings": [{"fingerprint": "` + fp('b') + `", "redacted": "atmx_prd_q7Lw…", "environment": "production", "status": "unverified", "locations": [{"source": "git", "repo": "acme/api", "path": "a.env"}]}], "stats": {}}`)
 	f.Fuzz(func(t *testing.T, in string) {
 		r, err := ReadJSON(strings.NewReader(in))
 		if err != nil {
