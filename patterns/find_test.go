@@ -118,10 +118,10 @@ func referenceFind(s string) []Candidate {
 }
 
 func FuzzFind(f *testing.F) {
-	for _, v := range validVectors {
-		f.Add("k=" + v + "\n")
+	for _, v := range vectors(f, "valid") {
+		f.Add("k=" + v.key + "\n")
 	}
-	for _, v := range invalidVectors {
+	for _, v := range vectors(f, "not-keys") {
 		f.Add(v.key)
 	}
 	f.Add("atmx_atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj")

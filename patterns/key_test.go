@@ -3,31 +3,46 @@ package patterns
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// The vectors of key-format.md.
-var validVectors = []string{
-	"atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj",
-	"atmx_stg_abcdefghijklmnopqrstuvwxyz0123452fIWmx",
-	"atmx_dev_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ1j0mal",
-	"atmx_prd_000000000000000000000000000000002l0BlI",
-	"atmx_prd_q7Lw2XbN9vTz4KcR8mHs1YdF6pJg3AeU45ReXE",
-}
+// vector is one line of the key-format test vectors.
+type vector struct{ key, why string }
 
-var invalidVectors = []struct{ key, why string }{
-	{"atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFk", "checksum off by one digit"},
-	{"atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvF", "46 characters"},
-	{"atmx_qa1_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", "unknown environment"},
-	{"atmx_stg_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", "checksum covers the environment too"},
-	{"ATMX_PRD_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", "upper case"},
-	{"atmx_prd_0123456789ABCDEF-HIJKLMNOPQRSTUV1wkvFj", "'-' is not base62"},
-	{"xatmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", "glued to a word before it"},
+// vectors reads one group ("valid", "not-keys", "glued") of the test
+// vectors of key-format.md, kept in ../testdata/key-vectors.txt for every
+// package's tests.
+func vectors(t testing.TB, group string) []vector {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "key-vectors.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []vector
+	in := false
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			in = line == "["+group+"]"
+		case in:
+			key, why, _ := strings.Cut(line, " ")
+			out = append(out, vector{key, strings.TrimSpace(why)})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no %s vectors in testdata/key-vectors.txt", group)
+	}
+	return out
 }
 
 func TestVectors(t *testing.T) {
-	for _, k := range validVectors {
+	for _, v := range vectors(t, "valid") {
+		k := v.key
 		if !Valid([]byte(k)) {
 			t.Errorf("Valid(%s) = false, want true", Redact([]byte(k)))
 		}
@@ -35,7 +50,7 @@ func TestVectors(t *testing.T) {
 			t.Errorf("Find in %s = %+v, want one valid candidate spanning the key", Redact([]byte(k)), got)
 		}
 	}
-	for _, v := range invalidVectors {
+	for _, v := range vectors(t, "not-keys") {
 		if Valid([]byte(v.key)) {
 			t.Errorf("Valid(%q) = true, want false (%s)", v.key, v.why)
 		}
@@ -48,7 +63,7 @@ func TestVectors(t *testing.T) {
 }
 
 func TestChecksumOfFirstVector(t *testing.T) {
-	if got := Checksum([]byte(validVectors[0][:41])); got != "1wkvFj" {
+	if got := Checksum([]byte(vectors(t, "valid")[0].key[:41])); got != "1wkvFj" {
 		t.Fatalf("Checksum = %q, want 1wkvFj (CRC-32 0x6a5aebc3)", got)
 	}
 }

@@ -169,9 +169,9 @@ func (s *syncBuffer) String() string {
 }
 
 // rotateTo is a policy that rotates every environment to sinks.
-func rotateTo(grace string, sinks ...ghapi.SecretTarget) func(string) responder.Policy {
+func rotateTo(grace vault.RevokeOld, sinks ...ghapi.SecretTarget) func(string) responder.Policy {
 	return func(string) responder.Policy {
-		return responder.Policy{Action: responder.Rotate, RevokeOld: grace, Deliver: sinks}
+		return responder.Policy{Action: journal.Rotate, RevokeOld: grace, Deliver: sinks}
 	}
 }
 

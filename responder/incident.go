@@ -40,7 +40,7 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 		r.logf(in, "detected: %s", in.Action)
 	}
 	var key patterns.Secret // the replacement, in memory only
-	if Action(in.Action) == Rotate {
+	if in.Action == journal.Rotate {
 		if in.Reissued == nil {
 			in, key, err = r.reissue(ctx, in)
 			if errors.Is(err, vault.ErrForbidden) {
@@ -53,7 +53,7 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 			}
 		}
 	}
-	if Action(in.Action) == Rotate {
+	if in.Action == journal.Rotate {
 		for _, sink := range in.Sinks {
 			if _, ok := in.Delivered[sink.String()]; ok {
 				continue
@@ -73,7 +73,7 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 			}
 		}
 	}
-	if Action(in.Action) != Report && in.RevokedAt.IsZero() {
+	if in.Action != journal.Report && in.RevokedAt.IsZero() {
 		if in, err = r.revoke(ctx, in); err != nil {
 			return in, err
 		}
@@ -104,7 +104,7 @@ func (r *Responder) degrade(in journal.Incident, refused error) (journal.Inciden
 		if cur.Reissued != nil {
 			return nil // another responder reissued it meanwhile
 		}
-		cur.Planned, cur.Action = string(Rotate), string(Revoke)
+		cur.Planned, cur.Action = journal.Rotate, journal.Revoke
 		cur.ReissueRefused = why
 		cur.Notes = append(cur.Notes, why+": the key is revoked without a replacement; an administrator must issue the replacement")
 		return nil
@@ -112,7 +112,7 @@ func (r *Responder) degrade(in journal.Incident, refused error) (journal.Inciden
 	if err != nil {
 		return in, err
 	}
-	if Action(in.Action) == Revoke {
+	if in.Action == journal.Revoke {
 		r.logf(in, "warning: %s: revoking without a replacement; an administrator must issue the replacement", why)
 	}
 	return in, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 )
 
@@ -180,7 +181,7 @@ func (r *Responder) reconcileIssue(ctx context.Context, in journal.Incident, loc
 		var b strings.Builder
 		fmt.Fprintf(&b, "atomyx-guard found the key `%s` in %d more place(s) on %s:\n\n", in.Redacted, len(fresh), r.now().UTC().Format(time.RFC3339))
 		r.writeLocations(&b, fresh)
-		if Action(in.Action) != Report {
+		if in.Action != journal.Report {
 			b.WriteString("\nThe key is already revoked; remove it from these places too.\n")
 		}
 		if err := r.cfg.GitHub.Comment(ctx, repo, winner.Number, b.String()); err != nil {
@@ -333,8 +334,8 @@ func (r *Responder) body(in journal.Incident) string {
 	}
 	if rep := in.Reissued; rep != nil {
 		old := "the leaked key stopped working at once"
-		if in.RevokeOld != RevokeImmediately {
-			old = "the old key kept working for at most " + in.RevokeOld + " while the replacement was deployed and tested"
+		if in.RevokeOld != vault.Immediately {
+			old = "the old key kept working for at most " + string(in.RevokeOld) + " while the replacement was deployed and tested"
 		}
 		fmt.Fprintf(&b, "- %s: reissued a replacement `%s` (%s) through the Atomyx Vault, same environment, products and owner; %s\n", stamp(rep.At), rep.Redacted, rep.KeyID, old)
 		for _, s := range in.Sinks {
@@ -368,21 +369,21 @@ func (r *Responder) body(in journal.Incident) string {
 
 func (r *Responder) todo(in journal.Incident) []string {
 	var out []string
-	switch Action(in.Action) {
-	case Rotate:
+	switch in.Action {
+	case journal.Rotate:
 		if len(in.Sinks) > 0 {
 			out = append(out, fmt.Sprintf("Redeploy or re-run whatever reads %s so that it uses the replacement, and watch for failed authentications.", strings.Join(quoteAll(in.Sinks), ", ")))
 		} else {
 			out = append(out, fmt.Sprintf("Ask the operator for the replacement (`atomyx-guard respond show %s --identity FILE`), put it where the leaked key was used, and watch for failed authentications.", in.ID))
 		}
 		out = append(out, "Update any other place that used the leaked key: it no longer works.")
-	case Revoke:
+	case journal.Revoke:
 		if in.ReissueRefused != "" {
 			out = append(out, "An administrator must issue the replacement in the Atomyx Vault (it refused the responder's reissue; see the note above), then configure it where the leaked key was used: calls with the leaked key now fail with 401.")
 			break
 		}
 		out = append(out, "Issue a new key in the Atomyx Vault and configure it where the leaked key was used: calls with the leaked key now fail with 401.")
-	case Report:
+	case journal.Report:
 		out = append(out, "The key is still active. Rotate it in Atomyx's order: create a new key, put it into the integration's configuration, send a controlled test request, confirm it succeeds, then revoke this key.")
 	}
 	out = append(out,

@@ -132,15 +132,6 @@ func TestExposure(t *testing.T) {
 	}
 }
 
-func TestGrace(t *testing.T) {
-	for in, want := range map[string]string{"": "immediately", "immediately": "immediately", "15m": "15m", "24h": "24h", "25h": "", "-1m": "", "soon": ""} {
-		got, err := grace(in)
-		if got != want || (want == "") != (err != nil) {
-			t.Errorf("grace(%q) = %q, %v", in, got, err)
-		}
-	}
-}
-
 // FuzzIssueMarkers renders an issue whose locations come from untrusted
 // scanned content and checks that nothing in them can forge or hide a
 // marker: the body is marked with exactly its key, lists exactly its

@@ -39,29 +39,14 @@ type GitHub interface {
 	PutSecret(ctx context.Context, t ghapi.SecretTarget, value patterns.Secret) error
 }
 
-// Action is what a policy asks for a live leaked key.
-type Action string
-
-// Actions, from the least to the most.
-const (
-	Report Action = "report" // open an issue only
-	Revoke Action = "revoke" // revoke, and report
-	Rotate Action = "rotate" // reissue, deliver, verify, revoke, and report
-)
-
-// RevokeImmediately is the revoke_old value that ends the old key at once.
-const RevokeImmediately = "immediately"
-
-// MaxGrace is the longest grace the Vault grants an old key.
-const MaxGrace = 24 * time.Hour
-
-// Policy is what to do with a live leaked key of one environment.
+// Policy is what to do with a live leaked key of one environment. The
+// policy file (.atomyx-guard.toml) decodes straight into it.
 type Policy struct {
-	Action Action
+	Action journal.Action
 	// RevokeOld is "immediately" or a grace such as "15m" for keys seen
 	// only in private repositories; exposed keys are always revoked
 	// immediately.
-	RevokeOld string
+	RevokeOld vault.RevokeOld
 	// Deliver lists where the replacement goes.
 	Deliver []ghapi.SecretTarget
 }
@@ -70,9 +55,9 @@ type Policy struct {
 // staging rotate, development revokes.
 func DefaultPolicy(env string) Policy {
 	if env == string(patterns.Development) {
-		return Policy{Action: Revoke, RevokeOld: RevokeImmediately}
+		return Policy{Action: journal.Revoke, RevokeOld: vault.Immediately}
 	}
-	return Policy{Action: Rotate, RevokeOld: RevokeImmediately}
+	return Policy{Action: journal.Rotate, RevokeOld: vault.Immediately}
 }
 
 // Config wires a Responder.
@@ -167,11 +152,11 @@ func IdempotencyKey(action, fingerprint string) string {
 
 // Outcome is what a run did with one key.
 type Outcome struct {
-	ID          string `json:"id"`
-	Fingerprint string `json:"fingerprint"`
-	Redacted    string `json:"redacted"`
-	Environment string `json:"environment"`
-	Action      Action `json:"action,omitempty"`
+	ID          string         `json:"id"`
+	Fingerprint string         `json:"fingerprint"`
+	Redacted    string         `json:"redacted"`
+	Environment string         `json:"environment"`
+	Action      journal.Action `json:"action,omitempty"`
 	// State is planned (dry run), done, unchanged, updated (new locations
 	// reported), skipped (not live), or failed.
 	State string `json:"state"`
@@ -319,7 +304,7 @@ func (r *Responder) one(ctx context.Context, f finding.Finding, in journal.Incid
 		return o, nil
 	}
 	if known {
-		o.Action = Action(in.Action)
+		o.Action = in.Action
 		if in.Issue != nil {
 			o.Issue = in.Issue.URL
 		}
@@ -351,7 +336,7 @@ func (r *Responder) one(ctx context.Context, f finding.Finding, in journal.Incid
 		if err != nil {
 			return o, err
 		}
-		o.Action = Action(in.Action)
+		o.Action = in.Action
 	}
 	if r.cfg.DryRun {
 		r.printPlan(in, known)
@@ -382,19 +367,19 @@ func (r *Responder) plan(ctx context.Context, f finding.Finding) (journal.Incide
 	in := journal.Incident{
 		ID: journal.IDFor(f.Fingerprint), Fingerprint: f.Fingerprint, Redacted: f.Redacted,
 		Environment: f.Environment, KeyID: f.KeyID, Owner: f.Owner, Products: f.Products,
-		Action: string(pol.Action), Locations: locs, IssueRepo: r.issue.String(),
+		Action: pol.Action, Locations: locs, IssueRepo: r.issue.String(),
 	}
 	if r.issue.Owner == "" {
 		in.IssueRepo = ""
 	}
 	if in.Action == "" {
-		in.Action = string(Report)
+		in.Action = journal.Report
 	}
 	pub, why := r.exposure(ctx, locs)
 	in.Public = pub
 	in.Notes = append(in.Notes, why)
 	in.Evidence = evidence(r.cfg.ServerURL, r.cfg.Repo, locs)
-	if Action(in.Action) == Rotate {
+	if in.Action == journal.Rotate {
 		for _, s := range pol.Deliver {
 			if err := s.Validate(); err != nil {
 				return in, fmt.Errorf("policy for %s: %w", f.Environment, err)
@@ -402,32 +387,19 @@ func (r *Responder) plan(ctx context.Context, f finding.Finding) (journal.Incide
 			in.Sinks = append(in.Sinks, s)
 		}
 		if len(in.Sinks) == 0 && r.cfg.Recipient == nil {
-			in.Planned, in.Action = string(Rotate), string(Revoke)
+			in.Planned, in.Action = journal.Rotate, journal.Revoke
 			in.Notes = append(in.Notes, "no delivery target and no recipient are configured: the key is revoked without a replacement")
 		}
-		in.RevokeOld = RevokeImmediately
+		in.RevokeOld = vault.Immediately
 		if !pub {
-			g, err := grace(pol.RevokeOld)
-			if err != nil {
-				in.Notes = append(in.Notes, err.Error()+": revoking immediately")
-			} else {
-				in.RevokeOld = g
+			if _, err := pol.RevokeOld.Grace(); err != nil {
+				in.Notes = append(in.Notes, "revoke_old: "+err.Error()+": revoking immediately")
+			} else if pol.RevokeOld != "" {
+				in.RevokeOld = pol.RevokeOld
 			}
 		}
 	}
 	return in, nil
-}
-
-// grace checks a revoke_old value.
-func grace(s string) (string, error) {
-	if s == "" || s == RevokeImmediately {
-		return RevokeImmediately, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 || d > MaxGrace {
-		return "", fmt.Errorf("grace %q: want immediately or a duration up to 24h", s)
-	}
-	return s, nil
 }
 
 func (r *Responder) printPlan(in journal.Incident, resume bool) {
@@ -446,7 +418,7 @@ func (r *Responder) printPlan(in journal.Incident, resume bool) {
 	for _, n := range in.Notes[min(1, len(in.Notes)):] {
 		fmt.Fprintf(r.out, "  note: %s\n", n)
 	}
-	if Action(in.Action) == Rotate {
+	if in.Action == journal.Rotate {
 		if in.Reissued == nil {
 			fmt.Fprintf(r.out, "  reissue through the Vault (old key: revoke %s)\n", in.RevokeOld)
 		}
@@ -462,7 +434,7 @@ func (r *Responder) printPlan(in journal.Incident, resume bool) {
 			fmt.Fprintf(r.out, "  verify that the replacement is active\n")
 		}
 	}
-	if Action(in.Action) != Report && in.RevokedAt.IsZero() {
+	if in.Action != journal.Report && in.RevokedAt.IsZero() {
 		fmt.Fprintf(r.out, "  revoke %s\n", in.KeyID)
 	}
 	if in.ReportedAt.IsZero() {

@@ -329,7 +329,7 @@ func TestPolicies(t *testing.T) {
 			oldStatus: vault.StatusRevoked, body: []string{"policy: revoke", "Issue a new key in the Atomyx Vault"}},
 		{name: "report only", env: patterns.Production,
 			mod: func(c *responder.Config) {
-				c.Policy = func(string) responder.Policy { return responder.Policy{Action: responder.Report} }
+				c.Policy = func(string) responder.Policy { return responder.Policy{Action: journal.Report} }
 			},
 			oldStatus: vault.StatusActive, body: []string{"policy: report", "The key is still active"}},
 		{name: "rotate to the recipient", env: patterns.Staging,

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 type lockedHits struct {
@@ -26,7 +28,7 @@ func (l *lockedHits) NearMiss(finding.NearMiss) {}
 // Small items go to workers in batches; every item is still scanned once,
 // with its own location, and released once.
 func TestEngineBatchesSmallItems(t *testing.T) {
-	k := genKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	var released atomic.Int64
 	var items itemList
 	want := map[string]bool{}
@@ -67,4 +69,32 @@ func TestEngineBatchesSmallItems(t *testing.T) {
 			t.Errorf("no hit in %s", p)
 		}
 	}
+}
+
+// An Engine holds settings only: runs, one after the other or at once,
+// each count their own items, and a copy of an Engine is a plain copy.
+func TestEngineRunsCountApart(t *testing.T) {
+	items := itemList{
+		{Loc: finding.Location{Path: "a"}, Data: []byte("one")},
+		{Loc: finding.Location{Path: "b"}, Data: []byte("two!")},
+	}
+	e := &Engine{Workers: 2}
+	for i := range 2 {
+		st, err := e.Run(context.Background(), items, &lockedHits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Items != 2 || st.Bytes != 7 {
+			t.Errorf("run %d: %d items, %d bytes; want 2 and 7 (this run's alone)", i+1, st.Items, st.Bytes)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if st, err := e.Run(context.Background(), items, &lockedHits{}); err != nil || st.Items != 2 {
+				t.Errorf("concurrent run: %+v, %v", st, err)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -16,20 +17,11 @@ type hitList struct{ hits []finding.Hit }
 func (h *hitList) Hit(x finding.Hit)         { h.hits = append(h.hits, x) }
 func (h *hitList) NearMiss(finding.NearMiss) {}
 
-func genKey(t *testing.T) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // A reader that fails mid-stream (a truncated gzip member says
 // io.ErrUnexpectedEOF) still has the keys before the cut reported, and the
 // failure is returned, not taken for a clean end.
 func TestScanReaderTruncatedStream(t *testing.T) {
-	k := genKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	for _, cut := range []error{io.ErrUnexpectedEOF, errors.New("disk on fire")} {
 		r := io.MultiReader(strings.NewReader("x="+k+"\n"), errReader{cut})
 		var hl hitList
@@ -55,7 +47,7 @@ func TestLongLineColumnsAndAllowReach(t *testing.T) {
 	var cols []int
 	b.WriteString("// atomyx-guard:allow is only meant for the first key;")
 	for i := range 50 {
-		k := genKey(t)
+		k := testkit.NewKey(t, patterns.Production)
 		keys = append(keys, k)
 		b.WriteString(strings.Repeat("x", 1000+i) + " ")
 		cols = append(cols, b.Len()+1)
@@ -84,7 +76,7 @@ func TestLongLineColumnsAndAllowReach(t *testing.T) {
 // UTF-16 text next to runs of NULs (a sparse binary with a wide string in
 // it) is still found, in both byte orders and at both parities.
 func TestUTF16BesideNULRuns(t *testing.T) {
-	k := genKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	for _, be := range []bool{false, true} {
 		for pad := 1; pad <= 17; pad += 3 {
 			var b []byte

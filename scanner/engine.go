@@ -60,7 +60,10 @@ type Stats struct {
 	Skips int64
 }
 
-// Engine scans the items of a Source with a pool of workers.
+// Engine scans the items of a Source with a pool of workers. It holds
+// settings only: every Run keeps its own counts, so one Engine may serve
+// several runs, at once or in turn, and copying an Engine copies its
+// settings.
 type Engine struct {
 	Detector *Detector
 	// Workers is the number of concurrent scanners; GOMAXPROCS when zero.
@@ -75,19 +78,20 @@ type Engine struct {
 	Expanders []Expander
 	// Limits bound each top-level item's expansion.
 	Limits Limits
+}
 
+// counts are one Run's tallies, the Stats it returns.
+type counts struct {
 	items, bytes, inner, innerBytes, skips atomic.Int64
 }
 
-// Run scans every item src yields and reports to sink. A source error ends
-// the run; an unreadable item is skipped and reported through OnSkip.
 // scanOne scans one top-level item and releases it. Each item gets its own
 // expansion, whose byte count the limits bound.
 func (e *Engine) scanOne(ctx context.Context, t *expansion, it Item) error {
 	if it.Release != nil {
 		defer it.Release()
 	}
-	x := &expansion{e: t.e, det: t.det, sink: t.sink, skip: t.skip, lim: t.lim}
+	x := &expansion{e: t.e, det: t.det, sink: t.sink, skip: t.skip, lim: t.lim, n: t.n}
 	n, err := x.scan(ctx, it, 0)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -97,10 +101,9 @@ func (e *Engine) scanOne(ctx context.Context, t *expansion, it Item) error {
 			x.skip(Skip{Where: describe(it.Loc), Reason: err.Error()})
 		}
 	}
-	e.items.Add(1)
-	e.bytes.Add(n)
+	items, bytes := t.n.items.Add(1), t.n.bytes.Add(n)
 	if e.Progress != nil {
-		e.Progress(e.items.Load(), e.bytes.Load())
+		e.Progress(items, bytes)
 	}
 	return nil
 }
@@ -112,6 +115,8 @@ const (
 	batchBytes = 256 << 10
 )
 
+// Run scans every item src yields and reports to sink. A source error ends
+// the run; an unreadable item is skipped and reported through OnSkip.
 func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) {
 	det := e.Detector
 	if det == nil {
@@ -124,12 +129,15 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// A bounded channel between the producer and the pool keeps memory
-	// flat: the source blocks while workers are busy.
+	// The pool runs at most workers goroutines, and its Go blocks while
+	// they are busy, so the source blocks too and memory stays flat.
 	p := pool.New().WithMaxGoroutines(workers).WithContext(ctx)
-	var skipMu sync.Mutex
+	var (
+		n      counts
+		skipMu sync.Mutex
+	)
 	skip := func(s Skip) {
-		e.skips.Add(1)
+		n.skips.Add(1)
 		s.Where, s.Reason = patterns.RedactRuns(s.Where), patterns.RedactRuns(s.Reason)
 		if e.OnSkip != nil {
 			skipMu.Lock()
@@ -138,7 +146,7 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 		}
 	}
 	// tmpl is what every item's expansion shares.
-	tmpl := &expansion{e: e, det: det, sink: sink, skip: skip, lim: e.Limits.withDefaults()}
+	tmpl := &expansion{e: e, det: det, sink: sink, skip: skip, lim: e.Limits.withDefaults(), n: &n}
 	var (
 		batch   []Item
 		batched int
@@ -191,9 +199,9 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 	flush()
 	poolErr := p.Wait()
 	st := Stats{
-		Items: e.items.Load(), Bytes: e.bytes.Load(),
-		Inner: e.inner.Load(), InnerBytes: e.innerBytes.Load(),
-		Skips: e.skips.Load(),
+		Items: n.items.Load(), Bytes: n.bytes.Load(),
+		Inner: n.inner.Load(), InnerBytes: n.innerBytes.Load(),
+		Skips: n.skips.Load(),
 	}
 	if srcErr != nil {
 		return st, srcErr
@@ -217,6 +225,7 @@ type expansion struct {
 	sink Sink
 	skip func(Skip)
 	lim  Limits
+	n    *counts // the run's
 	// total is the bytes expanded so far, all levels.
 	total atomic.Int64
 }
@@ -366,7 +375,7 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		x.e.inner.Add(1)
+		x.n.inner.Add(1)
 		if inner.Release != nil {
 			defer inner.Release()
 		}
@@ -545,7 +554,7 @@ func (m *meterReader) allow(n int64) int64 {
 	x, lim := m.x, m.x.lim
 	total := x.total.Add(n)
 	exp := m.lvl.expanded.Add(n)
-	x.e.innerBytes.Add(n)
+	x.n.innerBytes.Add(n)
 	if lim.MaxTotalBytes > 0 && total > lim.MaxTotalBytes {
 		m.err = &LimitError{Reason: fmt.Sprintf(
 			"expansion limit: more than %s expanded from one item", formatBytes(lim.MaxTotalBytes))}

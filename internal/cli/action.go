@@ -36,13 +36,9 @@ func (o *actionOptions) run(ctx context.Context) error {
 	cfg, err := ghaction.ConfigFromEnv(o.sys.env)
 	if err != nil {
 		fmt.Fprintln(o.sys.Out, ghaction.Annotation{Level: "error", Title: "atomyx-guard", Message: err.Error()})
-		return withCode(ExitError, err)
+		return err
 	}
-	code, err := ghaction.Run(ctx, cfg, &actionScanner{sys: o.sys}, o.sys.Out)
-	if code != ExitClean {
-		return withCode(code, err)
-	}
-	return nil
+	return ghaction.Run(ctx, cfg, &actionScanner{sys: o.sys}, o.sys.Out)
 }
 
 // actionScanner is the action's scan: the same pieces as `atomyx-guard
@@ -81,7 +77,7 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 	if err != nil {
 		return nil, err
 	}
-	run := so.newRun()
+	run := so.newRun(nil)
 	var opts gitsource.Options
 	switch {
 	case !req.All:

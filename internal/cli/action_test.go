@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -30,17 +31,17 @@ func TestActionCommand(t *testing.T) {
 	if _, err := vc.Revoke(ctx, gone.KeyID, vault.RevokeRequest{Reason: "test"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	allowed := newKey(t, patterns.Development)
+	allowed := testkit.NewKey(t, patterns.Development)
 
-	repo := newGitRepo(t)
-	repo.write("README", "hi\n")
+	repo := testkit.NewGitRepo(t)
+	repo.Write("README", "hi\n")
 	// The allowlist is the base's: a pull request cannot allow its own keys.
-	repo.write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"test fixture\"\n")
-	base := repo.commit("base")
-	repo.write("live.env", "K="+live.Key.Reveal()+"\n")
-	repo.write("gone.env", "K="+gone.Key.Reveal()+"\n")
-	repo.write("fixture.txt", allowed+"\n")
-	head := repo.commit("keys")
+	repo.Write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"test fixture\"\n")
+	base := repo.Commit("base")
+	repo.Write("live.env", "K="+live.Key.Reveal()+"\n")
+	repo.Write("gone.env", "K="+gone.Key.Reveal()+"\n")
+	repo.Write("fixture.txt", allowed+"\n")
+	head := repo.Commit("keys")
 	keys := []string{live.Key.Reveal(), gone.Key.Reveal(), allowed, admin}
 
 	tmp := t.TempDir()
@@ -52,7 +53,7 @@ func TestActionCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKSPACE": repo.dir,
+		"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKSPACE": repo.Dir,
 		"GITHUB_OUTPUT": filepath.Join(tmp, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(tmp, "summary"),
 		"RUNNER_TEMP": tmp, "INPUT_VERIFY": "true", "INPUT_FAIL_ON": "active", "INPUT_VAULT_URL": url,
 		"ATOMYX_API_KEY": admin,
@@ -87,14 +88,14 @@ func TestActionCommand(t *testing.T) {
 // key, and a marker beside another key, still fails: the base's policy
 // applies, and the change to it is in the log and the job summary.
 func TestActionPullRequestCannotOpenItsOwnGate(t *testing.T) {
-	repo := newGitRepo(t)
-	repo.write("README", "hi\n")
-	base := repo.commit("base")
-	key, marked := newKey(t, patterns.Production), newKey(t, patterns.Staging)
-	repo.write(".atomyx-guard.toml", "[allow]\npaths = [\"**\"]\n")
-	repo.write("leak.env", "K="+key+"\n")
-	repo.write("app.py", "K = \""+marked+"\"  # atomyx-guard:allow\n")
-	head := repo.commit("open the gate")
+	repo := testkit.NewGitRepo(t)
+	repo.Write("README", "hi\n")
+	base := repo.Commit("base")
+	key, marked := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Staging)
+	repo.Write(".atomyx-guard.toml", "[allow]\npaths = [\"**\"]\n")
+	repo.Write("leak.env", "K="+key+"\n")
+	repo.Write("app.py", "K = \""+marked+"\"  # atomyx-guard:allow\n")
+	head := repo.Commit("open the gate")
 
 	tmp := t.TempDir()
 	event, _ := json.Marshal(map[string]any{"pull_request": map[string]any{"number": 3,
@@ -105,7 +106,7 @@ func TestActionPullRequestCannotOpenItsOwnGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKSPACE": repo.dir,
+		"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKSPACE": repo.Dir,
 		"GITHUB_OUTPUT": filepath.Join(tmp, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(tmp, "summary"),
 		"RUNNER_TEMP": tmp,
 	}

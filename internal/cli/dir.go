@@ -67,7 +67,7 @@ func (o *dirOptions) run(ctx context.Context) error {
 		return err
 	}
 	if o.FollowMaxBytes <= 0 || o.FollowMaxTime <= 0 {
-		return withCode(ExitError, fmt.Errorf("--follow-max-bytes and --follow-max-time must be positive"))
+		return fmt.Errorf("--follow-max-bytes and --follow-max-time must be positive")
 	}
 	src := &filesource.Source{Roots: o.Paths, Dir: o.sys.Getwd, FollowSymlinks: o.FollowSymlinks,
 		MaxBytes: o.FollowMaxBytes, MaxTime: o.FollowMaxTime}
@@ -75,9 +75,8 @@ func (o *dirOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun()
+	run := o.newRun(fileBundles(src))
 	run.envCheck = finding.EnvCheck{Content: fileContent(o.sys.Getwd), Roots: o.Paths}
-	useFiles(run.engine, src)
 	st, err := run.engine.Run(ctx, src, run.set)
 	// Stopped by a signal or a failure: the report of what was found so
 	// far is still written.
@@ -122,22 +121,18 @@ func (o *dirOptions) configRoot() string {
 	return wd
 }
 
-// useFiles lets the bundle expander read source maps beside the bundles,
-// inside the scanned directories.
-func useFiles(e *scanner.Engine, src *filesource.Source) {
-	for i, x := range e.Expanders {
-		if _, ok := x.(*bundle.Expander); ok {
-			e.Expanders[i] = &bundle.Expander{LoadMap: func(_ context.Context, it scanner.Item, ref string) ([]byte, error) {
-				if it.Loc.Source != finding.SourceFile {
-					return nil, fs.ErrNotExist
-				}
-				if i := strings.IndexAny(ref, "?#"); i >= 0 {
-					ref = ref[:i]
-				}
-				return src.ReadRelative(it.Loc.Path, ref, bundle.MaxMapBytes)
-			}}
+// fileBundles is the bundle expander of a directory scan: it reads source
+// maps beside the bundles, inside the scanned directories.
+func fileBundles(src *filesource.Source) *bundle.Expander {
+	return &bundle.Expander{LoadMap: func(_ context.Context, it scanner.Item, ref string) ([]byte, error) {
+		if it.Loc.Source != finding.SourceFile {
+			return nil, fs.ErrNotExist
 		}
-	}
+		if i := strings.IndexAny(ref, "?#"); i >= 0 {
+			ref = ref[:i]
+		}
+		return src.ReadRelative(it.Loc.Path, ref, bundle.MaxMapBytes)
+	}}
 }
 
 func plural(n int64, one, many string) string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -59,7 +60,7 @@ func locations(t *testing.T, out string) map[string][]string {
 
 func TestDirCommand(t *testing.T) {
 	dir := t.TempDir()
-	plain, packed, inGit, inMap := newKey(t, patterns.Production), newKey(t, patterns.Staging), newKey(t, patterns.Production), newKey(t, patterns.Development)
+	plain, packed, inGit, inMap := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Staging), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Development)
 	writeFile(t, filepath.Join(dir, ".gitignore"), []byte(".env\n"))
 	writeFile(t, filepath.Join(dir, ".env"), []byte("ATOMYX_API_KEY="+plain+"\n"))
 	writeFile(t, filepath.Join(dir, "vendor", "sdk.tgz"), makeTgz(t, "package/index.js", []byte("k='"+packed+"'\n")))
@@ -136,7 +137,7 @@ func TestDirCommand(t *testing.T) {
 
 func TestDirBombIsSkippedNotSilent(t *testing.T) {
 	dir := t.TempDir()
-	before := newKey(t, patterns.Production)
+	before := testkit.NewKey(t, patterns.Production)
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	zw.Write([]byte(before + "\n"))
@@ -164,7 +165,7 @@ type zeroes struct{}
 func (zeroes) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func TestStdinCommand(t *testing.T) {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	tests := []struct {
 		name  string
 		in    []byte

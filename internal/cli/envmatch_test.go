@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,15 +51,15 @@ jobs:
 // workflow job and in .env.development, a staging key in the production
 // job, and one development key in places of two environments.
 func TestEnvironmentMismatchInGitHistory(t *testing.T) {
-	prd, stg, dev := newKey(t, patterns.Production), newKey(t, patterns.Staging), newKey(t, patterns.Development)
-	r := newGitRepo(t)
-	r.write(".github/workflows/deploy.yml", strings.ReplaceAll(strings.Replace(strings.Replace(stagingWorkflow, "%s", prd, 1), "%s", stg, 1), "\t", "  "))
-	r.write(".env.development", "ATOMYX_API_KEY="+prd+"\n")
-	r.write("config/dev/app.env", "KEY="+dev+"\n")
-	r.write("config/production/app.env", "KEY="+dev+"\n")
-	r.commit("keys everywhere")
+	prd, stg, dev := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Staging), testkit.NewKey(t, patterns.Development)
+	r := testkit.NewGitRepo(t)
+	r.Write(".github/workflows/deploy.yml", strings.ReplaceAll(strings.Replace(strings.Replace(stagingWorkflow, "%s", prd, 1), "%s", stg, 1), "\t", "  "))
+	r.Write(".env.development", "ATOMYX_API_KEY="+prd+"\n")
+	r.Write("config/dev/app.env", "KEY="+dev+"\n")
+	r.Write("config/production/app.env", "KEY="+dev+"\n")
+	r.Commit("keys everywhere")
 
-	res := runCLI(t, nil, "git", r.dir, "--format", "json")
+	res := runCLI(t, nil, "git", r.Dir, "--format", "json")
 	if res.code != ExitLeaks {
 		t.Fatalf("exit %d: %s", res.code, res.errOut)
 	}
@@ -89,11 +90,11 @@ func TestEnvironmentMismatchInGitHistory(t *testing.T) {
 	}
 
 	// The same in SARIF and text.
-	res = runCLI(t, nil, "git", r.dir, "--format", "sarif")
+	res = runCLI(t, nil, "git", r.Dir, "--format", "sarif")
 	if !strings.Contains(res.out, `"environment_mismatch"`) || !strings.Contains(res.out, "this is a staging place (workflow-job)") {
 		t.Fatalf("sarif:\n%s", res.out)
 	}
-	res = runCLI(t, nil, "git", r.dir)
+	res = runCLI(t, nil, "git", r.Dir)
 	if !strings.Contains(res.out, ".github/workflows/deploy.yml:9 is a staging place (workflow-job deploy-staging)") {
 		t.Fatalf("text:\n%s", res.out)
 	}
@@ -103,7 +104,7 @@ func TestEnvironmentMismatchInGitHistory(t *testing.T) {
 // unless [hygiene] fail_on_environment_mismatch says otherwise.
 func TestFailOnEnvironmentMismatch(t *testing.T) {
 	dir := t.TempDir()
-	key := newKey(t, patterns.Production)
+	key := testkit.NewKey(t, patterns.Production)
 	writeFile(t, filepath.Join(dir, "config", "staging", "app.env"), []byte("KEY="+key+"\n"))
 	res := runCLI(t, nil, "dir", dir, "--fail-on", "never", "--format", "json")
 	if res.code != ExitClean {
@@ -120,7 +121,7 @@ func TestFailOnEnvironmentMismatch(t *testing.T) {
 	}
 	// A key where it belongs does not fail.
 	clean := t.TempDir()
-	writeFile(t, filepath.Join(clean, "config", "production", "app.env"), []byte("KEY="+newKey(t, patterns.Production)+"\n"))
+	writeFile(t, filepath.Join(clean, "config", "production", "app.env"), []byte("KEY="+testkit.NewKey(t, patterns.Production)+"\n"))
 	if res := runCLI(t, nil, "dir", clean, "--fail-on", "never", "--config", cfg); res.code != ExitClean {
 		t.Fatalf("no mismatch: exit %d: %s", res.code, res.errOut)
 	}

@@ -69,12 +69,12 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		}
 	}
 	if modes > 1 {
-		return withCode(ExitError, fmt.Errorf("--range, --staged and --since-commit exclude each other"))
+		return fmt.Errorf("--range, --staged and --since-commit exclude each other")
 	}
 	ctx := cmd.Context()
 	repo, err := gitsource.Open(ctx, o.Path)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	root := repo.WorkTree
 	if root == "" {
@@ -84,7 +84,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun()
+	run := o.newRun(nil)
 	if base, _, ok := rangeEnds(o.Range); ok {
 		run.adjust = baseMarkers(repo, base)
 	}
@@ -112,7 +112,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		// markers: it runs on the developer's own machine, over their own
 		// change, and gates nobody else's.
 		// A blocked commit says where, and the ways on (hook.BlockedAdvice).
-		if kept, _ := cfg.Filter(run.set.Findings()); o.failing(kept) > 0 {
+		if kept, _ := cfg.Filter(run.set.Findings()); o.failing(kept) {
 			_ = hook.BlockedAdvice(o.sys.Err, kept)
 		}
 	}

@@ -15,34 +15,35 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 func TestGitExitCodes(t *testing.T) {
-	clean := newGitRepo(t)
-	clean.write("README", "nothing to see\n")
-	clean.commit("init")
+	clean := testkit.NewGitRepo(t)
+	clean.Write("README", "nothing to see\n")
+	clean.Commit("init")
 
-	leaky := newGitRepo(t)
-	key := newKey(t, patterns.Production)
-	leaky.write("config/settings.py", "DEBUG = True\nATOMYX_KEY = \""+key+"\"\n")
-	leaky.commit("add settings")
+	leaky := testkit.NewGitRepo(t)
+	key := testkit.NewKey(t, patterns.Production)
+	leaky.Write("config/settings.py", "DEBUG = True\nATOMYX_KEY = \""+key+"\"\n")
+	leaky.Commit("add settings")
 
 	tests := []struct {
 		name string
 		args []string
 		want int
 	}{
-		{"clean", []string{"git", clean.dir}, ExitClean},
-		{"leak", []string{"git", leaky.dir}, ExitLeaks},
-		{"exit-code override", []string{"git", leaky.dir, "--exit-code", "7"}, 7},
-		{"fail-on never", []string{"git", leaky.dir, "--fail-on", "never"}, ExitClean},
+		{"clean", []string{"git", clean.Dir}, ExitClean},
+		{"leak", []string{"git", leaky.Dir}, ExitLeaks},
+		{"exit-code override", []string{"git", leaky.Dir, "--exit-code", "7"}, 7},
+		{"fail-on never", []string{"git", leaky.Dir, "--fail-on", "never"}, ExitClean},
 		{"not a repository", []string{"git", t.TempDir()}, ExitError},
 		{"missing path", []string{"git", filepath.Join(t.TempDir(), "nope")}, ExitError},
-		{"bad format", []string{"git", leaky.dir, "--format", "xml"}, ExitError},
-		{"fail-on active without verify", []string{"git", leaky.dir, "--fail-on", "active"}, ExitError},
-		{"exclusive modes", []string{"git", leaky.dir, "--staged", "--range", "a..b"}, ExitError},
-		{"unknown flag", []string{"git", leaky.dir, "--frobnicate"}, ExitError},
+		{"bad format", []string{"git", leaky.Dir, "--format", "xml"}, ExitError},
+		{"fail-on active without verify", []string{"git", leaky.Dir, "--fail-on", "active"}, ExitError},
+		{"exclusive modes", []string{"git", leaky.Dir, "--staged", "--range", "a..b"}, ExitError},
+		{"unknown flag", []string{"git", leaky.Dir, "--frobnicate"}, ExitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,17 +60,17 @@ func TestGitExitCodes(t *testing.T) {
 }
 
 func TestGitJSONLocations(t *testing.T) {
-	repo := newGitRepo(t)
-	key := newKey(t, patterns.Staging)
-	repo.write("a.env", "KEY="+key+"\n")
-	first := repo.commit("add a")
-	repo.write("b/c.env", "# again\nKEY="+key+"\n")
-	second := repo.commit("add c")
-	repo.git("rm", "-q", "a.env", "b/c.env")
-	repo.commit("remove both")
+	repo := testkit.NewGitRepo(t)
+	key := testkit.NewKey(t, patterns.Staging)
+	repo.Write("a.env", "KEY="+key+"\n")
+	first := repo.Commit("add a")
+	repo.Write("b/c.env", "# again\nKEY="+key+"\n")
+	second := repo.Commit("add c")
+	repo.Git("rm", "-q", "a.env", "b/c.env")
+	repo.Commit("remove both")
 
 	report := filepath.Join(t.TempDir(), "out.json")
-	r := runCLI(t, nil, "git", repo.dir, "--format", "json", "--report", report)
+	r := runCLI(t, nil, "git", repo.Dir, "--format", "json", "--report", report)
 	if r.code != ExitLeaks {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
@@ -102,15 +103,15 @@ func TestGitJSONLocations(t *testing.T) {
 }
 
 func TestGitAllowlist(t *testing.T) {
-	repo := newGitRepo(t)
-	allowed, flagged, inline := newKey(t, patterns.Development), newKey(t, patterns.Production), newKey(t, patterns.Production)
-	repo.write("docs/example.md", "demo: "+allowed+"\n")
-	repo.write("app.cfg", "key="+flagged+"\n")
-	repo.write("fixtures/x.txt", "k="+inline+" # atomyx-guard:allow test fixture\n")
-	repo.write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"revoked demo key\"\n")
-	repo.commit("init")
+	repo := testkit.NewGitRepo(t)
+	allowed, flagged, inline := testkit.NewKey(t, patterns.Development), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
+	repo.Write("docs/example.md", "demo: "+allowed+"\n")
+	repo.Write("app.cfg", "key="+flagged+"\n")
+	repo.Write("fixtures/x.txt", "k="+inline+" # atomyx-guard:allow test fixture\n")
+	repo.Write(".atomyx-guard.toml", "[[allow.fingerprints]]\nfingerprint = \""+patterns.Fingerprint([]byte(allowed))+"\"\nreason = \"revoked demo key\"\n")
+	repo.Commit("init")
 
-	r := runCLI(t, nil, "git", repo.dir, "--format", "json")
+	r := runCLI(t, nil, "git", repo.Dir, "--format", "json")
 	if r.code != ExitLeaks {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
@@ -130,19 +131,19 @@ func TestGitAllowlist(t *testing.T) {
 // run, so their fingerprints, redacted forms and blob ids are replaced by
 // placeholders before the comparison.
 func TestGitGolden(t *testing.T) {
-	repo := newGitRepo(t)
+	repo := testkit.NewGitRepo(t)
 	// Findings are ordered by fingerprint: draw keys until that order is
 	// the one the golden file has.
-	k1, k2 := newKey(t, patterns.Production), newKey(t, patterns.Staging)
+	k1, k2 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Staging)
 	for patterns.Fingerprint([]byte(k1)) > patterns.Fingerprint([]byte(k2)) {
-		k2 = newKey(t, patterns.Staging)
+		k2 = testkit.NewKey(t, patterns.Staging)
 	}
-	repo.write("config/settings.py", "DEBUG = False\nATOMYX_KEY = \""+k1+"\"\n")
-	c1 := repo.commit("settings")
-	c2 := repo.commit("rotate later: " + k2)
+	repo.Write("config/settings.py", "DEBUG = False\nATOMYX_KEY = \""+k1+"\"\n")
+	c1 := repo.Commit("settings")
+	c2 := repo.Commit("rotate later: " + k2)
 	for _, format := range []string{"json", "sarif", "text"} {
 		t.Run(format, func(t *testing.T) {
-			r := runCLI(t, nil, "git", repo.dir, "--format", format)
+			r := runCLI(t, nil, "git", repo.Dir, "--format", format)
 			if r.code != ExitLeaks {
 				t.Fatalf("exit %d: %s", r.code, r.errOut)
 			}
@@ -221,9 +222,9 @@ func readReport(t *testing.T, path string) *report.Report {
 // committed Kubernetes Secret, and one inside a committed tgz, are found in
 // history with their commit.
 func TestGitSeesThroughArchivesAndEncodings(t *testing.T) {
-	repo := newGitRepo(t)
-	encoded, archived := newKey(t, patterns.Staging), newKey(t, patterns.Production)
-	repo.write("k8s/secret.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  key: "+base64.StdEncoding.EncodeToString([]byte(encoded))+"\n")
+	repo := testkit.NewGitRepo(t)
+	encoded, archived := testkit.NewKey(t, patterns.Staging), testkit.NewKey(t, patterns.Production)
+	repo.Write("k8s/secret.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  key: "+base64.StdEncoding.EncodeToString([]byte(encoded))+"\n")
 	var tgz bytes.Buffer
 	gz := gzip.NewWriter(&tgz)
 	tw := tar.NewWriter(gz)
@@ -232,12 +233,12 @@ func TestGitSeesThroughArchivesAndEncodings(t *testing.T) {
 	tw.Write(body)
 	tw.Close()
 	gz.Close()
-	repo.write("vendor/sdk-1.2.0.tgz", tgz.String())
-	commit := repo.commit("vendor and secret")
-	repo.git("rm", "-q", "-r", "k8s", "vendor")
-	repo.commit("remove")
+	repo.Write("vendor/sdk-1.2.0.tgz", tgz.String())
+	commit := repo.Commit("vendor and secret")
+	repo.Git("rm", "-q", "-r", "k8s", "vendor")
+	repo.Commit("remove")
 
-	r := runCLI(t, nil, "git", repo.dir, "--format", "json")
+	r := runCLI(t, nil, "git", repo.Dir, "--format", "json")
 	if r.code != ExitLeaks {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
@@ -263,11 +264,11 @@ func TestGitSeesThroughArchivesAndEncodings(t *testing.T) {
 
 // A key pasted where a revision goes must not come back whole in the error.
 func TestGitErrorMasksKeys(t *testing.T) {
-	repo := newGitRepo(t)
-	repo.write("a", "a\n")
-	repo.commit("a")
-	key := newKey(t, patterns.Production)
-	r := runCLI(t, nil, "git", repo.dir, "--range", key+".."+key)
+	repo := testkit.NewGitRepo(t)
+	repo.Write("a", "a\n")
+	repo.Commit("a")
+	key := testkit.NewKey(t, patterns.Production)
+	r := runCLI(t, nil, "git", repo.Dir, "--range", key+".."+key)
 	if r.code != ExitError {
 		t.Fatalf("exit %d, want 2", r.code)
 	}

@@ -69,7 +69,7 @@ func (o *hookOptions) run(ctx context.Context) error {
 	if o.uninstall {
 		res, err := hook.Uninstall(ctx, dir)
 		if err != nil {
-			return withCode(ExitError, err)
+			return err
 		}
 		if res.Chained != "" {
 			fmt.Fprintf(o.sys.Out, "Removed atomyx-guard's pre-commit hook and restored the chained one at %s\n", res.Chained)
@@ -80,7 +80,7 @@ func (o *hookOptions) run(ctx context.Context) error {
 	}
 	res, err := hook.Install(ctx, dir, hook.Options{Force: o.force})
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	switch {
 	case res.Updated:

@@ -34,15 +34,13 @@ that of a scan with the merged findings.`,
 	fs.StringVarP(&o.Format, "format", "f", "json", "output format: text, json or sarif")
 	fs.StringVar(&o.ReportPath, "report", "", "write the merged report to `FILE` instead of stdout")
 	fs.IntVar(&o.ExitCode, "exit-code", ExitLeaks, "exit code when the merged report has findings")
-	fs.StringVar(&o.FailOn, "fail-on", "any", "which findings fail: any, active or never")
+	fs.StringVar((*string)(&o.FailOn), "fail-on", "any", "which findings fail: any, active or never")
 	return cmd
 }
 
 func (o *mergeOptions) run() error {
-	switch o.FailOn {
-	case "any", "active", "never":
-	default:
-		return withCode(ExitError, fmt.Errorf("unknown --fail-on %q (want any, active or never)", o.FailOn))
+	if _, err := report.ParseFailOn(string(o.FailOn)); err != nil {
+		return fmt.Errorf("unknown --fail-on %q (want any, active or never)", o.FailOn)
 	}
 	o.Workers = 1
 	if err := o.validate(); err != nil {
@@ -50,13 +48,13 @@ func (o *mergeOptions) run() error {
 	}
 	merged, err := mergeReports(o.Inputs)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	if err := o.write(merged); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
-	if o.failing(merged.Findings) > 0 {
-		return withCode(o.ExitCode, nil)
+	if o.failing(merged.Findings) {
+		return leaks(o.ExitCode)
 	}
 	return nil
 }

@@ -7,22 +7,23 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 func TestMerge(t *testing.T) {
-	shared, only := newKey(t, patterns.Production), newKey(t, patterns.Staging)
-	a, b := newGitRepo(t), newGitRepo(t)
-	a.write("a.env", "K="+shared+"\n")
-	a.commit("a")
-	b.write("b.env", "K="+shared+"\nJ="+only+"\n")
-	b.commit("b")
-	b.commit("second")
+	shared, only := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Staging)
+	a, b := testkit.NewGitRepo(t), testkit.NewGitRepo(t)
+	a.Write("a.env", "K="+shared+"\n")
+	a.Commit("a")
+	b.Write("b.env", "K="+shared+"\nJ="+only+"\n")
+	b.Commit("b")
+	b.Commit("second")
 
 	dir := t.TempDir()
 	pa, pb := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
-	for repo, p := range map[*gitRepo]string{a: pa, b: pb} {
-		if r := runCLI(t, nil, "git", repo.dir, "--format", "json", "--report", p); r.code != ExitLeaks {
+	for repo, p := range map[*testkit.GitRepo]string{a: pa, b: pb} {
+		if r := runCLI(t, nil, "git", repo.Dir, "--format", "json", "--report", p); r.code != ExitLeaks {
 			t.Fatalf("shard scan exit %d: %s", r.code, r.errOut)
 		}
 	}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,7 +52,7 @@ and still reports every key found before. --full rescans everything.
 
 --shard K/N (K from 1 to N) takes a stable share of the repositories, so
 that N machines split an organisation; "atomyx-guard merge" combines their
-JSON reports. Locations name their repository: path "OWNER/NAME:PATH".
+JSON reports. Locations name their repository: "repo": "OWNER/NAME".
 
 A repository that cannot be fetched or scanned is listed under skipped and
 the others go on; the exit code is 2 only when none could be.`,
@@ -85,24 +83,25 @@ func (o *orgOptions) run(ctx context.Context) error {
 		return err
 	}
 	if o.Response.Repo != "" {
-		return withCode(ExitError, fmt.Errorf("--repo does not apply to org scans: each key's repository is the one it was found in"))
+		return fmt.Errorf("--repo does not apply to org scans: each key's repository is the one it was found in")
 	}
 	o.respond = respondPerRepository
 	shard, err := org.ParseShard(o.Shard)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	if o.RepoWorkers < 1 {
-		return withCode(ExitError, fmt.Errorf("--repo-workers must be at least 1"))
+		return fmt.Errorf("--repo-workers must be at least 1")
 	}
 	if o.RepoTimeout < 0 {
-		return withCode(ExitError, fmt.Errorf("--repo-timeout must not be negative"))
+		return fmt.Errorf("--repo-timeout must not be negative")
 	}
 	filter := org.Filter{IncludeForks: o.IncludeForks, IncludeArchived: o.IncludeArchived, Match: o.Match, Exclude: o.Exclude}
 	if err := filter.Validate(); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	ghCfg := ghapi.ConfigFromEnv(o.sys.env)
+	ghCfg.Sleep = o.sys.Sleep
 	if o.GitHubAPIURL != "" {
 		ghCfg.BaseURL = o.GitHubAPIURL
 	}
@@ -111,11 +110,11 @@ func (o *orgOptions) run(ctx context.Context) error {
 	}
 	gh, err := ghapi.New(ghCfg)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	cache, err := o.cacheDir()
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	wd := o.sys.Getwd
 	if wd == "" {
@@ -127,14 +126,14 @@ func (o *orgOptions) run(ctx context.Context) error {
 	}
 	state, err := org.OpenState(filepath.Join(cache, "state.db"))
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	defer state.Close()
 
 	// The org scan draws its own status line (repositories, not objects).
 	noProgress := o.NoProgress
 	o.NoProgress = true
-	run := o.newRun()
+	run := o.newRun(nil)
 	o.NoProgress = noProgress
 	s := &org.Scanner{
 		Client: gh.GitHub(), Org: o.Org, Filter: filter, Shard: shard,
@@ -155,7 +154,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 		stopLine()
 	}
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	for _, f := range res.Findings {
 		for _, l := range f.Locations {
@@ -178,7 +177,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 		Partial: res.Partial,
 	}, warnings)
 	if res.Selected > 0 && res.Failed == res.Selected {
-		return withCode(ExitError, fmt.Errorf("none of the %d repositories could be fetched or scanned", res.Selected))
+		return fmt.Errorf("none of the %d repositories could be fetched or scanned", res.Selected)
 	}
 	return err
 }
@@ -202,46 +201,17 @@ func (o *orgOptions) cacheDir() (string, error) {
 	return filepath.Join(base, "atomyx-guard", "org", o.Org), nil
 }
 
-// statusLine redraws line() on w four times a second until stopped, then
-// clears it.
-func statusLine(w io.Writer, line func() string) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-				fmt.Fprint(w, "\r\033[K"+line())
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
-}
-
 // respondPerRepository runs the responder once per repository of an org
 // report, so that links, visibility (public or private: how fast the old
 // key is revoked) and the issue's title are those of the repository where
-// each key was found. Org locations carry it as the "OWNER/NAME:" prefix
-// of their paths. A key found in several repositories is handled with the
+// each key was found (Location.Repo). A key found in several repositories is handled with the
 // first (by name); the later runs see it revoked and leave it.
 func respondPerRepository(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, flags responseFlags) (responder.Summary, error) {
 	byRepo := map[string][]finding.Finding{}
 	for _, f := range fs {
 		parts := map[string][]finding.Location{}
 		for _, l := range f.Locations {
-			repo, rest, ok := strings.Cut(l.Path, ":")
-			if !ok || strings.Count(repo, "/") != 1 {
-				repo, rest = "", l.Path
-			}
-			l.Path = rest
-			parts[repo] = append(parts[repo], l)
+			parts[l.Repo] = append(parts[l.Repo], l)
 		}
 		for repo, locs := range parts {
 			g := f

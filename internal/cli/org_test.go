@@ -11,6 +11,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
 	"github.com/atomyx/atomyx-guard/internal/org/orgtest"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -39,7 +40,7 @@ func (f *orgFixture) repo(t *testing.T, full string) *orgtest.Work {
 
 // leak commits a fresh key to a repository.
 func (f *orgFixture) leak(t *testing.T, w *orgtest.Work, file string) string {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	f.keys = append(f.keys, k)
 	w.Commit("add "+file, file, "KEY="+k+"\n")
 	return k
@@ -56,7 +57,7 @@ func paths(rep *report.Report) []string {
 	var out []string
 	for _, f := range rep.Findings {
 		for _, l := range f.Locations {
-			out = append(out, l.Path)
+			out = append(out, l.Repo+":"+l.Path) // the repository in its own field
 		}
 	}
 	slices.Sort(out)
@@ -189,16 +190,16 @@ func TestOrgErrors(t *testing.T) {
 	}
 }
 
-// TestOrgLocationsReadBack: the OWNER/NAME: prefix survives the JSON
+// TestOrgLocationsReadBack: a location's repository survives the JSON
 // contract (report.ReadJSON) for every location kind.
 func TestOrgLocationsReadBack(t *testing.T) {
 	fp := patterns.Fingerprint([]byte("x"))
 	rep := &report.Report{Findings: []finding.Finding{{
 		Fingerprint: fp, Redacted: "atmx_prd_abcd…", Environment: "production", Status: finding.Unverified,
 		Locations: []finding.Location{
-			{Source: finding.SourceGit, Kind: finding.KindBlob, Path: "acme/api:a/b.env", Commit: strings.Repeat("a", 40)},
-			{Source: finding.SourceGit, Kind: finding.KindCommitMessage, Path: "acme/api:", Commit: strings.Repeat("b", 40)},
-			{Source: finding.SourceGit, Kind: finding.KindBlob, Path: "acme/api:", Blob: strings.Repeat("c", 40), Unreachable: true},
+			{Source: finding.SourceGit, Kind: finding.KindBlob, Repo: "acme/api", Path: "a/b.env", Commit: strings.Repeat("a", 40)},
+			{Source: finding.SourceGit, Kind: finding.KindCommitMessage, Repo: "acme/api", Commit: strings.Repeat("b", 40)},
+			{Source: finding.SourceGit, Kind: finding.KindBlob, Repo: "acme/api", Blob: strings.Repeat("c", 40), Unreachable: true},
 		},
 	}}}
 	p := filepath.Join(t.TempDir(), "r.json")

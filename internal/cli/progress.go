@@ -10,33 +10,20 @@ import (
 
 // progress draws one status line on a terminal's stderr while a scan runs.
 type progress struct {
-	w            io.Writer
 	items, bytes atomic.Int64
 	total        atomic.Int64 // expected bytes when known, for an ETA
 	start        time.Time
-	done         chan struct{}
-	wg           sync.WaitGroup
+	stop         func()
 }
 
 func startProgress(w io.Writer) *progress {
-	p := &progress{w: w, start: time.Now(), done: make(chan struct{})}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-				fmt.Fprint(p.w, "\r\033[K")
-				return
-			case <-t.C:
-				if time.Since(p.start) > time.Second {
-					fmt.Fprint(p.w, "\r\033[K"+p.line())
-				}
-			}
+	p := &progress{start: time.Now()}
+	p.stop = statusLine(w, func() string {
+		if time.Since(p.start) <= time.Second {
+			return "" // a quick scan draws nothing
 		}
-	}()
+		return p.line()
+	})
 	return p
 }
 
@@ -56,9 +43,30 @@ func (p *progress) line() string {
 	return s
 }
 
-func (p *progress) stop() {
-	close(p.done)
-	p.wg.Wait()
+// statusLine redraws line() on w four times a second until stopped, then
+// clears it; an empty line() leaves the terminal alone. Every status line
+// of the CLI (a scan's objects, an org scan's repositories) is drawn here.
+func statusLine(w io.Writer, line func() string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				if s := line(); s != "" {
+					fmt.Fprint(w, "\r\033[K"+s)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 func humanBytes(f float64) string {

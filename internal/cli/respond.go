@@ -96,7 +96,7 @@ func (o *respondOptions) run(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return withCode(ExitError, fmt.Errorf("--findings: %w", err))
+		return fmt.Errorf("--findings: %w", err)
 	}
 	var cfg *config.Config
 	if o.ConfigPath != "" {
@@ -105,14 +105,14 @@ func (o *respondOptions) run(ctx context.Context) error {
 		cfg, err = config.LoadRoot(o.path("."))
 	}
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	flags := o.responseFlags
 	flags.PlanOut = o.sys.Out
 	sum, err := respondFindings(ctx, o.sys, cfg, rep.Findings, flags)
 	printSummary(o.sys.Out, sum)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	return nil
 }
@@ -150,6 +150,7 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		return responder.Summary{}, err
 	}
 	gcfg := ghapi.ConfigFromEnv(sys.env)
+	gcfg.Sleep = sys.Sleep
 	if gcfg.Token == "" && !f.DryRun {
 		return responder.Summary{}, errors.New("GITHUB_TOKEN is not set (the responder needs Issues: write, and Secrets: write to deliver)")
 	}
@@ -161,7 +162,7 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		Vault: vc, GitHub: gh, DryRun: f.DryRun,
 		IssueRepo: cfg.IssueRepository(sys.env), Labels: cfg.Labels,
 		Repo: f.Repo, Visibility: f.Visibility, ServerURL: sys.env("GITHUB_SERVER_URL"),
-		Policy: func(env string) responder.Policy { return policyOf(cfg.Policy(env)) },
+		Policy: cfg.Policy,
 		Out:    sys.Err,
 		// Never act on the key this run is configured with.
 		OwnFingerprints: ownFingerprints(sys),
@@ -203,18 +204,10 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 	return r.Run(ctx, fs)
 }
 
-func policyOf(p config.EnvPolicy) responder.Policy {
-	out := responder.Policy{Action: responder.Action(p.Action), RevokeOld: p.RevokeOld}
-	for _, s := range p.Deliver {
-		out.Deliver = append(out.Deliver, ghapi.SecretTarget{Kind: s.Kind, Owner: s.Owner, Repo: s.Repo, Env: s.Env, Org: s.Org, Name: s.Name})
-	}
-	return out
-}
-
 // newVaultClient builds the Vault client from --api-url and the
 // environment; roles names what the key needs, for the error without one.
 func newVaultClient(sys *IO, apiURL, roles string) (*vault.Client, error) {
-	cfg := vault.Config{BaseURL: sys.env("ATOMYX_API_URL"), APIKey: sys.env("ATOMYX_API_KEY")}
+	cfg := vault.Config{BaseURL: sys.env("ATOMYX_API_URL"), APIKey: sys.env("ATOMYX_API_KEY"), Sleep: sys.Sleep}
 	if apiURL != "" {
 		cfg.BaseURL = apiURL
 	}
@@ -281,25 +274,25 @@ func (o *respondShowOptions) run(ctx context.Context) error {
 	if o.Identity != "" {
 		f, err := os.Open(o.Identity)
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--identity: %w", err))
+			return fmt.Errorf("--identity: %w", err)
 		}
 		ids, err = age.ParseIdentities(f)
 		f.Close()
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--identity %s: not an age identity file", o.Identity))
+			return fmt.Errorf("--identity %s: not an age identity file", o.Identity)
 		}
 	}
 	path := journalPath(o.sys, o.Journal)
 	if _, err := os.Stat(path); err != nil {
-		return withCode(ExitError, fmt.Errorf("journal %s: %w", path, err))
+		return fmt.Errorf("journal %s: %w", path, err)
 	}
 	j, err := journal.Open(path, journal.Options{ReadOnly: true, Timeout: time.Minute})
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	defer j.Close()
 	if err := responder.Show(j, strings.TrimSpace(o.Incident), ids, o.sys.Out); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -200,24 +201,24 @@ func TestRespondNeedsCredentials(t *testing.T) {
 // history through rotation, and a second scan changes nothing more.
 func TestGitRespond(t *testing.T) {
 	w := newRespondWorld(t, "")
-	repo := newGitRepo(t)
-	repo.write("deploy/.env", "ATOMYX_API_KEY="+w.leaked+"\n")
-	repo.write(".atomyx-guard.toml", `
+	repo := testkit.NewGitRepo(t)
+	repo.Write("deploy/.env", "ATOMYX_API_KEY="+w.leaked+"\n")
+	repo.Write(".atomyx-guard.toml", `
 [respond]
 issue_repo = "acme/security"
 [respond.environments.production]
 action = "rotate"
 deliver = ["github-secret:acme/app:ATOMYX_API_KEY"]
 `)
-	repo.commit("deploy config")
+	repo.Commit("deploy config")
 	jpath := filepath.Join(w.dir, "journal.db")
 
-	dry := runCLI(t, w.env, "git", repo.dir, "--respond", "--dry-run", "--journal", jpath)
+	dry := runCLI(t, w.env, "git", repo.Dir, "--respond", "--dry-run", "--journal", jpath)
 	if dry.code != ExitLeaks || w.status(t, w.leaked) != vault.StatusActive || len(w.gh.Issues("acme/security")) != 0 {
 		t.Fatalf("a dry run must change nothing and still fail on the live key: %+v", dry)
 	}
 
-	res := runCLI(t, w.env, "git", repo.dir, "--respond", "--journal", jpath, "--format", "json")
+	res := runCLI(t, w.env, "git", repo.Dir, "--respond", "--journal", jpath, "--format", "json")
 	if res.code != ExitLeaks {
 		t.Fatalf("exit %d, want 1 (the leak happened): %s", res.code, res.errOut)
 	}
@@ -233,7 +234,7 @@ deliver = ["github-secret:acme/app:ATOMYX_API_KEY"]
 	// The key is revoked now: a second scan finds it, verifies it revoked,
 	// passes (--fail-on active is the default with --verify) and does
 	// nothing more.
-	again := runCLI(t, w.env, "git", repo.dir, "--respond", "--journal", jpath)
+	again := runCLI(t, w.env, "git", repo.Dir, "--respond", "--journal", jpath)
 	if again.code != ExitClean {
 		t.Fatalf("second scan: exit %d: %s", again.code, again.errOut)
 	}

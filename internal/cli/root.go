@@ -10,8 +10,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/atomyx/atomyx-guard/internal/backoff"
+	"github.com/atomyx/atomyx-guard/internal/report"
 	"github.com/atomyx/atomyx-guard/patterns"
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
 
@@ -36,17 +37,17 @@ type IO struct {
 	Getwd string
 	// IsTerminal reports whether w is an interactive terminal.
 	IsTerminal func(w io.Writer) bool
+	// Sleep is how the Vault and GitHub clients wait before a retry;
+	// backoff.Sleep when nil. Tests pass one that waits no real time.
+	Sleep backoff.SleepFunc
 }
 
 // SystemIO is the real process's IO.
 func SystemIO() *IO {
 	return &IO{
 		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
-		Getenv: os.Getenv,
-		IsTerminal: func(w io.Writer) bool {
-			f, ok := w.(*os.File)
-			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-		},
+		Getenv:     os.Getenv,
+		IsTerminal: report.IsTerminal,
 	}
 }
 
@@ -59,23 +60,31 @@ func (s *IO) env(k string) string {
 
 func (s *IO) terminal(w io.Writer) bool { return s.IsTerminal != nil && s.IsTerminal(w) }
 
-// exitError carries an exit code out of a command. A nil err with a code is
-// a clean outcome that still sets the code (leaks found).
-type exitError struct {
-	code int
-	err  error
-}
+// leaksError is report.ErrLeaks with the exit code --exit-code asked for.
+type leaksError struct{ code int }
 
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
+func (e leaksError) Error() string        { return report.ErrLeaks.Error() }
+func (e leaksError) Is(target error) bool { return target == report.ErrLeaks }
+
+// leaks is a scan's verdict when it found what --fail-on counts.
+func leaks(code int) error { return leaksError{code} }
+
+// exitCode is the one place that maps a command's error to the exit code,
+// as gh does: nil is clean, report.ErrLeaks is leaks (with --exit-code's
+// code when the command set one), anything else could not do the job.
+// print says whether the error is worth a line on stderr.
+func exitCode(err error) (code int, print bool) {
+	var le leaksError
+	switch {
+	case err == nil:
+		return ExitClean, false
+	case errors.As(err, &le):
+		return le.code, false
+	case errors.Is(err, report.ErrLeaks):
+		return ExitLeaks, false
 	}
-	return e.err.Error()
+	return ExitError, true
 }
-func (e *exitError) Unwrap() error { return e.err }
-
-// withCode wraps err so that the command exits with code.
-func withCode(code int, err error) error { return &exitError{code: code, err: err} }
 
 // Main runs the command line of the process and returns its exit code.
 func Main() int {
@@ -148,21 +157,11 @@ func Run(ctx context.Context, args []string, sys *IO) int {
 	root.SetOut(sys.Out)
 	root.SetErr(sys.Err)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitClean
-	}
-	code := ExitError
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintf(sys.Err, "atomyx-guard: %s\n", oneLine(ee.err.Error()))
-		}
-		code = ee.code
-	} else {
-		// Flag and argument errors from cobra, and anything unclassified.
+	code, print := exitCode(err)
+	if print {
 		fmt.Fprintf(sys.Err, "atomyx-guard: %s\n", oneLine(err.Error()))
 	}
-	if interrupted(ctx) != nil {
+	if err != nil && interrupted(ctx) != nil {
 		return interruptCode(ctx)
 	}
 	return code

@@ -88,14 +88,14 @@ func (o *rotateOptions) path(p string) string {
 func (o *rotateOptions) run(ctx context.Context) error {
 	switch {
 	case o.Plan && o.Apply:
-		return withCode(ExitError, errors.New("--plan and --apply exclude each other"))
+		return errors.New("--plan and --apply exclude each other")
 	case o.RevokeUnused && !o.Apply:
-		return withCode(ExitError, errors.New("--revoke-unused needs --apply"))
+		return errors.New("--revoke-unused needs --apply")
 	}
 	switch o.Format {
 	case "text", "json", "markdown":
 	default:
-		return withCode(ExitError, fmt.Errorf("--format %q: want text, json or markdown", o.Format))
+		return fmt.Errorf("--format %q: want text, json or markdown", o.Format)
 	}
 	cp := o.ConfigPath
 	if cp == "" {
@@ -103,11 +103,11 @@ func (o *rotateOptions) run(ctx context.Context) error {
 	}
 	cfg, err := config.Load(o.path(cp))
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	vc, err := newVaultClient(o.sys, o.APIURL, "the keys:verify role (keys:issue and keys:revoke to apply)")
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	ropts := rotate.Options{
 		Org: o.Org, Policy: cfg.Rotate, Vault: vc,
@@ -118,11 +118,11 @@ func (o *rotateOptions) run(ctx context.Context) error {
 	if o.Apply {
 		gcfg := ghapi.ConfigFromEnv(o.sys.env)
 		if gcfg.Token == "" {
-			return withCode(ExitError, errors.New("GITHUB_TOKEN is not set (--apply needs Secrets: write to deliver and Issues: write)"))
+			return errors.New("GITHUB_TOKEN is not set (--apply needs Secrets: write to deliver and Issues: write)")
 		}
 		gh, err := ghapi.New(gcfg)
 		if err != nil {
-			return withCode(ExitError, err)
+			return err
 		}
 		ropts.GitHub = gh
 	}
@@ -130,48 +130,48 @@ func (o *rotateOptions) run(ctx context.Context) error {
 	if _, statErr := os.Stat(path); o.Apply || statErr == nil {
 		if o.Apply {
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return withCode(ExitError, fmt.Errorf("journal: %w", err))
+				return fmt.Errorf("journal: %w", err)
 			}
 		}
 		// A plan reads the journal (where earlier replacements went)
 		// without writing to it.
 		j, err := journal.Open(path, journal.Options{Timeout: 5 * time.Minute, ReadOnly: !o.Apply})
 		if err != nil {
-			return withCode(ExitError, err)
+			return err
 		}
 		defer j.Close()
 		ropts.Journal = j
 	}
 	r, err := rotate.New(ropts)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	plan, err := r.Plan(ctx, o.RevokeUnused)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	var applyErr error
 	if o.Apply {
 		applyErr = r.Apply(ctx, plan, o.RevokeUnused)
 	}
 	if err := o.write(o.sys.Out, plan, o.Format); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	if o.Summary != "" {
 		f, err := os.OpenFile(o.path(o.Summary), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--summary: %w", err))
+			return fmt.Errorf("--summary: %w", err)
 		}
 		err = errors.Join(plan.WriteMarkdown(f), f.Close())
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--summary: %w", err))
+			return fmt.Errorf("--summary: %w", err)
 		}
 	}
 	if applyErr != nil {
-		return withCode(ExitError, applyErr)
+		return applyErr
 	}
 	if outstanding(plan) > 0 {
-		return withCode(ExitLeaks, nil)
+		return leaks(ExitLeaks)
 	}
 	return nil
 }

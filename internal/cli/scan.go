@@ -36,7 +36,7 @@ type scanOptions struct {
 	ConfigPath string
 	NoProgress bool
 	Verify     bool
-	FailOn     string
+	FailOn     report.FailOn
 	APIURL     string
 	Respond    bool
 	Response   responseFlags
@@ -59,7 +59,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ConfigPath, "config", "", "`PATH` of .atomyx-guard.toml (default: at the scan root)")
 	fs.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
 	fs.BoolVar(&o.Verify, "verify", false, "ask the Atomyx Vault, by fingerprint, whether each key is live (ATOMYX_API_KEY needs keys:verify)")
-	fs.StringVar(&o.FailOn, "fail-on", "", "which findings fail the scan: any, active or never (default: active with --verify, else any)")
+	fs.StringVar((*string)(&o.FailOn), "fail-on", "", "which findings fail the scan: any, active or never (default: active with --verify, else any)")
 	o.Expand.addFlags(fs)
 	fs.BoolVar(&o.Respond, "respond", false, "rotate, revoke or report each live key by the policy in .atomyx-guard.toml (implies --verify)")
 	fs.BoolVar(&o.Response.DryRun, "dry-run", false, "with --respond: print the plan, change nothing")
@@ -73,32 +73,31 @@ func (o *scanOptions) validate() error {
 	switch o.Format {
 	case "text", "json", "sarif":
 	default:
-		return withCode(ExitError, fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format))
+		return fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format)
 	}
 	if o.Respond {
 		o.Verify = true
 	}
 	if o.Response.DryRun && !o.Respond {
-		return withCode(ExitError, fmt.Errorf("--dry-run needs --respond"))
+		return fmt.Errorf("--dry-run needs --respond")
 	}
-	switch o.FailOn {
-	case "":
-		o.FailOn = "any"
+	if o.FailOn == "" {
+		o.FailOn = report.FailAny
 		if o.Verify {
-			o.FailOn = "active"
+			o.FailOn = report.FailActive
 		}
-	case "any", "active", "never":
-	default:
-		return withCode(ExitError, fmt.Errorf("unknown --fail-on %q (want any, active or never)", o.FailOn))
 	}
-	if o.FailOn == "active" && !o.Verify {
-		return withCode(ExitError, fmt.Errorf("--fail-on active needs --verify"))
+	if _, err := report.ParseFailOn(string(o.FailOn)); err != nil {
+		return fmt.Errorf("unknown --fail-on %q (want any, active or never)", o.FailOn)
+	}
+	if o.FailOn == report.FailActive && !o.Verify {
+		return fmt.Errorf("--fail-on active needs --verify")
 	}
 	if err := o.Expand.validate(); err != nil {
 		return err
 	}
 	if o.Workers < 1 {
-		return withCode(ExitError, fmt.Errorf("--workers must be at least 1"))
+		return fmt.Errorf("--workers must be at least 1")
 	}
 	return nil
 }
@@ -124,14 +123,16 @@ type scanRun struct {
 	stop error
 }
 
-func (o *scanOptions) newRun() *scanRun {
+// newRun starts a scan whose bundles read their source maps through bx
+// (nil: bundles read no source map), if expansion is on at all.
+func (o *scanOptions) newRun(bx *bundle.Expander) *scanRun {
 	r := &scanRun{opts: o, set: finding.NewSet(), start: time.Now()}
 	r.engine = &scanner.Engine{
 		Detector: &scanner.Detector{NearMisses: o.NearMisses},
 		Workers:  o.Workers,
 		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
 	}
-	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion()
+	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion(bx)
 	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
 		r.prog = startProgress(o.sys.Err)
 		r.engine.Progress = r.prog.update
@@ -153,7 +154,7 @@ func (o *scanOptions) configFor(root string) (*config.Config, error) {
 		cfg, err = config.LoadRoot(root)
 	}
 	if err != nil {
-		return nil, withCode(ExitError, err)
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -175,16 +176,17 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 		}
 	}
 	if err := o.write(rep); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
-	if ctx.Err() != nil {
-		return withCode(interruptCode(ctx), incomplete)
+	if ctx.Err() != nil && incomplete == nil {
+		// Run turns any error after a signal into the signal's exit code.
+		return context.Cause(ctx)
 	}
 	if incomplete != nil {
-		return withCode(ExitError, incomplete)
+		return incomplete
 	}
-	if o.failing(rep.Findings) > 0 || (cfg.FailOnEnvironmentMismatch && mismatched(rep.Findings) > 0) {
-		return withCode(o.ExitCode, nil)
+	if o.failing(rep.Findings) || (cfg.FailOnEnvironmentMismatch && mismatched(rep.Findings) > 0) {
+		return leaks(o.ExitCode)
 	}
 	return nil
 }
@@ -276,20 +278,9 @@ func (r *scanRun) report(ctx context.Context, cfg *config.Config, stats report.S
 	return rep, incomplete
 }
 
-// failing counts the findings that fail the scan under --fail-on.
-func (o *scanOptions) failing(fs []finding.Finding) int {
-	n := 0
-	for _, f := range fs {
-		switch o.FailOn {
-		case "any":
-			n++
-		case "active":
-			if f.Status == finding.Active {
-				n++
-			}
-		}
-	}
-	return n
+// failing says whether fs fail the scan under --fail-on.
+func (o *scanOptions) failing(fs []finding.Finding) bool {
+	return o.FailOn.Fails(len(fs), report.Active(fs))
 }
 
 // verify sets each finding's status from the Vault, in place.
@@ -359,18 +350,25 @@ func (o *expandOptions) addFlags(fs *pflag.FlagSet) {
 func (o *expandOptions) validate() error {
 	// Zero means the engine's default (options built without flags).
 	if o.MaxDepth < 0 || o.MaxExpanded < 0 || o.MaxRatio < 0 {
-		return withCode(ExitError, fmt.Errorf("--max-archive-depth, --max-expanded-bytes and --max-ratio must not be negative"))
+		return fmt.Errorf("--max-archive-depth, --max-expanded-bytes and --max-ratio must not be negative")
 	}
 	return nil
 }
 
-// engineExpansion is what the engine looks inside and how far.
-func (o *expandOptions) engineExpansion() ([]scanner.Expander, scanner.Limits) {
+// engineExpansion is what the engine looks inside and how far, for every
+// command: nothing with --no-expand, else archives and bundles, the bundles
+// through bx when the source can read source maps (nil: a bundle expander
+// that reads none). It is the one place that decides, so a flag cannot be
+// undone by a command that wires its own expander afterwards.
+func (o *expandOptions) engineExpansion(bx *bundle.Expander) ([]scanner.Expander, scanner.Limits) {
 	lim := scanner.Limits{MaxDepth: o.MaxDepth, MaxTotalBytes: o.MaxExpanded, MaxRatio: o.MaxRatio}
 	if o.NoExpand {
 		return nil, lim
 	}
 	// A key in a committed tgz or a deployed source map is as leaked as
 	// any.
-	return []scanner.Expander{&archive.Expander{}, &bundle.Expander{}}, lim
+	if bx == nil {
+		bx = &bundle.Expander{}
+	}
+	return []scanner.Expander{&archive.Expander{}, bx}, lim
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"io"
 	"os"
 	"os/exec"
@@ -61,7 +62,7 @@ func TestSignalWritesPartialReport(t *testing.T) {
 		want int
 	}{{syscall.SIGTERM, ExitError}, {syscall.SIGINT, 130}} {
 		t.Run(tt.sig.String(), func(t *testing.T) {
-			key := newKey(t, patterns.Production)
+			key := testkit.NewKey(t, patterns.Production)
 			out := filepath.Join(t.TempDir(), "report.json")
 			cmd := exec.Command(bin, "stdin", "--format", "json", "--report", out, "--workers", "1")
 			cmd.Env = append(os.Environ(), "ATOMYX_API_KEY=", "CI=1")

@@ -60,10 +60,10 @@ func baseConfig(ctx context.Context, repo fileReader, base, head string) (*confi
 	case errors.Is(err, fs.ErrNotExist):
 		baseData, cfg = nil, config.Default()
 	case err != nil:
-		return nil, nil, withCode(ExitError, fmt.Errorf("the base's %s: %w", config.FileName, err))
+		return nil, nil, fmt.Errorf("the base's %s: %w", config.FileName, err)
 	default:
 		if cfg, err = config.Parse(baseData); err != nil {
-			return nil, nil, withCode(ExitError, fmt.Errorf("the base's %s (at %s): %w", config.FileName, base, err))
+			return nil, nil, fmt.Errorf("the base's %s (at %s): %w", config.FileName, base, err)
 		}
 	}
 	headData, herr := repo.FileAt(ctx, head, config.FileName, config.MaxSize)

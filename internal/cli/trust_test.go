@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,13 +18,13 @@ import (
 // stdout used to hang the scan forever; it is refused with exit 2 and a
 // reason that names the file.
 func TestRepositoryConfigLinkRefused(t *testing.T) {
-	repo := newGitRepo(t)
-	repo.write("README", "hi\n")
-	repo.commit("init")
-	if err := os.Symlink("/proc/self/fd/1", filepath.Join(repo.dir, config.FileName)); err != nil {
+	repo := testkit.NewGitRepo(t)
+	repo.Write("README", "hi\n")
+	repo.Commit("init")
+	if err := os.Symlink("/proc/self/fd/1", filepath.Join(repo.Dir, config.FileName)); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"git", repo.dir}, {"dir", repo.dir}} {
+	for _, args := range [][]string{{"git", repo.Dir}, {"dir", repo.Dir}} {
 		r := runCLI(t, nil, args...)
 		if r.code != ExitError || !strings.Contains(r.errOut, config.FileName) || !strings.Contains(r.errOut, "refused") {
 			t.Errorf("%s: exit %d, stderr %q; want 2 and the file refused", args[0], r.code, r.errOut)
@@ -35,18 +36,18 @@ func TestRepositoryConfigLinkRefused(t *testing.T) {
 // base's, whatever .atomyx-guard.toml the change itself brings, unless the
 // operator names a file with --config.
 func TestRangeConfigFromBase(t *testing.T) {
-	repo := newGitRepo(t)
-	repo.write("README", "hi\n")
-	repo.write(config.FileName, "[allow]\npaths = [\"fixtures/**\"]\n")
-	base := repo.commit("base")
-	key, fixture := newKey(t, patterns.Production), newKey(t, patterns.Development)
-	repo.write(config.FileName, "[allow]\npaths = [\"**\"]\n")
-	repo.write("app/leak.env", "K="+key+"\n")
-	repo.write("fixtures/demo.txt", fixture+"\n")
-	head := repo.commit("turn the gate off")
+	repo := testkit.NewGitRepo(t)
+	repo.Write("README", "hi\n")
+	repo.Write(config.FileName, "[allow]\npaths = [\"fixtures/**\"]\n")
+	base := repo.Commit("base")
+	key, fixture := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Development)
+	repo.Write(config.FileName, "[allow]\npaths = [\"**\"]\n")
+	repo.Write("app/leak.env", "K="+key+"\n")
+	repo.Write("fixtures/demo.txt", fixture+"\n")
+	head := repo.Commit("turn the gate off")
 	keys := []string{key, fixture}
 
-	r := runCLI(t, nil, "git", repo.dir, "--range", base+".."+head, "--format", "json")
+	r := runCLI(t, nil, "git", repo.Dir, "--range", base+".."+head, "--format", "json")
 	noWholeKey(t, keys, r.out, r.errOut)
 	if r.code != ExitLeaks {
 		t.Fatalf("exit %d, want 1: the change's own allowlist applied\n%s\n%s", r.code, r.out, r.errOut)
@@ -65,7 +66,7 @@ func TestRangeConfigFromBase(t *testing.T) {
 	}
 
 	// The same in text: the warning is in the report.
-	r = runCLI(t, nil, "git", repo.dir, "--range", base+".."+head)
+	r = runCLI(t, nil, "git", repo.Dir, "--range", base+".."+head)
 	if r.code != ExitLeaks || !strings.Contains(r.out, config.FileName) {
 		t.Errorf("text: exit %d, out %q", r.code, r.out)
 	}
@@ -75,11 +76,11 @@ func TestRangeConfigFromBase(t *testing.T) {
 	if err := os.WriteFile(op, []byte("[allow]\npaths = [\"**\"]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := runCLI(t, nil, "git", repo.dir, "--range", base+".."+head, "--config", op); r.code != ExitClean {
+	if r := runCLI(t, nil, "git", repo.Dir, "--range", base+".."+head, "--config", op); r.code != ExitClean {
 		t.Errorf("--config: exit %d, want 0: %s", r.code, r.errOut)
 	}
 	// A full scan reads the work tree's file, as before.
-	if r := runCLI(t, nil, "git", repo.dir); r.code != ExitClean {
+	if r := runCLI(t, nil, "git", repo.Dir); r.code != ExitClean {
 		t.Errorf("full scan: exit %d, want 0 (the work tree's allowlist): %s", r.code, r.errOut)
 	}
 }
@@ -88,15 +89,15 @@ func TestRangeConfigFromBase(t *testing.T) {
 // pass the gate; one that was already on the base, beside the same key in
 // the same file, still does when the change touches that file.
 func TestRangeInlineMarkers(t *testing.T) {
-	repo := newGitRepo(t)
-	old, added := newKey(t, patterns.Development), newKey(t, patterns.Production)
-	repo.write("fixtures/old.txt", "a = 1\nk = \""+old+"\" # atomyx-guard:allow test vector\n")
-	base := repo.commit("base")
-	repo.write("fixtures/old.txt", "a = 2\nk = \""+old+"\" # atomyx-guard:allow test vector\n")
-	repo.write("app/new.py", "KEY = \""+added+"\"  # atomyx-guard:allow\n")
-	head := repo.commit("change")
+	repo := testkit.NewGitRepo(t)
+	old, added := testkit.NewKey(t, patterns.Development), testkit.NewKey(t, patterns.Production)
+	repo.Write("fixtures/old.txt", "a = 1\nk = \""+old+"\" # atomyx-guard:allow test vector\n")
+	base := repo.Commit("base")
+	repo.Write("fixtures/old.txt", "a = 2\nk = \""+old+"\" # atomyx-guard:allow test vector\n")
+	repo.Write("app/new.py", "KEY = \""+added+"\"  # atomyx-guard:allow\n")
+	head := repo.Commit("change")
 
-	r := runCLI(t, nil, "git", repo.dir, "--range", base+".."+head, "--format", "json")
+	r := runCLI(t, nil, "git", repo.Dir, "--range", base+".."+head, "--format", "json")
 	noWholeKey(t, []string{old, added}, r.out, r.errOut)
 	if r.code != ExitLeaks {
 		t.Fatalf("exit %d, want 1: a marker added by the change passed its own gate\n%s", r.code, r.errOut)
@@ -114,7 +115,7 @@ func TestRangeInlineMarkers(t *testing.T) {
 		t.Errorf("warnings %q: want the self-allowed location named", rep.Warnings)
 	}
 	// Outside a range (a full scan, the pre-commit hook) markers count.
-	if r := runCLI(t, nil, "git", repo.dir); r.code != ExitClean {
+	if r := runCLI(t, nil, "git", repo.Dir); r.code != ExitClean {
 		t.Errorf("full scan: exit %d, want 0", r.code)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
-	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
 	"github.com/atomyx/atomyx-guard/scanner/websource"
 )
@@ -68,7 +67,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 	}
 	if o.web.Depth < 0 || o.web.MaxPages < 1 || o.web.MaxFiles < 1 || o.web.MaxBytes < 1 || o.web.MaxTotalBytes < 1 ||
 		o.web.Timeout <= 0 || o.web.MaxTime <= 0 || o.web.Concurrency < 1 || o.web.MaxRedirects < 0 {
-		return withCode(ExitError, fmt.Errorf("crawl limits must be positive"))
+		return fmt.Errorf("crawl limits must be positive")
 	}
 	ctx := cmd.Context()
 	root := o.sys.Getwd
@@ -81,7 +80,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 	}
 	crawler, err := websource.New(o.URLs, o.web)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	var (
 		mu    sync.Mutex
@@ -92,8 +91,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 		skips = append(skips, s)
 		mu.Unlock()
 	}
-	run := o.newRun()
-	useCrawler(run.engine, crawler)
+	run := o.newRun(crawlerBundles(crawler))
 	start := time.Now()
 	_, err = run.engine.Run(ctx, crawler, run.set)
 	run.failed(ctx, err)
@@ -110,15 +108,8 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 	}, nil)
 }
 
-// useCrawler points the engine's bundle expander at the crawl: source maps
-// come from the site, and Content-Types say what each response is.
-func useCrawler(e *scanner.Engine, c *websource.Crawler) {
-	bx := &bundle.Expander{LoadMap: c.LoadMap, Kind: c.Kind, MapRef: c.MapRef}
-	for i, x := range e.Expanders {
-		if _, ok := x.(*bundle.Expander); ok {
-			e.Expanders[i] = bx
-			return
-		}
-	}
-	e.Expanders = append(e.Expanders, bx)
+// crawlerBundles is the bundle expander of a crawl: source maps come from
+// the site, and Content-Types say what each response is.
+func crawlerBundles(c *websource.Crawler) *bundle.Expander {
+	return &bundle.Expander{LoadMap: c.LoadMap, Kind: c.Kind, MapRef: c.MapRef}
 }

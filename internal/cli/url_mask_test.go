@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,8 +16,8 @@ import (
 // reach the skip list, the report or stderr: the mask sees through the
 // encoding the detector sees through.
 func TestURLSkipsMaskEncodedKeys(t *testing.T) {
-	key := newKey(t, patterns.Production)
-	seedKey := newKey(t, patterns.Production)
+	key := testkit.NewKey(t, patterns.Production)
+	seedKey := testkit.NewKey(t, patterns.Production)
 	enc := func(k string) string { return strings.ReplaceAll(k, "_", "%5F") }
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 func TestURLCommand(t *testing.T) {
-	key := newKey(t, patterns.Production)
-	mapKey := newKey(t, patterns.Staging)
+	key := testkit.NewKey(t, patterns.Production)
+	mapKey := testkit.NewKey(t, patterns.Staging)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -68,6 +69,20 @@ func TestURLCommand(t *testing.T) {
 	}
 	if len(rep.Skipped) != 1 || rep.Skipped[0].Where != site.URL+"/gone.js" || !strings.Contains(rep.Skipped[0].Reason, "404") {
 		t.Errorf("skipped %+v", rep.Skipped)
+	}
+
+	// --no-expand: the bundle and its source map (which the crawl fetches
+	// as a page resource) are scanned as plain bytes, never mapped back.
+	res = runCLI(t, nil, "url", "--no-progress", "--no-expand", "--format", "json", "--report", reportPath, site.URL+"/")
+	if res.code != ExitLeaks {
+		t.Fatalf("--no-expand: exit %d, want %d; stderr %s", res.code, ExitLeaks, res.errOut)
+	}
+	for _, f := range readReport(t, reportPath).Findings {
+		for _, l := range f.Locations {
+			if l.Original != nil {
+				t.Errorf("--no-expand: %s at %s has a source-map position %+v: the bundle was expanded", f.Redacted, l.URL, *l.Original)
+			}
+		}
 	}
 
 	if res := runCLI(t, nil, "url", "--no-progress", clean.URL); res.code != ExitClean {

@@ -76,15 +76,15 @@ reissue whose answer is lost after the new key is committed.`,
 func (o *vaultServeOptions) run(ctx context.Context) error {
 	host, _, err := net.SplitHostPort(o.Listen)
 	if err != nil {
-		return withCode(ExitError, fmt.Errorf("--listen: %w", err))
+		return fmt.Errorf("--listen: %w", err)
 	}
 	if !o.AllowRemote && !vault.IsLoopback(host) {
-		return withCode(ExitError, fmt.Errorf("--listen %s is not a loopback address: the local Vault speaks plain http; pass --allow-remote to listen there anyway", o.Listen))
+		return fmt.Errorf("--listen %s is not a loopback address: the local Vault speaks plain http; pass --allow-remote to listen there anyway", o.Listen)
 	}
 	dir := o.Data
 	if dir == "" {
 		if dir, err = defaultVaultDir(o.sys); err != nil {
-			return withCode(ExitError, err)
+			return err
 		}
 	} else {
 		dir = cliPath(o.sys, dir)
@@ -100,12 +100,12 @@ func (o *vaultServeOptions) run(ctx context.Context) error {
 		},
 	})
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	defer srv.Close()
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	url := "http://" + ln.Addr().String()
 	a := srv.Admin()
@@ -128,7 +128,7 @@ func (o *vaultServeOptions) run(ctx context.Context) error {
 		o.listening(url)
 	}
 	if err := srv.Serve(ctx, ln); err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	fmt.Fprintln(o.sys.Err, "local Vault stopped")
 	return nil
@@ -206,22 +206,22 @@ func (o *vaultIssueOptions) run(ctx context.Context) error {
 	if o.AdminKeyFile != "" {
 		b, err := os.ReadFile(cliPath(o.sys, o.AdminKeyFile))
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--admin-key-file: %w", err))
+			return fmt.Errorf("--admin-key-file: %w", err)
 		}
 		cfg.APIKey = strings.TrimSpace(string(b))
 	}
 	if cfg.APIKey == "" {
-		return withCode(ExitError, errors.New("no bearer key: set ATOMYX_API_KEY or pass --admin-key-file (the local Vault writes DIR/admin.key)"))
+		return errors.New("no bearer key: set ATOMYX_API_KEY or pass --admin-key-file (the local Vault writes DIR/admin.key)")
 	}
 	c, err := vault.New(cfg)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	req := vault.IssueRequest{Environment: o.Env, Products: o.Products, Roles: o.Roles}
 	if o.Age != "" {
 		age, err := config.ParseAge(o.Age)
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("--age: %w", err))
+			return fmt.Errorf("--age: %w", err)
 		}
 		req.CreatedAt = time.Now().Add(-age).UTC().Format(time.RFC3339)
 	}
@@ -231,7 +231,7 @@ func (o *vaultIssueOptions) run(ctx context.Context) error {
 	}
 	k, err := c.Issue(ctx, req, "")
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
 	out := o.sys.Out
 	// The one whole-key output of the program, on request.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -169,7 +170,7 @@ func TestVaultIssueErrors(t *testing.T) {
 	}{
 		{"no bearer", nil, []string{"--env", "dev", "--api-url", "http://127.0.0.1:1"}, "ATOMYX_API_KEY"},
 		{"missing key file", nil, []string{"--env", "dev", "--admin-key-file", filepath.Join(dir, "nope")}, "--admin-key-file"},
-		{"plain http to a remote host", map[string]string{"ATOMYX_API_KEY": newKey(t, patterns.Development)},
+		{"plain http to a remote host", map[string]string{"ATOMYX_API_KEY": testkit.NewKey(t, patterns.Development)},
 			[]string{"--env", "dev", "--api-url", "http://vault.example"}, "plain http"},
 		{"no env", nil, []string{"--api-url", "http://127.0.0.1:1"}, "env"},
 	}

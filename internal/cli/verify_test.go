@@ -11,6 +11,7 @@ import (
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -54,17 +55,17 @@ func TestGitVerify(t *testing.T) {
 	if _, err := vc.Revoke(ctx, gone.KeyID, vault.RevokeRequest{Reason: "test"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	never := newKey(t, patterns.Development)
+	never := testkit.NewKey(t, patterns.Development)
 
-	repo := newGitRepo(t)
-	repo.write("live.env", "K="+live.Key.Reveal()+"\n")
-	repo.write("gone.env", "K="+gone.Key.Reveal()+"\n")
-	repo.write("never.env", "K="+never+"\n")
-	repo.commit("keys")
+	repo := testkit.NewGitRepo(t)
+	repo.Write("live.env", "K="+live.Key.Reveal()+"\n")
+	repo.Write("gone.env", "K="+gone.Key.Reveal()+"\n")
+	repo.Write("never.env", "K="+never+"\n")
+	repo.Commit("keys")
 	keys := []string{live.Key.Reveal(), gone.Key.Reveal(), never, admin}
 	env := map[string]string{"ATOMYX_API_URL": url, "ATOMYX_API_KEY": admin}
 
-	r := runCLI(t, env, "git", repo.dir, "--verify", "--format", "json")
+	r := runCLI(t, env, "git", repo.Dir, "--verify", "--format", "json")
 	noWholeKey(t, keys, r.out, r.errOut)
 	if r.code != ExitLeaks {
 		t.Fatalf("exit %d with an active key, want 1: %s", r.code, r.errOut)
@@ -94,29 +95,29 @@ func TestGitVerify(t *testing.T) {
 	if _, err := vc.Revoke(ctx, live.KeyID, vault.RevokeRequest{Reason: "test"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if r := runCLI(t, env, "git", repo.dir, "--verify"); r.code != ExitClean {
+	if r := runCLI(t, env, "git", repo.Dir, "--verify"); r.code != ExitClean {
 		t.Errorf("no active key left: exit %d, want 0: %s", r.code, r.errOut)
 	}
-	if r := runCLI(t, env, "git", repo.dir, "--verify", "--fail-on", "any"); r.code != ExitLeaks {
+	if r := runCLI(t, env, "git", repo.Dir, "--verify", "--fail-on", "any"); r.code != ExitLeaks {
 		t.Errorf("--fail-on any: exit %d, want 1", r.code)
 	}
 }
 
 func TestGitVerifyVaultUnreachable(t *testing.T) {
-	repo := newGitRepo(t)
-	key := newKey(t, patterns.Production)
-	repo.write("k.env", "K="+key+"\n")
-	repo.commit("k")
+	repo := testkit.NewGitRepo(t)
+	key := testkit.NewKey(t, patterns.Production)
+	repo.Write("k.env", "K="+key+"\n")
+	repo.Commit("k")
 	hs := httptest.NewServer(nil)
 	url := hs.URL
 	hs.Close() // nothing listens there any more
 
 	for name, env := range map[string]map[string]string{
-		"unreachable": {"ATOMYX_API_URL": url, "ATOMYX_API_KEY": newKey(t, patterns.Production)},
+		"unreachable": {"ATOMYX_API_URL": url, "ATOMYX_API_KEY": testkit.NewKey(t, patterns.Production)},
 		"no api key":  {"ATOMYX_API_URL": url},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := runCLI(t, env, "git", repo.dir, "--verify", "--format", "json")
+			r := runCLI(t, env, "git", repo.Dir, "--verify", "--format", "json")
 			if r.code != ExitError {
 				t.Fatalf("exit %d, want 2 (verification not done)", r.code)
 			}

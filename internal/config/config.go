@@ -10,12 +10,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"filippo.io/age"
 	"github.com/BurntSushi/toml"
 
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
+	"github.com/atomyx/atomyx-guard/responder"
+	"github.com/atomyx/atomyx-guard/responder/journal"
 )
 
 // FileName is the configuration file at a repository's root.
@@ -23,37 +26,6 @@ const FileName = ".atomyx-guard.toml"
 
 // MaxSize bounds the file: a policy is a few lines.
 const MaxSize = 1 << 20
-
-// Action is what the responder does with a live key.
-type Action string
-
-const (
-	// Report opens an issue and changes nothing.
-	Report Action = "report"
-	// Revoke revokes the key at once; integrations using it break.
-	Revoke Action = "revoke"
-	// Rotate issues a replacement, delivers it, then revokes the old key.
-	Rotate Action = "rotate"
-)
-
-// Immediately is the RevokeOld value that leaves no grace period.
-const Immediately = "immediately"
-
-// MaxGrace is the longest the old key may keep working after a rotation.
-const MaxGrace = 24 * time.Hour
-
-// EnvPolicy is the response to a live key of one environment.
-type EnvPolicy struct {
-	Action Action
-	// RevokeOld is "immediately" or a grace period ("15m"), for Rotate.
-	// A grace period is for private repositories only: the responder
-	// checks that, the file cannot.
-	RevokeOld string
-	// Grace is RevokeOld parsed; zero for "immediately".
-	Grace time.Duration
-	// Deliver lists where a rotated key goes.
-	Deliver []Sink
-}
 
 // AllowedKey allows one key, by fingerprint, for a stated reason.
 type AllowedKey struct {
@@ -73,8 +45,10 @@ type Config struct {
 	Labels    []string
 	// Recipient is the operator's age X25519 recipient, if any.
 	Recipient string
-	// Environments holds the policy of each environment by name.
-	Environments map[string]EnvPolicy
+	// Environments holds the policy of each environment by name. A grace
+	// period (RevokeOld) is for private repositories only: the responder
+	// checks that, the file cannot.
+	Environments map[string]responder.Policy
 	// Rotate is [rotate]: the key-age policy of scheduled rotation.
 	Rotate RotatePolicy
 	// FailOnEnvironmentMismatch is [hygiene] fail_on_environment_mismatch.
@@ -87,24 +61,23 @@ type Config struct {
 // Default returns the configuration used without a file.
 func Default() *Config {
 	c := &Config{
-		Labels: []string{"security"},
-		Environments: map[string]EnvPolicy{
-			string(patterns.Production):  {Action: Rotate, RevokeOld: Immediately},
-			string(patterns.Staging):     {Action: Rotate, RevokeOld: Immediately},
-			string(patterns.Development): {Action: Revoke, RevokeOld: Immediately},
-		},
-		allowFP: map[string]string{},
-		Rotate:  defaultRotate(),
+		Labels:       []string{"security"},
+		Environments: map[string]responder.Policy{},
+		allowFP:      map[string]string{},
+		Rotate:       defaultRotate(),
+	}
+	for _, e := range []patterns.Environment{patterns.Production, patterns.Staging, patterns.Development} {
+		c.Environments[string(e)] = responder.DefaultPolicy(string(e))
 	}
 	return c
 }
 
 // Policy returns the policy for env, a name or code ("production", "prd");
 // an unknown environment is only reported.
-func (c *Config) Policy(env string) EnvPolicy {
+func (c *Config) Policy(env string) responder.Policy {
 	e, err := patterns.ParseEnvironment(env)
 	if err != nil {
-		return EnvPolicy{Action: Report, RevokeOld: Immediately}
+		return responder.Policy{Action: journal.Report, RevokeOld: vault.Immediately}
 	}
 	p, ok := c.Environments[string(e)]
 	if !ok {
@@ -318,7 +291,7 @@ func build(fc *fileConfig) (*Config, error) {
 	}
 	if r := fc.Respond; r != nil {
 		if r.IssueRepo != nil {
-			if owner, repo, ok := strings.Cut(*r.IssueRepo, "/"); !ok || !validOwner(owner) || !validRepo(repo) {
+			if rp, err := ghapi.ParseRepo(*r.IssueRepo); err != nil || !rp.Valid() {
 				errs = append(errs, fmt.Errorf("respond.issue_repo %q: want \"owner/repo\"", clip(*r.IssueRepo)))
 			} else {
 				c.IssueRepo = *r.IssueRepo
@@ -375,34 +348,39 @@ func build(fc *fileConfig) (*Config, error) {
 	return c, nil
 }
 
-func buildPolicy(def EnvPolicy, fe fileEnv) (EnvPolicy, error) {
+// buildPolicy reads one environment's policy with the parsers of the
+// packages that own its terms (journal.Action, vault.RevokeOld,
+// ghapi.SecretTarget). The file's strings are decoded here rather than by
+// the TOML decoder so that every mistake is reported, with its position.
+func buildPolicy(def responder.Policy, fe fileEnv) (responder.Policy, error) {
 	p := def
 	if fe.Action != nil {
-		switch a := Action(*fe.Action); a {
-		case Report, Revoke, Rotate:
-			p.Action = a
-		default:
-			return p, fmt.Errorf("action %q: want report, revoke or rotate", clip(*fe.Action))
+		if err := p.Action.UnmarshalText([]byte(*fe.Action)); err != nil {
+			return p, err
 		}
-		p.RevokeOld, p.Grace, p.Deliver = Immediately, 0, nil
+		p.RevokeOld, p.Deliver = vault.Immediately, nil
 	}
 	if fe.RevokeOld != nil {
-		if p.Action != Rotate {
+		if p.Action != journal.Rotate {
 			return p, fmt.Errorf("revoke_old applies to action \"rotate\" only (action is %q)", p.Action)
 		}
-		g, err := parseGrace(*fe.RevokeOld)
-		if err != nil {
-			return p, fmt.Errorf("revoke_old: %w", err)
+		ro := vault.RevokeOld(*fe.RevokeOld)
+		if ro == "" {
+			// Empty means immediately on the wire; in the file it is a slip.
+			return p, fmt.Errorf("revoke_old: empty: want \"immediately\" or a grace period such as \"15m\"")
 		}
-		p.RevokeOld, p.Grace = *fe.RevokeOld, g
+		if _, err := ro.Grace(); err != nil {
+			return p, fmt.Errorf("revoke_old %q: %w", clip(*fe.RevokeOld), err)
+		}
+		p.RevokeOld = ro
 	}
 	if fe.Deliver != nil {
-		if p.Action != Rotate {
+		if p.Action != journal.Rotate {
 			return p, fmt.Errorf("deliver applies to action \"rotate\" only (action is %q)", p.Action)
 		}
 		p.Deliver = nil
 		for i, d := range fe.Deliver {
-			s, err := ParseSink(d)
+			s, err := ghapi.ParseSecretTarget(d)
 			if err != nil {
 				return p, fmt.Errorf("deliver[%d]: %w", i, err)
 			}
@@ -413,21 +391,6 @@ func buildPolicy(def EnvPolicy, fe fileEnv) (EnvPolicy, error) {
 		}
 	}
 	return p, nil
-}
-
-// parseGrace accepts "immediately" or a Go duration of at most 24h.
-func parseGrace(v string) (time.Duration, error) {
-	if v == Immediately {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q: want \"immediately\" or a duration such as \"15m\"", clip(v))
-	}
-	if d <= 0 || d > MaxGrace {
-		return 0, fmt.Errorf("%q: a grace period must be more than 0 and at most 24h", clip(v))
-	}
-	return d, nil
 }
 
 // refuseKey rejects data holding anything shaped like a key.

@@ -6,23 +6,18 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
+	"github.com/atomyx/atomyx-guard/responder"
+	"github.com/atomyx/atomyx-guard/responder/journal"
 )
 
 func fp(c byte) string { return "sha256:" + strings.Repeat(string(c), 64) }
-
-func mustKey(t testing.TB, env patterns.Environment) string {
-	t.Helper()
-	k, err := patterns.Generate(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func recipient(t testing.TB) string {
 	t.Helper()
@@ -43,11 +38,11 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*Config{"missing file": c, "empty file": empty} {
-		for env, want := range map[string]Action{
-			"production": Rotate, "prd": Rotate, "staging": Rotate, "development": Revoke, "dev": Revoke, "qa": Report,
+		for env, want := range map[string]journal.Action{
+			"production": journal.Rotate, "prd": journal.Rotate, "staging": journal.Rotate, "development": journal.Revoke, "dev": journal.Revoke, "qa": journal.Report,
 		} {
 			p := c.Policy(env)
-			if p.Action != want || p.RevokeOld != Immediately || p.Grace != 0 || p.Deliver != nil {
+			if p.Action != want || p.RevokeOld != vault.Immediately || p.Deliver != nil {
 				t.Errorf("%s: Policy(%s) = %+v, want %s immediately", name, env, p, want)
 			}
 		}
@@ -93,18 +88,18 @@ action = "report"
 		t.Errorf("respond = %q %q %v", c.IssueRepo, c.Recipient, c.Labels)
 	}
 	prod := c.Policy("production")
-	want := EnvPolicy{Action: Rotate, RevokeOld: "15m", Grace: 15 * time.Minute, Deliver: []Sink{
-		{Kind: SinkRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"},
-		{Kind: SinkEnvSecret, Owner: "acme", Repo: "app", Env: "prod", Name: "ATOMYX_KEY"},
-		{Kind: SinkOrgSecret, Org: "acme", Name: "ATOMYX"},
+	want := responder.Policy{Action: journal.Rotate, RevokeOld: "15m", Deliver: []ghapi.SecretTarget{
+		{Kind: ghapi.KindRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"},
+		{Kind: ghapi.KindEnvSecret, Owner: "acme", Repo: "app", Env: "prod", Name: "ATOMYX_KEY"},
+		{Kind: ghapi.KindOrgSecret, Org: "acme", Name: "ATOMYX"},
 	}}
 	if !reflect.DeepEqual(prod, want) {
 		t.Errorf("production = %+v\nwant %+v", prod, want)
 	}
-	if p := c.Policy("development"); p.Action != Report {
+	if p := c.Policy("development"); p.Action != journal.Report {
 		t.Errorf("development = %+v", p)
 	}
-	if p := c.Policy("staging"); p.Action != Rotate {
+	if p := c.Policy("staging"); p.Action != journal.Rotate {
 		t.Errorf("staging keeps its default: %+v", p)
 	}
 	if got := c.IssueRepository(func(string) string { return "other/repo" }); got != "acme/security" {
@@ -116,7 +111,7 @@ action = "report"
 }
 
 func TestParseErrors(t *testing.T) {
-	key := mustKey(t, patterns.Production)
+	key := testkit.NewKey(t, patterns.Production)
 	tests := []struct {
 		name, in, want string
 	}{
@@ -219,15 +214,16 @@ func FuzzParse(f *testing.F) {
 		for _, env := range []string{"production", "staging", "development"} {
 			p := c.Policy(env)
 			switch p.Action {
-			case Report, Revoke, Rotate:
+			case journal.Report, journal.Revoke, journal.Rotate:
 			default:
 				t.Fatalf("%s: action %q", env, p.Action)
 			}
-			if p.Grace < 0 || p.Grace > MaxGrace || (p.Action != Rotate && (p.Grace != 0 || len(p.Deliver) > 0)) {
+			g, err := p.RevokeOld.Grace()
+			if err != nil || (p.Action != journal.Rotate && (g != 0 || len(p.Deliver) > 0)) {
 				t.Fatalf("%s: invalid policy accepted: %+v", env, p)
 			}
 			for _, s := range p.Deliver {
-				if back, err := ParseSink(s.String()); err != nil || back != s {
+				if back, err := ghapi.ParseSecretTarget(s.String()); err != nil || back != s {
 					t.Fatalf("sink %+v does not round-trip: %v", s, err)
 				}
 			}

@@ -26,7 +26,7 @@ func (c *Config) Filter(findings []finding.Finding) (kept, allowed []finding.Fin
 		var keep []finding.Location
 		for i := range locs {
 			if locs[i].Allowed == "" {
-				if g := c.pathAllowing(locs[i].Path); g != "" {
+				if g := c.pathAllowing(locs[i].RepoPath()); g != "" {
 					locs[i].Allowed = "path in config: " + g
 				}
 			}

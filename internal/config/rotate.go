@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +39,7 @@ type RotateKey struct {
 	KeyID       string
 	Team        string
 	Environment string
-	Deliver     []Sink
+	Deliver     []ghapi.SecretTarget
 	// RevokeOld is "immediately" (revoke as soon as the replacement is
 	// verified) or a grace such as "1h"; Grace is it parsed.
 	RevokeOld string
@@ -232,7 +234,7 @@ func buildRotateKey(fk fileRotateKey) (RotateKey, error) {
 		return k, errors.New(`deliver is required: where the replacement goes (e.g. "github-secret:OWNER/REPO:NAME")`)
 	}
 	for i, d := range fk.Deliver {
-		s, err := ParseSink(d)
+		s, err := ghapi.ParseSecretTarget(d)
 		if err != nil {
 			return k, fmt.Errorf("deliver[%d]: %w", i, err)
 		}
@@ -243,7 +245,10 @@ func buildRotateKey(fk fileRotateKey) (RotateKey, error) {
 	}
 	k.RevokeOld, k.Grace = DefaultRotateGrace.String(), DefaultRotateGrace
 	if fk.RevokeOld != nil {
-		g, err := parseGrace(*fk.RevokeOld)
+		if *fk.RevokeOld == "" {
+			return k, errors.New(`revoke_old: empty: want "immediately" or a grace period such as "1h"`)
+		}
+		g, err := vault.RevokeOld(*fk.RevokeOld).Grace()
 		if err != nil {
 			return k, fmt.Errorf("revoke_old: %w", err)
 		}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +102,7 @@ func TestRotateParseErrors(t *testing.T) {
 }
 
 func TestRotateRefusesKeysInValues(t *testing.T) {
-	k := mustKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	// A TOML escape hides the key from the raw check; the value check
 	// still finds it.
 	esc := strings.Replace(k, "_", `\u005f`, 1)
@@ -146,7 +148,7 @@ func FuzzParseRotate(f *testing.F) {
 			}
 		}
 		for _, k := range r.Keys {
-			if len(k.Deliver) == 0 || k.Grace < 0 || k.Grace > MaxGrace || (k.KeyID == "" && k.Team == "" && k.Environment == "") {
+			if len(k.Deliver) == 0 || k.Grace < 0 || k.Grace > vault.MaxGrace || (k.KeyID == "" && k.Team == "" && k.Environment == "") {
 				t.Fatalf("invalid key entry accepted: %+v", k)
 			}
 		}

@@ -37,7 +37,11 @@ const (
 type Location struct {
 	Source string `json:"source"`
 	Kind   string `json:"kind,omitempty"`
-	// Path is a file path, a git path, or for archive members "outer!inner".
+	// Repo is the repository, OWNER/NAME, of a location found by an org
+	// scan; empty otherwise (a scan of one repository does not say it).
+	Repo string `json:"repo,omitempty"`
+	// Path is a file path, a git path, or for archive members "outer!inner",
+	// within Repo when there is one.
 	Path   string `json:"path,omitempty"`
 	URL    string `json:"url,omitempty"`
 	Line   int    `json:"line,omitempty"`
@@ -59,6 +63,16 @@ type Location struct {
 	// Allowed is set when an allowlist matched; allowed locations are kept
 	// out of the findings unless asked for.
 	Allowed string `json:"allowed,omitempty"`
+}
+
+// RepoPath is the path as people read it across repositories:
+// "OWNER/NAME:path" when Repo is set (the repository and the path
+// within it), else Path.
+func (l Location) RepoPath() string {
+	if l.Repo == "" {
+		return l.Path
+	}
+	return l.Repo + ":" + l.Path
 }
 
 // Original is a source position recovered from a source map.
@@ -126,7 +140,8 @@ type Set struct {
 
 type locKey struct {
 	fp                          string
-	source, kind, path, url     string
+	source, kind, repo, path    string
+	url                         string
 	line, col                   int
 	commit, tag, blob, original string
 }
@@ -139,7 +154,7 @@ func NewSet() *Set {
 // Add records a hit; a repeated location of the same key is dropped.
 func (s *Set) Add(h Hit) {
 	l := h.Location
-	k := locKey{h.Fingerprint, l.Source, l.Kind, l.Path, l.URL, l.Line, l.Column, l.Commit, l.Tag, l.Blob, ""}
+	k := locKey{h.Fingerprint, l.Source, l.Kind, l.Repo, l.Path, l.URL, l.Line, l.Column, l.Commit, l.Tag, l.Blob, ""}
 	if l.Original != nil {
 		k.original = l.Original.Path
 	}
@@ -196,7 +211,8 @@ func (s *Set) NearMisses() []NearMiss {
 	return out
 }
 
-// SortLocations orders locations by source, path, commit date, line.
+// SortLocations orders locations by source, kind, repository, path,
+// commit date, line.
 func SortLocations(ls []Location) {
 	slices.SortFunc(ls, CompareLocations)
 }
@@ -206,6 +222,7 @@ func CompareLocations(a, b Location) int {
 	return cmp.Or(
 		cmp.Compare(a.Source, b.Source),
 		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Repo, b.Repo),
 		cmp.Compare(a.Path, b.Path),
 		cmp.Compare(a.URL, b.URL),
 		cmp.Compare(a.Date, b.Date),

@@ -17,22 +17,6 @@ import (
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
-// Exit codes, as the CLI's.
-const (
-	ExitClean = 0
-	ExitLeaks = 1
-	ExitError = 2
-)
-
-// FailOn says which findings fail the check.
-type FailOn string
-
-const (
-	FailAny    FailOn = "any"    // any key found
-	FailActive FailOn = "active" // only keys the Vault says are active
-	FailNever  FailOn = "never"  // report only
-)
-
 // Config is the run's setting, from the runner's environment.
 type Config struct {
 	EventName, EventPath string
@@ -45,7 +29,7 @@ type Config struct {
 	Path string
 	// SARIFFile is where the SARIF report goes.
 	SARIFFile string
-	FailOn    FailOn
+	FailOn    report.FailOn
 	// Verify and Respond ask the Vault about found keys and act on them.
 	Verify, Respond bool
 	VaultURL        string
@@ -71,7 +55,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SHA:         getenv("GITHUB_SHA"),
 		Path:        cmp.Or(input(getenv, "path"), "."),
 		SARIFFile:   input(getenv, "sarif-file"),
-		FailOn:      FailOn(cmp.Or(input(getenv, "fail-on"), string(FailAny))),
+		FailOn:      report.FailOn(cmp.Or(input(getenv, "fail-on"), string(report.FailAny))),
 		VaultURL:    input(getenv, "vault-url"),
 		HasAPIKey:   getenv("ATOMYX_API_KEY") != "",
 	}
@@ -82,15 +66,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.Respond, err = boolInput(getenv, "respond"); err != nil {
 		return c, err
 	}
-	switch c.FailOn {
-	case FailAny, FailActive, FailNever:
-	default:
-		return c, fmt.Errorf("input fail-on: %q is not any, active or never", patterns.Scrub(string(c.FailOn)))
+	if _, err := report.ParseFailOn(string(c.FailOn)); err != nil {
+		return c, fmt.Errorf("input fail-on: %w", err)
 	}
 	if c.Respond {
 		c.Verify = true // as --respond implies --verify
 	}
-	if c.FailOn == FailActive && !c.Verify {
+	if c.FailOn == report.FailActive && !c.Verify {
 		return c, errors.New("input fail-on: active needs verify: true (only the Vault can say a key is active)")
 	}
 	if c.EventName == "" {
@@ -148,20 +130,22 @@ type Scanner interface {
 	Scan(ctx context.Context, req Request) (*report.Report, error)
 }
 
-// Run is one run of the action: plan, scan, report, and the exit code.
-// Workflow commands (annotations) go to out. A returned error has already
-// been announced as an error annotation on out.
-func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) {
+// Run is one run of the action: plan, scan, report, and the verdict: nil
+// (clean), report.ErrLeaks, or why the job could not be done, which the
+// CLI turns into exit codes 0, 1 and 2. Workflow commands (annotations) go
+// to out. A returned error other than ErrLeaks has already been announced
+// as an error annotation on out.
+func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) error {
 	// Everything the job log gets passes the mask: the event payload
 	// brings text nobody checked (a branch named after a key).
 	mw := &maskWriter{w: out}
 	defer mw.flush()
 	out = mw
 	an := &annotator{w: out}
-	fail := func(err error) (int, error) {
+	fail := func(err error) error {
 		an.emit(Annotation{Level: "error", Title: "atomyx-guard", Message: err.Error()})
 		_ = appendFile(c.SummaryFile, []byte("## atomyx-guard\n\n> [!CAUTION]\n> "+mdLine(err.Error())+"\n"))
-		return ExitError, err
+		return err
 	}
 	data, err := os.ReadFile(c.EventPath)
 	if err != nil {
@@ -192,8 +176,8 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 				an.emit(Annotation{Level: "notice", Title: "atomyx-guard", Message: msg})
 				req.Verify, req.Respond = false, false
 				notices = append(notices, msg)
-				if c.FailOn == FailActive {
-					c.FailOn = FailAny // nothing can be shown inactive: every key counts
+				if c.FailOn == report.FailActive {
+					c.FailOn = report.FailAny // nothing can be shown inactive: every key counts
 				}
 			} else {
 				return fail(errors.New(msg + "; pass it through env: ATOMYX_API_KEY: ${{ secrets.ATOMYX_API_KEY }}"))
@@ -245,13 +229,13 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) (int, error) 
 
 	switch {
 	case incomplete != nil:
-		return ExitError, incomplete
+		return incomplete
 	case scope.Partial:
-		return ExitError, errors.New("shallow checkout: the scan is partial")
-	case c.FailOn == FailAny && keys > 0, c.FailOn == FailActive && active > 0:
-		return ExitLeaks, nil
+		return errors.New("shallow checkout: the scan is partial")
+	case c.FailOn.Fails(keys, active):
+		return report.ErrLeaks
 	}
-	return ExitClean, nil
+	return nil
 }
 
 // count returns the keys with a location no allowlist covers, and how many

@@ -4,19 +4,38 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
 )
+
+// The exit codes the CLI gives Run's verdicts; the tests state outcomes in
+// these terms.
+const (
+	ExitClean = 0
+	ExitLeaks = 1
+	ExitError = 2
+)
+
+func exitOf(err error) int {
+	switch {
+	case err == nil:
+		return ExitClean
+	case errors.Is(err, report.ErrLeaks):
+		return ExitLeaks
+	}
+	return ExitError
+}
 
 // gitScanner is the real scan (gitsource over the engine), recording what
 // it was asked.
@@ -41,19 +60,6 @@ func (g *gitScanner) Scan(ctx context.Context, req Request) (*report.Report, err
 		Stats: report.Stats{Commits: res.Commits, Blobs: res.Blobs, Bytes: res.Bytes, Partial: res.Partial}}, nil
 }
 
-func runGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+filepath.Join(home, "none"),
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.invalid", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.invalid")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // commitFiles writes files and commits them, returning the commit id.
 func commitFiles(t *testing.T, repo string, files map[string]string) string {
 	t.Helper()
@@ -66,18 +72,9 @@ func commitFiles(t *testing.T, repo string, files map[string]string) string {
 			t.Fatal(err)
 		}
 	}
-	runGit(t, repo, "add", "-A")
-	runGit(t, repo, "commit", "-q", "--allow-empty", "-m", fmt.Sprintf("commit %d files", len(files)))
-	return runGit(t, repo, "rev-parse", "HEAD")
-}
-
-func genKey(t *testing.T, env patterns.Environment) string {
-	t.Helper()
-	k, err := patterns.Generate(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	testkit.Git(t, repo, "add", "-A")
+	testkit.Git(t, repo, "commit", "-q", "--allow-empty", "-m", fmt.Sprintf("commit %d files", len(files)))
+	return testkit.Git(t, repo, "rev-parse", "HEAD")
 }
 
 // fixture is a repository with history: an old key on main (before the
@@ -92,15 +89,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{workspace: t.TempDir(), oldKey: genKey(t, patterns.Production), newKey: genKey(t, patterns.Staging)}
+	f := &fixture{workspace: t.TempDir(), oldKey: testkit.NewKey(t, patterns.Production), newKey: testkit.NewKey(t, patterns.Staging)}
 	f.dir = f.workspace
-	runGit(t, f.dir, "init", "-q", "-b", "main")
+	testkit.Git(t, f.dir, "init", "-q", "-b", "main")
 	f.root = commitFiles(t, f.dir, map[string]string{"old/settings.env": "KEY=" + f.oldKey + "\n"})
 	f.base = commitFiles(t, f.dir, map[string]string{"old/settings.env": "KEY=${ATOMYX_API_KEY}\n"})
-	runGit(t, f.dir, "update-ref", "refs/remotes/origin/main", f.base)
-	runGit(t, f.dir, "checkout", "-q", "-b", "feature")
+	testkit.Git(t, f.dir, "update-ref", "refs/remotes/origin/main", f.base)
+	testkit.Git(t, f.dir, "checkout", "-q", "-b", "feature")
 	f.leak = commitFiles(t, f.dir, map[string]string{"src/client.go": "package client\n\nconst key = \"" + f.newKey + "\"\n"})
-	runGit(t, f.dir, "checkout", "-q", "-b", "clean-feature", f.base)
+	testkit.Git(t, f.dir, "checkout", "-q", "-b", "clean-feature", f.base)
 	f.cleanFeature = commitFiles(t, f.dir, map[string]string{"src/ok.go": "package ok\n"})
 	return f
 }
@@ -149,7 +146,8 @@ func runAction(t *testing.T, dir, workspace, eventName string, event any, env ma
 	sc := &gitScanner{}
 	var out bytes.Buffer
 	res := result{scanner: sc}
-	res.code, res.err = Run(context.Background(), cfg, sc, &out)
+	res.err = Run(context.Background(), cfg, sc, &out)
+	res.code = exitOf(res.err)
 	res.stdout = out.String()
 	res.outputs = parseOutputs(t, vars["GITHUB_OUTPUT"])
 	res.summary = readOr(vars["GITHUB_STEP_SUMMARY"])
@@ -390,7 +388,7 @@ func TestShallowCheckout(t *testing.T) {
 	f := newFixture(t)
 	ws := t.TempDir()
 	clone := filepath.Join(ws, "repo")
-	runGit(t, ws, "clone", "-q", "--depth", "1", "--branch", "feature", "file://"+f.dir, clone)
+	testkit.Git(t, ws, "clone", "-q", "--depth", "1", "--branch", "feature", "file://"+f.dir, clone)
 	r := runAction(t, clone, ws, "pull_request", prEvent(f.base, f.leak, false), nil)
 	if r.code != ExitError {
 		t.Fatalf("exit %d, want %d; stdout:\n%s", r.code, ExitError, r.stdout)
@@ -416,12 +414,12 @@ func TestShallowCheckout(t *testing.T) {
 // says how many were left out.
 func TestAnnotationCap(t *testing.T) {
 	ws := t.TempDir()
-	runGit(t, ws, "init", "-q", "-b", "main")
+	testkit.Git(t, ws, "init", "-q", "-b", "main")
 	base := commitFiles(t, ws, map[string]string{"README": "hi\n"})
 	files := map[string]string{}
 	var keys []string
 	for i := range 13 {
-		k := genKey(t, patterns.Development)
+		k := testkit.NewKey(t, patterns.Development)
 		keys = append(keys, k)
 		files[fmt.Sprintf("f%02d.txt", i)] = "k=" + k + "\n"
 	}
@@ -503,9 +501,10 @@ func TestIncompleteVerification(t *testing.T) {
 	}
 	cfg := Config{EventName: "pull_request", EventPath: eventPath, Workspace: f.dir, Path: f.dir,
 		OutputFile: filepath.Join(tmp, "out"), SummaryFile: filepath.Join(tmp, "sum"), SARIFFile: filepath.Join(tmp, "r.sarif"),
-		FailOn: FailActive, Verify: true, HasAPIKey: true}
+		FailOn: report.FailActive, Verify: true, HasAPIKey: true}
 	var out bytes.Buffer
-	code, err := Run(context.Background(), cfg, &incompleteScanner{}, &out)
+	err := Run(context.Background(), cfg, &incompleteScanner{}, &out)
+	code := exitOf(err)
 	if code != ExitError || err == nil {
 		t.Fatalf("exit %d, err %v; want 2", code, err)
 	}

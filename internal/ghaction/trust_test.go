@@ -1,6 +1,7 @@
 package ghaction
 
 import (
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // to that branch.
 func TestEventPayloadMasked(t *testing.T) {
 	f := newFixture(t)
-	branch := genKey(t, patterns.Production)
+	branch := testkit.NewKey(t, patterns.Production)
 	for _, ev := range []struct {
 		name, event string
 		payload     any

@@ -1,7 +1,6 @@
 package ghapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomyx/atomyx-guard/internal/backoff"
 	"github.com/google/go-github/v60/github"
 )
 
@@ -41,8 +41,8 @@ type Config struct {
 	// DefaultMaxWait.
 	MaxWait time.Duration
 	// Sleep waits d or until ctx is done; tests record instead of waiting.
-	// time.Sleep with ctx when nil.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// backoff.Sleep when nil.
+	Sleep backoff.SleepFunc
 }
 
 // Defaults.

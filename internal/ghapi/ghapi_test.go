@@ -8,31 +8,18 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
-// sleeper records the waits a client asks for instead of waiting.
-type sleeper struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func newClient(t *testing.T, fake *ghfake.Server, sl *sleeper) *ghapi.Client {
+func newClient(t *testing.T, fake *ghfake.Server, sl *testkit.Sleeps) *ghapi.Client {
 	t.Helper()
-	c, err := ghapi.New(ghapi.Config{Token: "t0ken", BaseURL: fake.URL(), MutationSpacing: -1, Sleep: sl.sleep})
+	c, err := ghapi.New(ghapi.Config{Token: "t0ken", BaseURL: fake.URL(), MutationSpacing: -1, Sleep: sl.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +56,7 @@ func TestBaseURLKeptAsGiven(t *testing.T) {
 func TestIssuesListAllPagesAndStates(t *testing.T) {
 	fake := newFake(t)
 	fake.AddRepo("acme", "app", false)
-	c := newClient(t, fake, &sleeper{})
+	c := newClient(t, fake, &testkit.Sleeps{})
 	ctx := context.Background()
 	repo := ghapi.Repo{Owner: "acme", Name: "app"}
 	for i := range 230 {
@@ -130,7 +117,7 @@ func TestRateLimitsAreWaitedAndRetried(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFake(t)
 			fake.AddRepo("acme", "app", false)
-			sl := &sleeper{}
+			sl := &testkit.Sleeps{}
 			c := newClient(t, fake, sl)
 			f := tt.fault
 			f.Method = http.MethodGet
@@ -139,11 +126,11 @@ func TestRateLimitsAreWaitedAndRetried(t *testing.T) {
 				t.Fatalf("want success after waiting, got %v", err)
 			}
 			times := max(f.Times, 1)
-			if len(sl.waits) != times {
-				t.Fatalf("waited %d times (%v), want %d", len(sl.waits), sl.waits, times)
+			if len(sl.Waits()) != times {
+				t.Fatalf("waited %d times (%v), want %d", len(sl.Waits()), sl.Waits(), times)
 			}
-			if sl.waits[0] < tt.minWait {
-				t.Fatalf("waited %v, want at least %v", sl.waits[0], tt.minWait)
+			if sl.Waits()[0] < tt.minWait {
+				t.Fatalf("waited %v, want at least %v", sl.Waits()[0], tt.minWait)
 			}
 			n := 0
 			for _, r := range fake.Requests() {
@@ -162,7 +149,7 @@ func TestRateLimitOnMutationIsRetriedOnce(t *testing.T) {
 	// A rate-limited POST was not processed: retrying it makes one issue.
 	fake := newFake(t)
 	fake.AddRepo("acme", "app", false)
-	sl := &sleeper{}
+	sl := &testkit.Sleeps{}
 	c := newClient(t, fake, sl)
 	fake.Fail(ghfake.Fault{Method: http.MethodPost, Kind: ghfake.RateLimit429, RetryAfter: 1, Times: 1})
 	fake.Fail(ghfake.Fault{Method: http.MethodPost, Kind: ghfake.Secondary403, RetryAfter: 1, Times: 1})
@@ -200,7 +187,7 @@ func TestGivesUp(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFake(t)
 			fake.AddRepo("acme", "app", false)
-			c := newClient(t, fake, &sleeper{})
+			c := newClient(t, fake, &testkit.Sleeps{})
 			f := tt.fault
 			f.Method = http.MethodPost
 			fake.Fail(f)
@@ -229,8 +216,8 @@ func TestBadToken(t *testing.T) {
 func TestMutationsAreSpaced(t *testing.T) {
 	fake := newFake(t)
 	fake.AddRepo("acme", "app", false)
-	sl := &sleeper{}
-	c, _ := ghapi.New(ghapi.Config{Token: "t0ken", BaseURL: fake.URL(), MutationSpacing: time.Hour, Sleep: sl.sleep})
+	sl := &testkit.Sleeps{}
+	c, _ := ghapi.New(ghapi.Config{Token: "t0ken", BaseURL: fake.URL(), MutationSpacing: time.Hour, Sleep: sl.Sleep})
 	ctx := context.Background()
 	repo := ghapi.Repo{Owner: "acme", Name: "app"}
 	for range 3 {
@@ -243,8 +230,8 @@ func TestMutationsAreSpaced(t *testing.T) {
 	}
 	// The first mutation goes at once; the next two wait for the spacing;
 	// reads never wait.
-	if len(sl.waits) != 2 || sl.waits[0] < 59*time.Minute {
-		t.Fatalf("waits %v", sl.waits)
+	if len(sl.Waits()) != 2 || sl.Waits()[0] < 59*time.Minute {
+		t.Fatalf("waits %v", sl.Waits())
 	}
 }
 
@@ -253,7 +240,7 @@ func TestPutSecretEveryKind(t *testing.T) {
 	fake.AddRepo("acme", "app", true)
 	fake.AddEnv("acme", "app", "production")
 	fake.AddOrg("acme")
-	c := newClient(t, fake, &sleeper{})
+	c := newClient(t, fake, &testkit.Sleeps{})
 	key, err := patterns.Generate(patterns.Production)
 	if err != nil {
 		t.Fatal(err)

@@ -2,15 +2,14 @@ package ghapi
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/atomyx/atomyx-guard/internal/backoff"
 )
 
 // RateLimitedError is returned when GitHub keeps limiting a call beyond the
@@ -33,7 +32,7 @@ type transport struct {
 	spacing    time.Duration
 	maxRetries int
 	maxWait    time.Duration
-	sleep      func(context.Context, time.Duration) error
+	sleep      backoff.SleepFunc
 
 	mu      sync.Mutex // serialises mutating calls
 	lastMut time.Time
@@ -54,23 +53,9 @@ func newTransport(inner http.RoundTripper, cfg Config) *transport {
 		t.maxWait = DefaultMaxWait
 	}
 	if t.sleep == nil {
-		t.sleep = sleepCtx
+		t.sleep = backoff.Sleep
 	}
 	return t
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
 }
 
 func mutating(method string) bool {
@@ -118,7 +103,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if ctx.Err() != nil || !idempotent(req.Method) || attempt >= t.maxRetries || (req.Body != nil && req.GetBody == nil) {
 				return nil, err
 			}
-			if err := t.sleep(ctx, backoff(attempt)); err != nil {
+			if err := t.sleep(ctx, retryDelay.Delay(attempt)); err != nil {
 				return nil, err
 			}
 			continue
@@ -153,11 +138,9 @@ func drain(resp *http.Response) {
 	resp.Body.Close()
 }
 
-// backoff is exponential with full jitter: 0.5s, 1s, 2s, ... capped at 30s.
-func backoff(attempt int) time.Duration {
-	d := min(500*time.Millisecond<<attempt, 30*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
+// retryDelay is the wait before a retry GitHub gave no time for: 0.5s,
+// 1s, 2s, ... capped at 30s, with jitter.
+var retryDelay = backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second}
 
 // judge decides whether resp asks for a retry and after how long.
 //
@@ -178,7 +161,7 @@ func (t *transport) judge(resp *http.Response, method string, attempt int) (time
 		if d, ok := resetIn(h); ok {
 			return d, "rate limit", true
 		}
-		return backoff(attempt), "rate limit", true
+		return retryDelay.Delay(attempt), "rate limit", true
 	case resp.StatusCode == http.StatusForbidden:
 		if h.Get("X-RateLimit-Remaining") == "0" {
 			if d, ok := resetIn(h); ok {
@@ -193,23 +176,13 @@ func (t *transport) judge(resp *http.Response, method string, attempt int) (time
 			return time.Minute, "secondary rate limit", true
 		}
 	case resp.StatusCode >= 500 && idempotent(method):
-		return backoff(attempt), "server error", true
+		return retryDelay.Delay(attempt), "server error", true
 	}
 	return 0, "", false
 }
 
 func retryAfter(h http.Header) (time.Duration, bool) {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(time.Until(at), 0), true
-	}
-	return 0, false
+	return backoff.ParseRetryAfter(h.Get("Retry-After"), time.Now())
 }
 
 func resetIn(h http.Header) (time.Duration, bool) {

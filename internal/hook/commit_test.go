@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/patterns"
+
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 )
 
 // binDir holds atomyx-guard, built once for the tests that commit through
@@ -47,7 +49,7 @@ func testMain(m *testing.M) int {
 func commit(t *testing.T, repo string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command("git", append([]string{"-C", repo, "commit"}, args...)...)
-	cmd.Env = gitEnv(t.TempDir())
+	cmd.Env = testkit.GitEnv(t.TempDir())
 	for i, kv := range cmd.Env {
 		if strings.HasPrefix(kv, "PATH=") {
 			cmd.Env[i] = "PATH=" + binDir + string(os.PathListSeparator) + kv[len("PATH="):]
@@ -93,7 +95,7 @@ func TestInstalledHookGuardsCommits(t *testing.T) {
 			name: "clean change goes through",
 			stage: func(t *testing.T, repo string) []string {
 				write(t, repo, "src/app.go", "package app\n// reads ATOMYX_API_KEY from the environment\n")
-				runGit(t, repo, "add", "src/app.go")
+				testkit.Git(t, repo, "add", "src/app.go")
 				return []string{"-m", "clean"}
 			},
 		},
@@ -101,7 +103,7 @@ func TestInstalledHookGuardsCommits(t *testing.T) {
 			name: "staged key is blocked",
 			stage: func(t *testing.T, repo string) []string {
 				write(t, repo, "config/app.env", "# settings\nREGION=eu\nATOMYX_KEY="+key+"\n")
-				runGit(t, repo, "add", "config/app.env")
+				testkit.Git(t, repo, "add", "config/app.env")
 				return []string{"-m", "leak"}
 			},
 			blocked: true,
@@ -121,7 +123,7 @@ func TestInstalledHookGuardsCommits(t *testing.T) {
 			chain: "#!/bin/sh\necho chained-hook-says-no >&2\nexit 3\n",
 			stage: func(t *testing.T, repo string) []string {
 				write(t, repo, "b.txt", "clean\n")
-				runGit(t, repo, "add", "b.txt")
+				testkit.Git(t, repo, "add", "b.txt")
 				return []string{"-m", "clean but chained refuses"}
 			},
 			blocked: true,
@@ -132,7 +134,7 @@ func TestInstalledHookGuardsCommits(t *testing.T) {
 			chain: "#!/bin/sh\necho chained-hook-ran >&2\n",
 			stage: func(t *testing.T, repo string) []string {
 				write(t, repo, "c.txt", key+"\n")
-				runGit(t, repo, "add", "c.txt")
+				testkit.Git(t, repo, "add", "c.txt")
 				return []string{"-m", "leak"}
 			},
 			blocked: true,
@@ -143,17 +145,17 @@ func TestInstalledHookGuardsCommits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := newRepo(t)
 			write(t, repo, "README", "hello\n")
-			runGit(t, repo, "add", "README")
-			runGit(t, repo, "commit", "-q", "-m", "init")
+			testkit.Git(t, repo, "add", "README")
+			testkit.Git(t, repo, "commit", "-q", "-m", "init")
 			if tt.chain != "" {
 				writeHook(t, filepath.Join(repo, ".git", "hooks", Name), tt.chain)
 			}
 			if _, err := Install(context.Background(), repo, Options{Binary: filepath.Join(binDir, "atomyx-guard")}); err != nil {
 				t.Fatal(err)
 			}
-			before := runGit(t, repo, "rev-parse", "HEAD")
+			before := testkit.Git(t, repo, "rev-parse", "HEAD")
 			code, out := commit(t, repo, tt.stage(t, repo)...)
-			after := runGit(t, repo, "rev-parse", "HEAD")
+			after := testkit.Git(t, repo, "rev-parse", "HEAD")
 			if tt.blocked != (code != 0) || tt.blocked != (before == after) {
 				t.Fatalf("blocked=%v but exit %d, HEAD moved %v; output:\n%s", tt.blocked, code, before != after, out)
 			}

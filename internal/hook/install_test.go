@@ -9,35 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 )
-
-// gitEnv isolates the tests' git from the machine's configuration (a
-// global core.hooksPath would move every hook).
-func gitEnv(home string) []string {
-	return append(os.Environ(),
-		"HOME="+home,
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL="+filepath.Join(home, ".gitconfig"),
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.invalid",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.invalid",
-	)
-}
-
-func runGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	cmd.Env = gitEnv(t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 func newRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	runGit(t, dir, "init", "-q", "-b", "main")
+	testkit.Git(t, dir, "init", "-q", "-b", "main")
 	return dir
 }
 
@@ -64,7 +43,7 @@ func TestInstallUninstall(t *testing.T) {
 		{
 			name: "core.hooksPath relative (Husky style)",
 			setup: func(t *testing.T, repo string) string {
-				runGit(t, repo, "config", "core.hooksPath", ".husky/_")
+				testkit.Git(t, repo, "config", "core.hooksPath", ".husky/_")
 				return filepath.Join(repo, ".husky", "_")
 			},
 		},
@@ -72,7 +51,7 @@ func TestInstallUninstall(t *testing.T) {
 			name: "core.hooksPath absolute",
 			setup: func(t *testing.T, repo string) string {
 				d := filepath.Join(t.TempDir(), "shared-hooks")
-				runGit(t, repo, "config", "core.hooksPath", d)
+				testkit.Git(t, repo, "config", "core.hooksPath", d)
 				return d
 			},
 		},
@@ -194,7 +173,7 @@ func TestHooksDirFromSubdirectory(t *testing.T) {
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	runGit(t, repo, "config", "core.hooksPath", "hooks-here")
+	testkit.Git(t, repo, "config", "core.hooksPath", "hooks-here")
 	got, err := HooksDir(context.Background(), sub)
 	if err != nil {
 		t.Fatal(err)

@@ -237,17 +237,20 @@ func (s *Scanner) one(parent context.Context, r Repo) (o outcome) {
 	return o
 }
 
-// engine makes one repository's engine from the template.
+// engine is one repository's engine: the template's settings (an Engine
+// holds no per-run state, so a copy is enough), with the repository's own
+// skip handler and no progress callback.
 func (s *Scanner) engine(onSkip func(finding.Skip)) *scanner.Engine {
-	t := s.Engine
-	if t == nil {
-		t = &scanner.Engine{}
+	var e scanner.Engine
+	if s.Engine != nil {
+		e = *s.Engine
 	}
-	return &scanner.Engine{Detector: t.Detector, Workers: t.Workers, Expanders: t.Expanders, Limits: t.Limits, OnSkip: onSkip}
+	e.OnSkip, e.Progress = onSkip, nil
+	return &e
 }
 
 // repoSink gathers one repository's findings with the repository in every
-// location: Path becomes "OWNER/NAME:" + path.
+// location (Location.Repo).
 type repoSink struct {
 	set  *finding.Set
 	repo string
@@ -257,10 +260,9 @@ type repoSink struct {
 	skips []finding.Skip
 }
 
-// Located prefixes a location's path with its repository, the form org
-// scans report.
+// Located sets a location's repository, as org scans report it.
 func Located(repo string, l finding.Location) finding.Location {
-	l.Path = repo + ":" + l.Path
+	l.Repo = repo
 	return l
 }
 

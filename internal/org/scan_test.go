@@ -51,13 +51,13 @@ func TestIncremental(t *testing.T) {
 		t.Fatalf("first run found %d of 4 keys\n%s", len(got), dump(first))
 	}
 	for k, want := range map[string]finding.Location{
-		kA:    {Kind: finding.KindBlob, Path: "acme/api:conf/prod.env"},
-		kB:    {Kind: finding.KindCommitMessage, Path: "acme/web:"},
-		kTag:  {Kind: finding.KindTagMessage, Path: "acme/api:", Tag: "v1"},
-		kPull: {Kind: finding.KindBlob, Path: "acme/tools:pr.txt", Commit: pull},
+		kA:    {Kind: finding.KindBlob, Repo: "acme/api", Path: "conf/prod.env"},
+		kB:    {Kind: finding.KindCommitMessage, Repo: "acme/web"},
+		kTag:  {Kind: finding.KindTagMessage, Repo: "acme/api", Tag: "v1"},
+		kPull: {Kind: finding.KindBlob, Repo: "acme/tools", Path: "pr.txt", Commit: pull},
 	} {
 		l := got[k].Locations[0]
-		if len(got[k].Locations) != 1 || l.Kind != want.Kind || l.Path != want.Path || want.Tag != "" && l.Tag != want.Tag || want.Commit != "" && l.Commit != want.Commit {
+		if len(got[k].Locations) != 1 || l.Kind != want.Kind || l.Repo != want.Repo || l.Path != want.Path || want.Tag != "" && l.Tag != want.Tag || want.Commit != "" && l.Commit != want.Commit {
 			t.Errorf("%s: locations %+v, want %+v", got[k].Redacted, got[k].Locations, want)
 		}
 	}
@@ -70,9 +70,9 @@ func TestIncremental(t *testing.T) {
 	}
 	if got := byKey(second, kA, kB, kTag, kPull, kNew); len(got) != 5 || len(second.Findings) != 5 {
 		t.Errorf("second run lists %d of 5 keys\n%s", len(got), dump(second))
-	} else if l := got[kNew].Locations; len(l) != 1 || l[0].Path != "acme/web:app.js" {
+	} else if l := got[kNew].Locations; len(l) != 1 || l[0].RepoPath() != "acme/web:app.js" {
 		t.Errorf("new key at %+v", l)
-	} else if l := got[kB].Locations; len(l) != 1 || l[0].Path != "acme/web:" {
+	} else if l := got[kB].Locations; len(l) != 1 || l[0].RepoPath() != "acme/web:" {
 		t.Errorf("old key of the rescanned repository at %+v", l)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,8 +27,7 @@ type State struct {
 type RepoState struct {
 	// Tips are the ref tips (ref name → object id) of the last scan.
 	Tips map[string]string `json:"tips"`
-	// Findings are every key found so far, locations already prefixed
-	// with the repository.
+	// Findings are every key found so far, their locations' Repo set.
 	Findings  []finding.Finding `json:"findings,omitempty"`
 	ScannedAt time.Time         `json:"scanned_at"`
 }
@@ -93,7 +93,25 @@ func (s *State) Get(fullName string) (rs RepoState, ok bool, err error) {
 	if err != nil {
 		return RepoState{}, false, fmt.Errorf("state of %s: %w", fullName, err)
 	}
+	upgradeLocations(fullName, rs.Findings)
 	return rs, ok, nil
+}
+
+// upgradeLocations reads locations stored before Location.Repo existed,
+// whose Path was "OWNER/NAME:path", as Repo and Path: a cache written by
+// an earlier version stays usable, without a full rescan.
+func upgradeLocations(fullName string, fs []finding.Finding) {
+	for i := range fs {
+		for j := range fs[i].Locations {
+			l := &fs[i].Locations[j]
+			if l.Repo != "" {
+				continue
+			}
+			if rest, ok := strings.CutPrefix(l.Path, fullName+":"); ok {
+				l.Repo, l.Path = fullName, rest
+			}
+		}
+	}
 }
 
 // Put records the state of a repository. Every free-text field of the

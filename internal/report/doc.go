@@ -29,6 +29,7 @@
 //	        {
 //	          "source": "git",                // git | file | stdin | url | …
 //	          "kind": "blob",                 // blob | commit-message | tag-message
+//	          "repo": "acme/api",             // org scans: OWNER/NAME the path is in
 //	          "path": "config/settings.py",   // archive members: "outer!inner"
 //	          "url": "https://…",             // url sources
 //	          "line": 2, "column": 7,         // 1-based; absent when unknown

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -174,12 +175,15 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReadJSONErrors(t *testing.T) {
-	key := mustKey(t, patterns.Production)
+	key := testkit.NewKey(t, patterns.Production)
 	finding1 := `{"fingerprint": "` + fp('a') + `", "redacted": "atmx_prd_q7Lw…", "environment": "production",
 		"status": "active", "locations": [{"source": "git", "line": 2}]}`
 	valid := `{"findings": [` + finding1 + `], "stats": {}}`
 	if _, err := ReadJSON(strings.NewReader(valid)); err != nil {
 		t.Fatalf("valid report: %v", err)
+	}
+	if r, err := ReadJSON(strings.NewReader(strings.Replace(valid, `"line": 2`, `"repo": "acme/api", "path": "a.env"`, 1))); err != nil || r.Findings[0].Locations[0].Repo != "acme/api" {
+		t.Fatalf("an org location: %+v, %v", r, err)
 	}
 	tests := []struct {
 		name, in, want string
@@ -203,6 +207,9 @@ func TestReadJSONErrors(t *testing.T) {
 		{"negative line", strings.Replace(valid, `"line": 2`, `"line": -2`, 1), "locations[0].line"},
 		{"bad date", strings.Replace(valid, `"line": 2`, `"date": "yesterday"`, 1), "locations[0].date"},
 		{"bad commit", strings.Replace(valid, `"line": 2`, `"commit": "HEAD"`, 1), "locations[0].commit"},
+		{"bad repo", strings.Replace(valid, `"line": 2`, `"repo": "acme"`, 1), "locations[0].repo"},
+		{"repo with a path", strings.Replace(valid, `"line": 2`, `"repo": "acme/api:conf"`, 1), "locations[0].repo"},
+		{"repo too deep", strings.Replace(valid, `"line": 2`, `"repo": "acme/api/x"`, 1), "locations[0].repo"},
 		{"duplicate", `{"findings": [` + finding1 + `,` + finding1 + `], "stats": {}}`, "same key as findings[0]"},
 		{"negative stats", `{"findings": [], "stats": {"bytes": -1}}`, "stats.bytes"},
 		{"whole key", strings.Replace(valid, `"line": 2`, `"path": "`+key+`"`, 1), "holds a whole Atomyx key"},
@@ -224,21 +231,12 @@ func TestReadJSONErrors(t *testing.T) {
 	}
 }
 
-func mustKey(t testing.TB, env patterns.Environment) string {
-	t.Helper()
-	k, err := patterns.Generate(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // TestNoWholeKey puts whole keys into every free-text field a report can
 // carry and checks that no writer lets one through.
 func TestNoWholeKey(t *testing.T) {
 	var keys []string
 	k := func() string {
-		s := mustKey(t, patterns.Production)
+		s := testkit.NewKey(t, patterns.Production)
 		keys = append(keys, s)
 		return s
 	}
@@ -311,6 +309,7 @@ func FuzzReadJSON(f *testing.F) {
 	f.Add(`{"findings": [], "stats": {}}`)
 	f.Add(`{"findings": [{"fingerprint": "` + fp('a') + `", "redacted": "atmx_prd_q7Lw…", "environment": "production", "status": "active", "locations": [{"source": "git"}]}], "stats": {"bytes": 3}}`)
 	f.Add(`{"findings": [], "stats": {}, "near_misses": [{"redacted": "atmx_dev_abcd…", "location": {"source": "url", "url": "x"}}]}`)
+	f.Add(`{"findings": [{"fingerprint": "` + fp('b') + `", "redacted": "atmx_prd_q7Lw…", "environment": "production", "status": "unverified", "locations": [{"source": "git", "repo": "acme/api", "path": "a.env"}]}], "stats": {}}`)
 	f.Fuzz(func(t *testing.T, in string) {
 		r, err := ReadJSON(strings.NewReader(in))
 		if err != nil {

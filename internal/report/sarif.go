@@ -294,7 +294,9 @@ func ArtifactURI(l finding.Location) string {
 	case l.Source == finding.SourceStdin && l.Path == "":
 		return "stdin"
 	}
-	p := l.Path
+	// An org scan's file lives in another repository than the one that
+	// uploads the SARIF: its URI says which, as OWNER/NAME:path.
+	p := l.RepoPath()
 	if outer, _, ok := strings.Cut(p, "!"); ok {
 		p = outer
 	}
@@ -361,9 +363,10 @@ func where(l finding.Location) string {
 
 // position is path:line:column, or the URL, or the source.
 func position(l finding.Location) string {
-	p := cmp.Or(l.Path, l.URL, l.Source)
-	if l.Path != "" && l.URL != "" {
-		p = l.URL + " (" + l.Path + ")"
+	rp := l.RepoPath()
+	p := cmp.Or(rp, l.URL, l.Source)
+	if rp != "" && l.URL != "" {
+		p = l.URL + " (" + rp + ")"
 	}
 	if l.Line > 0 {
 		p += ":" + strconv.Itoa(l.Line)

@@ -35,11 +35,15 @@ func ColorEnabled(w io.Writer, env func(string) string) bool {
 	if env("NO_COLOR") != "" || env("TERM") == "dumb" {
 		return false
 	}
+	return IsTerminal(w)
+}
+
+// IsTerminal reports whether w is an interactive terminal (a Cygwin or
+// MSYS one included). It is the program's one test for a terminal: the
+// CLI asks it too before drawing a progress line.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(interface{ Fd() uintptr })
-	if !ok {
-		return false
-	}
-	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // styles of the text report, built on a renderer of their own so that

@@ -87,6 +87,9 @@ func validateLocation(at string, l finding.Location, add func(where, format stri
 	if l.Kind != "" && !validToken(l.Kind) {
 		add(at+".kind", "want a kind such as \"blob\", got %q", clip(l.Kind))
 	}
+	if l.Repo != "" && !validRepo(l.Repo) {
+		add(at+".repo", "want OWNER/NAME, got %q", clip(l.Repo))
+	}
 	if l.Line < 0 {
 		add(at+".line", "negative (%d)", l.Line)
 	}
@@ -109,6 +112,14 @@ func validateLocation(at string, l finding.Location, add func(where, format stri
 			add(at+".original", "negative position")
 		}
 	}
+}
+
+// validRepo accepts OWNER/NAME: two non-empty parts of printable
+// characters without '/', ':' or spaces, as GitHub names repositories.
+func validRepo(r string) bool {
+	owner, name, ok := strings.Cut(r, "/")
+	return ok && owner != "" && name != "" && !strings.Contains(name, "/") &&
+		!strings.ContainsFunc(r, func(c rune) bool { return c <= ' ' || c == ':' || c == 0x7f })
 }
 
 // validRedacted accepts exactly the shape patterns.Redact gives a key:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/atomyx/atomyx-guard/internal/config"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder"
@@ -40,11 +39,11 @@ const (
 // "immediately" it asks for the longest grace and revokes the old key
 // itself once the replacement is verified: create, deploy, test, then
 // revoke, never revoke first.
-func vaultGrace(revokeOld string) string {
-	if revokeOld == "" || revokeOld == config.Immediately {
-		return config.MaxGrace.String()
+func vaultGrace(revokeOld string) vault.RevokeOld {
+	if revokeOld == "" || revokeOld == string(vault.Immediately) {
+		return vault.RevokeOld(vault.MaxGrace.String())
 	}
-	return revokeOld
+	return vault.RevokeOld(revokeOld)
 }
 
 // Apply carries out a plan: rotates the due keys with sinks, reports the
@@ -109,7 +108,7 @@ func (r *Rotator) rotate(ctx context.Context, it *Item) error {
 	if err != nil {
 		return err
 	}
-	if rot.Replaced() && (rot.RevokeOld != config.Immediately || !rot.RevokedAt.IsZero()) {
+	if rot.Replaced() && (rot.RevokeOld != string(vault.Immediately) || !rot.RevokedAt.IsZero()) {
 		// Another run (sharing this journal) finished it meanwhile.
 		r.describe(it, rot)
 		it.Result = ResultUnchanged
@@ -184,7 +183,7 @@ func (r *Rotator) rotate(ctx context.Context, it *Item) error {
 		}
 		r.o.Logf("%s: verified: replacement %s is active", it.KeyID, rot.Reissued.Redacted)
 	}
-	if rot.RevokeOld == config.Immediately && rot.RevokedAt.IsZero() {
+	if rot.RevokeOld == string(vault.Immediately) && rot.RevokedAt.IsZero() {
 		_, err := r.o.Vault.Revoke(ctx, it.KeyID, vault.RevokeRequest{Reason: reasonScheduled}, responder.IdempotencyKey(idemRevoke, it.KeyID))
 		if err != nil {
 			return fmt.Errorf("revoke the old key: %w", err)

@@ -274,7 +274,7 @@ func (r *Rotator) Plan(ctx context.Context, revokeUnused bool) (*Plan, error) {
 		for _, s := range rot.Sinks {
 			it.Sinks = append(it.Sinks, s.String())
 		}
-		if !rot.Replaced() || rot.RevokeOld == config.Immediately {
+		if !rot.Replaced() || rot.RevokeOld == string(vault.Immediately) {
 			// Half done when the old key ended (its grace ran out while a
 			// sink failed): finish delivering and verifying.
 			it.Action, it.Detail = ActionRotate, "resume: reissued "+rot.Reissued.Redacted
@@ -341,7 +341,7 @@ func (r *Rotator) decide(k vault.ListedKey, now time.Time, h history, revokeUnus
 	}
 	rot, rotating := h.rotations[k.KeyID]
 	switch {
-	case rotating && rot.Replaced() && (rot.RevokeOld != config.Immediately || !rot.RevokedAt.IsZero()):
+	case rotating && rot.Replaced() && (rot.RevokeOld != string(vault.Immediately) || !rot.RevokedAt.IsZero()):
 		// Rotated already; the old key waits for the end of its grace.
 		it.Action, it.Sinks, it.sinks = ActionWait, nil, rot.Sinks
 		for _, s := range rot.Sinks {

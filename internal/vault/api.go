@@ -1,6 +1,9 @@
 package vault
 
 import (
+	"errors"
+	"time"
+
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -63,11 +66,38 @@ type RevokeResponse struct {
 	AlreadyRevoked bool   `json:"already_revoked"`
 }
 
-// ReissueRequest is the body of POST /v1/keys/{id}/reissue. RevokeOld is
-// "immediately" or a grace period of at most 24h ("15m").
+// ReissueRequest is the body of POST /v1/keys/{id}/reissue.
 type ReissueRequest struct {
-	Reason    string `json:"reason"`
-	RevokeOld string `json:"revoke_old"`
+	Reason    string    `json:"reason"`
+	RevokeOld RevokeOld `json:"revoke_old"`
+}
+
+// RevokeOld is what a reissue does with the old key: Immediately, or a
+// grace period such as "15m" (at most MaxGrace) during which it keeps
+// working while the replacement is deployed. It is a term of the Vault
+// contract, so this package owns it: the policy file, the responder, its
+// journal and the local Vault all use this type and its one parser.
+type RevokeOld string
+
+// Immediately ends the old key at once. Empty means the same.
+const Immediately RevokeOld = "immediately"
+
+// MaxGrace is the longest grace period a reissue may give the old key.
+const MaxGrace = 24 * time.Hour
+
+var errGrace = errors.New(`want "immediately" or a grace period of more than 0 and at most 24h, such as "15m"`)
+
+// Grace is how long the old key keeps working: zero for Immediately (or
+// empty). The error never quotes r, which may come from an untrusted body.
+func (r RevokeOld) Grace() (time.Duration, error) {
+	if r == "" || r == Immediately {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(string(r))
+	if err != nil || d <= 0 || d > MaxGrace {
+		return 0, errGrace
+	}
+	return d, nil
 }
 
 // IssueRequest is the body of POST /v1/keys.

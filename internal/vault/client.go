@@ -10,13 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +23,7 @@ import (
 
 	crand "crypto/rand"
 
+	"github.com/atomyx/atomyx-guard/internal/backoff"
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -69,8 +68,9 @@ type Config struct {
 	// transport error; it doubles each retry, up to MaxBackoff, with
 	// jitter.
 	Backoff, MaxBackoff time.Duration
-	// Sleep waits d or until ctx is done. Tests inject a fast one.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Sleep waits d or until ctx is done; backoff.Sleep when nil. Tests
+	// inject a fast one.
+	Sleep backoff.SleepFunc
 }
 
 // ConfigFromEnv reads ATOMYX_API_URL (default DefaultBaseURL) and
@@ -220,7 +220,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.UserAgent = DefaultUserAgent
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = backoff.Sleep
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -546,7 +546,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return fmt.Errorf("%w: %w (gave up after %d attempts)", ErrUnavailable, err, attempt+1)
 		}
 		if wait <= 0 {
-			wait = c.backoff(attempt)
+			wait = backoff.Policy{Base: c.cfg.Backoff, Max: c.cfg.MaxBackoff}.Delay(attempt)
 		}
 		if max(time.Since(start), waited)+wait > c.cfg.MaxElapsed {
 			return fmt.Errorf("%w: %w (gave up after %d attempts, %s)", ErrUnavailable, err, attempt+1, c.cfg.MaxElapsed)
@@ -683,7 +683,7 @@ func RedactKeys(s string) string { return patterns.RedactRuns(s) }
 
 // retryAfter reads Retry-After (seconds or an HTTP date), capped.
 func (c *Client) retryAfter(v string) time.Duration {
-	d, ok := ParseRetryAfter(v, time.Now())
+	d, ok := backoff.ParseRetryAfter(v, time.Now())
 	if !ok {
 		return 0
 	}
@@ -694,33 +694,6 @@ func (c *Client) retryAfter(v string) time.Duration {
 		d = time.Millisecond // "retry now", but still through Sleep
 	}
 	return d
-}
-
-// ParseRetryAfter reads a Retry-After value: delay seconds or an HTTP
-// date. ok is false for anything else.
-func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// backoff is the wait before retry n+1: exponential with jitter in
-// [d/2, d].
-func (c *Client) backoff(n int) time.Duration {
-	d := c.cfg.Backoff
-	for i := 0; i < n && d < c.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, c.cfg.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
 }
 
 // transient says whether a transport error may pass on a retry. Most do
@@ -754,15 +727,4 @@ func unwrapURL(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -50,29 +51,10 @@ func startVault(t *testing.T, opts server.Options, wrap ...func(http.Handler) ht
 	return &localVault{URL: hs.URL, Admin: strings.TrimSpace(string(b)), srv: srv}
 }
 
-// sleeps records the client's waits instead of waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.d)
-}
-
-func (v *localVault) client(t *testing.T, key string, mod ...func(*vault.Config)) (*vault.Client, *sleeps) {
+func (v *localVault) client(t *testing.T, key string, mod ...func(*vault.Config)) (*vault.Client, *testkit.Sleeps) {
 	t.Helper()
-	s := &sleeps{}
-	cfg := vault.Config{BaseURL: v.URL, APIKey: key, Sleep: s.sleep}
+	s := &testkit.Sleeps{}
+	cfg := vault.Config{BaseURL: v.URL, APIKey: key, Sleep: s.Sleep}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -93,19 +75,12 @@ func (v *localVault) issue(t *testing.T, req vault.IssueRequest) vault.IssuedKey
 	return k
 }
 
-func newKey(t *testing.T) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+func fingerprint(t *testing.T) string {
+	return patterns.Fingerprint([]byte(testkit.NewKey(t, patterns.Production)))
 }
 
-func fingerprint(t *testing.T) string { return patterns.Fingerprint([]byte(newKey(t))) }
-
 func TestNew(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, patterns.Production)
 	tests := []struct {
 		name, url, key string
 		ok             bool
@@ -207,7 +182,7 @@ func TestVerifyBatchesDedupesCaches(t *testing.T) {
 func TestVerifyRejectsMalformedFingerprints(t *testing.T) {
 	v := startVault(t, server.Options{})
 	c, _ := v.client(t, v.Admin)
-	key := newKey(t)
+	key := testkit.NewKey(t, patterns.Production)
 	for _, bad := range []string{key, "sha256:", strings.ToUpper(fingerprint(t)), fingerprint(t) + "0", ""} {
 		_, err := c.Verify(ctx, []string{fingerprint(t), bad})
 		if err == nil || strings.Contains(err.Error(), key) {
@@ -225,7 +200,7 @@ func TestAPIErrors(t *testing.T) {
 	target := v.issue(t, vault.IssueRequest{Environment: "dev"})
 	verifier := v.issue(t, vault.IssueRequest{Environment: "dev", Roles: []string{vault.RoleVerify}}).Key.Reveal()
 	plain := v.issue(t, vault.IssueRequest{Environment: "dev"}).Key.Reveal() // no roles
-	stranger := newKey(t)
+	stranger := testkit.NewKey(t, patterns.Production)
 	if _, err := admin.Reissue(ctx, target.KeyID, vault.ReissueRequest{Reason: "a"}, "used"); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +249,8 @@ func TestAPIErrors(t *testing.T) {
 			if strings.Contains(err.Error(), tt.bearer) {
 				t.Error("the error carries the bearer key")
 			}
-			if st := c.Stats(); st.Calls != 1 || len(sl.all()) != 0 {
-				t.Errorf("%d calls, %d waits: want one call, no retry", st.Calls, len(sl.all()))
+			if st := c.Stats(); st.Calls != 1 || len(sl.Waits()) != 0 {
+				t.Errorf("%d calls, %d waits: want one call, no retry", st.Calls, len(sl.Waits()))
 			}
 			for _, s := range []error{vault.ErrBadRequest, vault.ErrUnauthenticated, vault.ErrForbidden, vault.ErrNotFound, vault.ErrConflict, vault.ErrUnavailable} {
 				if s != tt.sentinel && errors.Is(err, s) {
@@ -294,7 +269,7 @@ func TestRetries(t *testing.T) {
 		if !errors.Is(err, vault.ErrRateLimited) || !errors.Is(err, vault.ErrUnavailable) {
 			t.Fatalf("err = %v, want rate limited, given up", err)
 		}
-		if w := sl.all(); !slices.Equal(w, []time.Duration{time.Second, time.Second}) {
+		if w := sl.Waits(); !slices.Equal(w, []time.Duration{time.Second, time.Second}) {
 			t.Errorf("waits %v, want [1s 1s]", w)
 		}
 		if st := c.Stats(); st.Calls != 3 || st.Retries != 2 {
@@ -305,7 +280,7 @@ func TestRetries(t *testing.T) {
 		v := startVault(t, server.Options{Faults: server.Faults{RateLimit: 1, RetryAfter: 2 * time.Second}})
 		c, sl := v.client(t, v.Admin, func(c *vault.Config) { c.MaxRetries = 1 })
 		_, _ = c.Get(ctx, "key_x")
-		if w := sl.all(); !slices.Equal(w, []time.Duration{2 * time.Second}) {
+		if w := sl.Waits(); !slices.Equal(w, []time.Duration{2 * time.Second}) {
 			t.Errorf("waits %v, want [2s]", w)
 		}
 	})
@@ -320,7 +295,7 @@ func TestRetries(t *testing.T) {
 		if !errors.Is(err, vault.ErrUnavailable) || !strings.Contains(err.Error(), "gave up after 5 attempts") {
 			t.Fatalf("err = %v", err)
 		}
-		w := sl.all()
+		w := sl.Waits()
 		caps := []time.Duration{100, 200, 400, 400}
 		if len(w) != len(caps) || c.Stats().Calls != 5 {
 			t.Fatalf("waits %v, calls %d", w, c.Stats().Calls)
@@ -341,11 +316,11 @@ func TestRetries(t *testing.T) {
 		})
 		_, err := c.Get(ctx, "key_x")
 		var sum time.Duration
-		for _, d := range sl.all() {
+		for _, d := range sl.Waits() {
 			sum += d
 		}
-		if !errors.Is(err, vault.ErrUnavailable) || sum > 3*time.Second || len(sl.all()) < 2 || c.Stats().Calls > 7 {
-			t.Errorf("err %v, waits %v (sum %v), calls %d", err, sl.all(), sum, c.Stats().Calls)
+		if !errors.Is(err, vault.ErrUnavailable) || sum > 3*time.Second || len(sl.Waits()) < 2 || c.Stats().Calls > 7 {
+			t.Errorf("err %v, waits %v (sum %v), calls %d", err, sl.Waits(), sum, c.Stats().Calls)
 		}
 	})
 	t.Run("dropped connections", func(t *testing.T) {
@@ -507,10 +482,10 @@ func TestVerifyFindings(t *testing.T) {
 // send garbage or break the contract. These are the only fake servers in
 // the package's tests.
 func TestUntrustedAnswers(t *testing.T) {
-	bearer := newKey(t)
-	leaked := newKey(t)
+	bearer := testkit.NewKey(t, patterns.Production)
+	leaked := testkit.NewKey(t, patterns.Production)
 	fp := fingerprint(t)
-	bad := []byte(newKey(t))
+	bad := []byte(testkit.NewKey(t, patterns.Production))
 	bad[46] ^= 1 // checksum off
 	tests := []struct {
 		name    string
@@ -580,28 +555,8 @@ func TestUntrustedAnswers(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"0", 0, true}, {"3", 3 * time.Second, true}, {" 10 ", 10 * time.Second, true},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-		{"", 0, false}, {"-1", 0, false}, {"1.5", 0, false}, {"soon", 0, false}, {"99999999999", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := vault.ParseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestRedactKeys(t *testing.T) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	r := patterns.Redact([]byte(k))
 	tests := []struct{ in, want string }{
 		{"no key here", "no key here"},
@@ -651,19 +606,6 @@ func FuzzCleanMessage(f *testing.F) {
 		}
 		if n := len([]rune(out)); n > 201 {
 			t.Fatalf("%d runes, want at most 201", n)
-		}
-	})
-}
-
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"0", "120", "Wed, 21 Oct 2015 07:28:00 GMT", "-5", "1e3", ""} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		d, ok := vault.ParseRetryAfter(s, now)
-		if d < 0 || (!ok && d != 0) {
-			t.Fatalf("ParseRetryAfter(%q) = %v, %v", s, d, ok)
 		}
 	})
 }

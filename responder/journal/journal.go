@@ -16,6 +16,7 @@ import (
 	"filippo.io/age"
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -39,6 +40,37 @@ const (
 	Degraded Step = "degraded"
 )
 
+// Action is what a response does with a live leaked key. The journal owns
+// it because every incident records one; the responder's policies and the
+// policy file use this type.
+type Action string
+
+// Actions, from the least to the most.
+const (
+	Report Action = "report" // open an issue only
+	Revoke Action = "revoke" // revoke, and report
+	Rotate Action = "rotate" // reissue, deliver, verify, revoke, and report
+)
+
+// UnmarshalText accepts the three actions, so that the policy file
+// decodes straight into an Action.
+func (a *Action) UnmarshalText(b []byte) error {
+	switch v := Action(b); v {
+	case Report, Revoke, Rotate:
+		*a = v
+		return nil
+	}
+	return fmt.Errorf("action %q: want report, revoke or rotate", patterns.Scrub(clipText(string(b))))
+}
+
+// clipText bounds a quoted value in an error.
+func clipText(v string) string {
+	if len(v) > 80 {
+		return v[:80] + "…"
+	}
+	return v
+}
+
 // Incident is the response to one leaked key.
 type Incident struct {
 	ID          string         `json:"id"`
@@ -51,8 +83,8 @@ type Incident struct {
 
 	// Action is what is done: rotate, revoke or report. Planned is what
 	// the policy asked, when the responder had to degrade it.
-	Action  string `json:"action"`
-	Planned string `json:"planned,omitempty"`
+	Action  Action `json:"action"`
+	Planned Action `json:"planned,omitempty"`
 	// ReissueRefused is the Vault's reason when it refused to reissue the
 	// key (403: the responder's key may not make a key with the leaked
 	// key's roles): the key is revoked and an administrator must issue
@@ -61,7 +93,7 @@ type Incident struct {
 	// Public says the key was exposed where anyone could read it.
 	Public bool `json:"public"`
 	// RevokeOld is what the reissue asked for the old key.
-	RevokeOld string `json:"revoke_old,omitempty"`
+	RevokeOld vault.RevokeOld `json:"revoke_old,omitempty"`
 	// Sinks are the delivery targets; Delivered is keyed by their String.
 	Sinks []ghapi.SecretTarget `json:"sinks,omitempty"`
 	// Evidence is the link sent with the revocation.

@@ -9,18 +9,10 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 )
-
-func newKey(t testing.TB) patterns.Secret {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return patterns.NewSecret(k)
-}
 
 func TestUpdateGetListFind(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.db")
@@ -30,7 +22,7 @@ func TestUpdateGetListFind(t *testing.T) {
 	}
 	var steps []journal.Step
 	j.OnCommit = func(_ string, s journal.Step) { steps = append(steps, s) }
-	a, b := newKey(t), newKey(t)
+	a, b := patterns.NewSecret(testkit.NewKey(t, patterns.Production)), patterns.NewSecret(testkit.NewKey(t, patterns.Production))
 	for _, k := range []patterns.Secret{a, b} {
 		if _, err := j.Update(k.Fingerprint(), journal.Detected, func(in *journal.Incident) error {
 			in.Redacted, in.Action, in.DetectedAt = k.String(), "rotate", time.Now()
@@ -100,7 +92,7 @@ func TestSealing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := newKey(t)
+	k := patterns.NewSecret(testkit.NewKey(t, patterns.Production))
 	sealed, err := j.SealLocal(k)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +144,7 @@ func BenchmarkUpdate(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer j.Close()
-	fp := newKey(b).Fingerprint()
+	fp := patterns.NewSecret(testkit.NewKey(b, patterns.Production)).Fingerprint()
 	for b.Loop() {
 		if _, err := j.Update(fp, journal.Noted, func(in *journal.Incident) error { in.Notes = []string{"x"}; return nil }); err != nil {
 			b.Fatal(err)

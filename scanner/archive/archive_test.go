@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
@@ -97,15 +98,6 @@ func scan(t testing.TB, name string, data []byte, stream bool, lim scanner.Limit
 type onlyReader struct{ r io.Reader }
 
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
-
-func newKey(t testing.TB) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func fp(k string) string { return patterns.Fingerprint([]byte(k)) }
 
@@ -194,7 +186,7 @@ func bz2(t testing.TB, data []byte) []byte {
 }
 
 func TestFormats(t *testing.T) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	tests := []struct {
 		name string
 		make func(t testing.TB) []byte
@@ -235,7 +227,7 @@ func TestFormats(t *testing.T) {
 }
 
 func TestNesting(t *testing.T) {
-	k1, k2, k3, k4 := newKey(t), newKey(t), newKey(t), newKey(t)
+	k1, k2, k3, k4 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	// app.zip
 	//   top.txt                                   k1, depth 1
 	//   vendor/pkg.tgz
@@ -290,7 +282,7 @@ func mapsEqual(a, b map[string][]string) bool {
 
 // A gzip of a gzip of ... : the depth limit ends it, reported.
 func TestNestingBomb(t *testing.T) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	data := text(k)
 	for range 20 {
 		data = gz(t, data)
@@ -331,7 +323,7 @@ func bomb(t testing.TB, before, after string, n int64) []byte {
 }
 
 func TestBombs(t *testing.T) {
-	before, after := newKey(t), newKey(t)
+	before, after := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	zipBomb := bomb(t, before, after, 64<<20) // 64 MiB in about 64 KiB
 	tests := []struct {
 		name   string
@@ -371,7 +363,7 @@ func TestBombs(t *testing.T) {
 // Overlapping entries (one compressed stream, many central directory
 // entries) are caught by the ratio over the whole archive.
 func TestOverlappingZipBomb(t *testing.T) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	one := bomb(t, k, k, 2<<20)
 	zr, err := zip.NewReader(bytes.NewReader(one), int64(len(one)))
 	if err != nil {
@@ -415,7 +407,7 @@ func TestOverlappingZipBomb(t *testing.T) {
 }
 
 func TestHostile(t *testing.T) {
-	k1, k2 := newKey(t), newKey(t)
+	k1, k2 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	twoFiles := makeZip(t, file{"first.txt", text(k1)}, file{"second.txt", bytes.Repeat([]byte("filler "), 20000)}, file{"third.txt", text(k2)})
 	tgz := gz(t, makeTar(t, file{"package/a.js", text(k1)}, file{"package/b.js", bytes.Repeat([]byte("x"), 200000)}, file{"package/c.js", text(k2)}))
 
@@ -520,7 +512,7 @@ func fixTarChecksum(h []byte) {
 // A zip that comes as a stream larger than MemLimit goes through a
 // temporary file, and the file is gone afterwards.
 func TestZipSpill(t *testing.T) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	noise := make([]byte, 3<<20)
 	for i := range noise {
 		noise[i] = byte(i*7919>>3) | 0x80 // incompressible enough, no key
@@ -583,7 +575,7 @@ func bombTarGz(t testing.TB, n int64, after ...file) []byte {
 // A member cut short by the ratio limit is a skip of that member: its
 // siblings are still scanned, so a key behind a bomb is found.
 func TestBombMemberSiblings(t *testing.T) {
-	k1, k2 := newKey(t), newKey(t)
+	k1, k2 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	var zb bytes.Buffer
 	w := zip.NewWriter(&zb)
 	fw, _ := w.Create("zeros.bin")

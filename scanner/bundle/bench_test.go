@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
 
@@ -14,7 +16,7 @@ import (
 // multi-line original, its map (mappings and sourcesContent), and a key in
 // both near the end.
 func bigBundle(b testing.TB, size int) (bundle, sourceMap string) {
-	key := newKey(b)
+	key := testkit.NewKey(b, patterns.Production)
 	var gen, orig strings.Builder
 	var lines [][]seg
 	row := []seg{}

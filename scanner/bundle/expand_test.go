@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
@@ -25,7 +26,7 @@ func TestExpand(t *testing.T) {
 	dir := t.TempDir()
 	k := make([]string, 12)
 	for i := range k {
-		k[i] = newKey(t)
+		k[i] = testkit.NewKey(t, patterns.Production)
 	}
 	bad, glued := decoys(t)
 	col := func(text, sub string) int { // 1-based column of sub on its line
@@ -206,7 +207,7 @@ func describeLocs(locs []finding.Location) []string {
 // A source path is the map author's text: a key in it must not reach a
 // report whole.
 func TestOriginalPathsAreLabelled(t *testing.T) {
-	inPath, inContent := newKey(t), newKey(t)
+	inPath, inContent := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	m := mapJSON(t, testMap{Sources: []string{"src/x.ts?k=" + inPath}, SourcesContent: []*string{strp("k='" + inContent + "'")}, Mappings: "AAAA"})
 	set, _ := scan(t, &Expander{}, fileItem("x.js.map", m))
 	locs := locationsOf(set, inContent)

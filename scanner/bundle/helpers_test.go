@@ -8,30 +8,21 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
 
-// newKey returns a fresh key; tests never use committed keys.
-func newKey(t testing.TB) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // decoys returns key-shaped text that must not be reported: a bad
 // checksum and a key glued into a longer token.
 func decoys(t testing.TB) (badChecksum, glued string) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	last := k[len(k)-1]
 	repl := byte('0')
 	if last == '0' {
 		repl = '1'
 	}
-	return k[:len(k)-1] + string(repl), "x" + newKey(t)
+	return k[:len(k)-1] + string(repl), "x" + testkit.NewKey(t, patterns.Production)
 }
 
 type sliceSource []scanner.Item

@@ -4,10 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"testing"
 	"unicode/utf16"
-
-	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 // Encoders for the tests: each writes s the way some tool would.
@@ -112,15 +109,6 @@ func utf16be(s string, bom bool) string {
 		b = append(b, byte(u>>8), byte(u))
 	}
 	return string(b)
-}
-
-func newKey(t testing.TB, env patterns.Environment) string {
-	t.Helper()
-	k, err := patterns.Generate(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // badKey returns k with its last checksum digit changed.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -99,7 +100,7 @@ func TestEncodedKeyInJunk(t *testing.T) {
 	for _, e := range encodings() {
 		t.Run(e.name, func(t *testing.T) {
 			for _, env := range patterns.Environments {
-				k := newKey(t, env)
+				k := testkit.NewKey(t, env)
 				enc := e.enc(k)
 				prefix := "// junk before, with words and 50% of stuff & more \\ here\nline two: "
 				if len(prefix)%2 == 1 { // UTF-16 without a BOM: even offsets read as little-endian
@@ -145,7 +146,7 @@ func redact(gs []got) []got {
 
 // TestDecoys: encoded things that are not keys are not reported.
 func TestDecoys(t *testing.T) {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	bad := badKey(k)
 	b64 := b64std(k)
 	decoys := map[string]string{
@@ -180,7 +181,7 @@ func TestDecoys(t *testing.T) {
 }
 
 func TestNearMissDecoded(t *testing.T) {
-	bad := badKey(newKey(t, patterns.Staging))
+	bad := badKey(testkit.NewKey(t, patterns.Staging))
 	gs := scanAll("v="+b64std(bad), Options{AtEOF: true, NearMisses: true})
 	if len(gs) != 1 || gs[0].valid || gs[0].chain != "base64" {
 		t.Fatalf("want one base64 near miss, got %+v", redact(gs))
@@ -191,7 +192,7 @@ func TestNearMissDecoded(t *testing.T) {
 }
 
 func TestPlainOnlyAtDepthZero(t *testing.T) {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	text := k + " " + b64std(k)
 	var n int
 	NewScanner().Scan([]byte(text), Options{AtEOF: true}, func(m Match) {
@@ -208,7 +209,7 @@ func TestPlainOnlyAtDepthZero(t *testing.T) {
 // TestPlainAndEncodedTogether: a plain key and its encodings are separate
 // occurrences; the same occurrence reached twice is reported once.
 func TestPlainAndEncodedTogether(t *testing.T) {
-	k := newKey(t, patterns.Development)
+	k := testkit.NewKey(t, patterns.Development)
 	text := "a=" + k + "\nb=" + b64std(k) + "\nc=" + pctSome(k, "_") + "\n"
 	gs := scanAll(text, Options{AtEOF: true})
 	var chains []string
@@ -225,7 +226,7 @@ func TestManyKeysInOneRun(t *testing.T) {
 	var payload strings.Builder
 	var keys []string
 	for i := range 20 {
-		k := newKey(t, patterns.Environments[i%3])
+		k := testkit.NewKey(t, patterns.Environments[i%3])
 		keys = append(keys, k)
 		payload.WriteString(strings.Repeat("#", i) + " " + k + "\n")
 	}
@@ -245,7 +246,7 @@ func TestManyKeysInOneRun(t *testing.T) {
 // overlap by Overlap, each reporting matches before its Limit and passing
 // Result.Carry on, find every key exactly once, whatever the window size.
 func TestLimitAndCarry(t *testing.T) {
-	k1, k2, k3 := newKey(t, patterns.Production), newKey(t, patterns.Staging), newKey(t, patterns.Development)
+	k1, k2, k3 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Staging), testkit.NewKey(t, patterns.Development)
 	var b bytes.Buffer
 	b.WriteString(strings.Repeat("lorem ipsum dolor\n", 30))
 	b.WriteString(wrap(b64std(strings.Repeat("q", 300)+" "+k1+" "+strings.Repeat("w", 499)), 76, "\r\n", ""))
@@ -291,7 +292,7 @@ func TestLimitAndCarry(t *testing.T) {
 // TestCarryNested: a long base64 run whose alignment only the carry tells,
 // holding base64 of a key (nested), split across windows.
 func TestCarryNested(t *testing.T) {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	inner := b64std(strings.Repeat("i", 36) + " " + k)
 	data := []byte("z " + b64std(strings.Repeat("o", 9000)+inner+strings.Repeat("o", 50)) + " z")
 	want := scanAll(string(data), Options{AtEOF: true})
@@ -329,7 +330,7 @@ func TestCarryNested(t *testing.T) {
 // UTF-16), and when the budget runs out the scan says so and still finds
 // plain keys.
 func TestBudget(t *testing.T) {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	inputs := map[string]string{
 		"percent":         strings.Repeat("%41", 50000),
 		"double percent":  strings.Repeat("%2541", 50000),
@@ -365,7 +366,7 @@ func TestBudget(t *testing.T) {
 // 500 KB of such escapes some regions run out, the scan says so and where,
 // and the key after them is found.
 func TestBudgetRunsOutLocally(t *testing.T) {
-	k := newKey(t, patterns.Production)
+	k := testkit.NewKey(t, patterns.Production)
 	filler := strings.Repeat(`%2541\x41&#65;\u0025&#37;`, 20000)
 	for name, key := range map[string]string{
 		"js":      strings.ReplaceAll(k, "_", `\u005f`),

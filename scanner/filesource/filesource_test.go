@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
@@ -68,15 +69,6 @@ func run(t testing.TB, src scanner.Source) (*result, scanner.Stats) {
 	return res, st
 }
 
-func newKey(t testing.TB) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Development)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func write(t testing.TB, name string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
@@ -116,7 +108,7 @@ func tgz(t testing.TB, name string, data []byte) []byte {
 // file, a file under .git (not scanned), a tgz, and some hostile entries.
 func tree(t *testing.T) (string, string) {
 	dir := t.TempDir()
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Development)
 	line := []byte("API_KEY=" + k + "\n")
 	write(t, filepath.Join(dir, "src", "app.env"), line)
 	write(t, filepath.Join(dir, ".gitignore"), []byte("node_modules/\n*.env\n"))
@@ -236,7 +228,7 @@ func TestFileBecomesFIFO(t *testing.T) {
 
 func TestFileNameWithKey(t *testing.T) {
 	dir := t.TempDir()
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Development)
 	write(t, filepath.Join(dir, k+".txt"), []byte(k))
 	res, _ := run(t, &filesource.Source{Roots: []string{dir}})
 	want := []string{patterns.Redact([]byte(k)) + ".txt"}
@@ -246,7 +238,7 @@ func TestFileNameWithKey(t *testing.T) {
 }
 
 func TestStdin(t *testing.T) {
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Development)
 	line := []byte("x=" + k + "\n")
 	tests := []struct {
 		name string
@@ -278,7 +270,7 @@ func TestStdin(t *testing.T) {
 func TestLargeFileConstantMemory(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "big.log")
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Development)
 	f, err := os.Create(name)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,8 @@ package filesource_test
 
 import (
 	"context"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,7 +37,7 @@ func needProc(t *testing.T) {
 // /proc/self/environ made dir report the scanner's own ATOMYX_API_KEY.
 func TestOwnEnvironmentIsNeverRead(t *testing.T) {
 	needProc(t)
-	t.Setenv("ATOMYX_API_KEY", newKey(t))
+	t.Setenv("ATOMYX_API_KEY", testkit.NewKey(t, patterns.Production))
 	dir := t.TempDir()
 	symlink(t, "/proc/self/environ", filepath.Join(dir, "env"))
 	symlink(t, "/proc/self", filepath.Join(dir, "self"))
@@ -65,7 +67,7 @@ func TestOwnEnvironmentIsNeverRead(t *testing.T) {
 
 func TestSymlinkOutOfTheRoot(t *testing.T) {
 	outside := t.TempDir()
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	write(t, filepath.Join(outside, "secret.env"), []byte("K="+k+"\n"))
 	write(t, filepath.Join(outside, "sub", "deep.env"), []byte("K="+k+"\n"))
 	dir := t.TempDir()

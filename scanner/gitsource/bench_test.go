@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
 
@@ -48,7 +50,7 @@ func benchRepo(b *testing.B) string {
 			f.Close()
 		}
 		if i == 15 {
-			write(b, d, "deploy.env", "KEY="+newKey(b)+"\n")
+			write(b, d, "deploy.env", "KEY="+testkit.NewKey(b, patterns.Production)+"\n")
 		}
 		commit(b, d, "revision "+strconv.Itoa(i))
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -13,7 +14,7 @@ import (
 // scan excluded, only the commits and blobs that came after are read.
 func TestExclude(t *testing.T) {
 	d := initRepo(t)
-	k1, k2, k3, k4 := newKey(t), newKey(t), newKey(t), newKey(t)
+	k1, k2, k3, k4 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	tip1 := commit(t, d, "one", "a.txt", k1+"\n")
 	tgit(t, d, "checkout", "-q", "-b", "side")
 	tip2 := commit(t, d, "two", "b.txt", k2+"\n")

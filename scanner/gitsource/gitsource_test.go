@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -30,7 +31,7 @@ func buildScenario(t *testing.T) *scenario {
 	t.Helper()
 	s := &scenario{keys: map[string]string{}, commits: map[string]string{}, blobs: map[string]string{}}
 	key := func(label string) string {
-		k := newKey(t)
+		k := testkit.NewKey(t, patterns.Production)
 		s.keys[label] = k
 		return k
 	}
@@ -107,7 +108,7 @@ func buildScenario(t *testing.T) *scenario {
 	s.commits["blobs"] = commit(t, d, "assets", "dist/app.min.js", line, "bin/data.bin", string(bin))
 
 	// Decoys: none of these is a key.
-	dec := func() string { k := newKey(t); s.decoys = append(s.decoys, k); return k }
+	dec := func() string { k := testkit.NewKey(t, patterns.Production); s.decoys = append(s.decoys, k); return k }
 	k1 := dec()
 	flip := "a"
 	if k1[46] == 'a' {
@@ -310,7 +311,7 @@ func TestScanEveryRefKind(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	d := initRepo(t)
-	k := newKey(t)
+	k := testkit.NewKey(t, patterns.Production)
 	commit(t, d, "one", "sub/dir/a.txt", k+"\n")
 	bare := filepath.Join(filepath.Dir(d), "bare.git")
 	tgit(t, filepath.Dir(d), "clone", "-q", "--bare", d, bare)
@@ -331,7 +332,7 @@ func TestOpen(t *testing.T) {
 
 func TestShallowClone(t *testing.T) {
 	d := initRepo(t)
-	old, recent := newKey(t), newKey(t)
+	old, recent := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	commit(t, d, "one", "a.txt", old+"\n")
 	commit(t, d, "two", "b.txt", recent+"\n")
 	sh := filepath.Join(filepath.Dir(d), "shallow")
@@ -353,8 +354,8 @@ func TestShallowClone(t *testing.T) {
 
 func TestCorruptObject(t *testing.T) {
 	d := initRepo(t)
-	good := newKey(t)
-	commit(t, d, "one", "good.txt", good+"\n", "bad.txt", strings.Repeat("filler ", 20_000)+newKey(t)+"\n")
+	good := testkit.NewKey(t, patterns.Production)
+	commit(t, d, "one", "good.txt", good+"\n", "bad.txt", strings.Repeat("filler ", 20_000)+testkit.NewKey(t, patterns.Production)+"\n")
 	bad := tgit(t, d, "rev-parse", "HEAD:bad.txt")
 	p := filepath.Join(d, ".git", "objects", bad[:2], bad[2:])
 	fi, err := os.Stat(p)
@@ -378,7 +379,7 @@ func TestCorruptObject(t *testing.T) {
 
 func TestRange(t *testing.T) {
 	d := initRepo(t)
-	before, onMain, inPR, inPR2 := newKey(t), newKey(t), newKey(t), newKey(t)
+	before, onMain, inPR, inPR2 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	base := commit(t, d, "base", "a.txt", before+"\n")
 	tgit(t, d, "checkout", "-q", "-b", "pr")
 	c1 := commit(t, d, "pr one", "pr.txt", inPR+"\n")
@@ -421,7 +422,7 @@ func TestRange(t *testing.T) {
 
 func TestSinceCommit(t *testing.T) {
 	d := initRepo(t)
-	old, recent, side := newKey(t), newKey(t), newKey(t)
+	old, recent, side := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	since := commit(t, d, "old", "a.txt", old+"\n")
 	commit(t, d, "recent", "b.txt", recent+"\n")
 	tgit(t, d, "checkout", "-q", "-b", "side", since)
@@ -437,7 +438,7 @@ func TestSinceCommit(t *testing.T) {
 
 func TestStaged(t *testing.T) {
 	d := initRepo(t)
-	committed, staged, custom, unstaged := newKey(t), newKey(t), newKey(t), newKey(t)
+	committed, staged, custom, unstaged := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 
 	// Before the first commit, everything in the index is staged.
 	write(t, d, "first.txt", committed+"\n")

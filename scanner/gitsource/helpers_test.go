@@ -70,15 +70,6 @@ func redactAll(s string) string {
 	return out.String()
 }
 
-func newKey(t testing.TB) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func write(t testing.TB, dir, name, content string) {
 	t.Helper()
 	p := filepath.Join(dir, name)

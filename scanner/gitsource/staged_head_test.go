@@ -3,6 +3,7 @@ package gitsource
 import (
 	"testing"
 
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -11,7 +12,7 @@ import (
 // non-ASCII), while a key staged at a path of the same kind is found.
 func TestStagedComparesHeadByPath(t *testing.T) {
 	d := initRepo(t)
-	old, fresh := newKey(t), newKey(t)
+	old, fresh := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
 	odd := []string{"dir with space/a b.env", "q\"uote'.txt", "new\nline.txt", "ünï/cødé.txt"}
 	for _, p := range odd {
 		write(t, d, p, "K="+old+"\n")

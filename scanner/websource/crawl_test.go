@@ -20,19 +20,11 @@ import (
 	"github.com/andybalholm/brotli"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
 )
-
-func newKey(t testing.TB) string {
-	t.Helper()
-	k, err := patterns.Generate(patterns.Production)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func sourceMap(t testing.TB, sources []string, contents []string, mappings string) string {
 	t.Helper()
@@ -74,10 +66,10 @@ func site(t *testing.T, maxBytes int64) (*httptest.Server, map[string]string) {
 	t.Helper()
 	keys := map[string]string{}
 	for _, place := range []string{"inline", "external", "chunk", "map", "inlinemap", "eval", "br", "gzip", "deflate", "css", "huge", "page2"} {
-		keys[place] = newKey(t)
+		keys[place] = testkit.NewKey(t, patterns.Production)
 	}
 	bad := keys["inline"][:46] + string("01"[map[bool]int{true: 1}[keys["inline"][46] == '0']])
-	glued := "Z" + newKey(t)
+	glued := "Z" + testkit.NewKey(t, patterns.Production)
 
 	dir := t.TempDir()
 	files := map[string]string{

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
 
@@ -181,7 +183,7 @@ func TestDecode(t *testing.T) {
 // A seed that redirects to another host (http://x to https://www.x) takes
 // the crawl there; a script's redirect to another host does not.
 func TestSeedRedirectJoinsTheCrawl(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, patterns.Production)
 	target := http.NewServeMux()
 	target.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`<head><script src="/app.js"></script></head>`)) // no Content-Type, no doctype

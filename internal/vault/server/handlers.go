@@ -22,9 +22,6 @@ import (
 // Products a key may be issued for.
 var Products = []string{"manage", "submit", "prepare"}
 
-// MaxGrace is the longest grace period a reissue may give the old key.
-const MaxGrace = 24 * time.Hour
-
 // maxBody bounds a request body.
 const maxBody = 64 << 10
 
@@ -310,7 +307,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	s.idempotent(w, r, caller, true, req, false, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
+	s.idempotent(w, r, caller, idemRequired, req, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
 		rec, e := existingKey(tx, id)
 		if e != nil {
 			return 0, nil, e
@@ -344,19 +341,6 @@ func existingKey(tx *bolt.Tx, id string) (*keyRecord, *apiError) {
 	return rec, nil
 }
 
-// ParseRevokeOld reads a reissue's revoke_old: "immediately" (or empty)
-// is zero, otherwise a positive duration of at most MaxGrace.
-func ParseRevokeOld(s string) (time.Duration, error) {
-	if s == "" || s == "immediately" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 || d > MaxGrace {
-		return 0, fmt.Errorf(`revoke_old must be "immediately" or a grace period of at most %s, such as "15m"`, MaxGrace)
-	}
-	return d, nil
-}
-
 func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 	caller, req, ok := post[vault.ReissueRequest](s, w, r, vault.RoleIssue, vault.RoleRevoke)
 	if !ok {
@@ -366,13 +350,13 @@ func (s *Server) handleReissue(w http.ResponseWriter, r *http.Request) {
 		e.write(w)
 		return
 	}
-	grace, err := ParseRevokeOld(req.RevokeOld)
+	grace, err := req.RevokeOld.Grace()
 	if err != nil {
-		badRequest("%s", err.Error()).write(w)
+		badRequest("revoke_old: %s", err.Error()).write(w)
 		return
 	}
 	id := r.PathValue("id")
-	s.idempotent(w, r, caller, true, req, true, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
+	s.idempotent(w, r, caller, idemReissue, req, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
 		old, e := existingKey(tx, id)
 		if e != nil {
 			return 0, nil, e
@@ -469,7 +453,7 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request) {
 		e.write(w)
 		return
 	}
-	s.idempotent(w, r, caller, false, req, false, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
+	s.idempotent(w, r, caller, idemOptional, req, func(tx *bolt.Tx, now time.Time) (int, any, *apiError) {
 		key, rec, err := newKey(tx, now, string(env), products, req.Owner, roles, caller.capExpiry(expires))
 		if err != nil {
 			return 0, nil, internalError(err)
@@ -522,13 +506,24 @@ func internalError(err error) *apiError {
 // errRollback undoes a transaction whose handler answered with an error.
 var errRollback = errors.New("rollback")
 
+// idemMode says how a POST uses its Idempotency-Key.
+type idemMode int
+
+const (
+	idemOptional idemMode = iota // without a key the call simply runs
+	idemRequired                 // a missing key is a bad request
+	// idemReissue is required too, and marks a reissue, whose first
+	// answer the LoseReissueResponse fault drops after the commit.
+	idemReissue
+)
+
 // idempotent runs fn in one transaction with the Idempotency-Key's record:
 // a repeated key with the same request replays the stored answer; with
 // another request it is a conflict. Answers are stored sealed, for
-// idemTTL. lose marks a reissue, whose first answer the LoseReissueResponse
-// fault drops after the commit.
-func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, caller *keyRecord, required bool, req any, lose bool,
+// idemTTL.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, caller *keyRecord, mode idemMode, req any,
 	fn func(tx *bolt.Tx, now time.Time) (int, any, *apiError)) {
+	required, lose := mode != idemOptional, mode == idemReissue
 	idem := r.Header.Get("Idempotency-Key")
 	switch {
 	case idem == "" && required:

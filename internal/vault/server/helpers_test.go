@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -78,23 +79,10 @@ func (v *testVault) stop() {
 	v.srv.Close()
 }
 
-// sleeps records the client's waits instead of waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
 func (v *testVault) client(t testing.TB, key string, mod ...func(*vault.Config)) *vault.Client {
 	t.Helper()
-	s := &sleeps{}
-	cfg := vault.Config{BaseURL: v.URL, APIKey: key, Sleep: s.sleep, Timeout: 5 * time.Second}
+	s := &testkit.Sleeps{}
+	cfg := vault.Config{BaseURL: v.URL, APIKey: key, Sleep: s.Sleep, Timeout: 5 * time.Second}
 	for _, m := range mod {
 		m(&cfg)
 	}

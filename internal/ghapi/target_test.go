@@ -1,4 +1,4 @@
-package config
+package ghapi
 
 import (
 	"strings"
@@ -7,25 +7,25 @@ import (
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
-func TestParseSink(t *testing.T) {
+func TestParseSecretTarget(t *testing.T) {
 	good := []struct {
 		in   string
-		want Sink
+		want SecretTarget
 	}{
-		{"github-secret:acme/app:ATOMYX_API_KEY", Sink{Kind: SinkRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"}},
-		{"github-secret:a-b/x.y_z:k", Sink{Kind: SinkRepoSecret, Owner: "a-b", Repo: "x.y_z", Name: "k"}},
-		{"github-env-secret:acme/app:production:ATOMYX_API_KEY", Sink{Kind: SinkEnvSecret, Owner: "acme", Repo: "app", Env: "production", Name: "ATOMYX_API_KEY"}},
-		{"github-env-secret:acme/app:Prod EU/1:K", Sink{Kind: SinkEnvSecret, Owner: "acme", Repo: "app", Env: "Prod EU/1", Name: "K"}},
-		{"github-org-secret:acme:ATOMYX_API_KEY", Sink{Kind: SinkOrgSecret, Org: "acme", Name: "ATOMYX_API_KEY"}},
+		{"github-secret:acme/app:ATOMYX_API_KEY", SecretTarget{Kind: KindRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"}},
+		{"github-secret:a-b/x.y_z:k", SecretTarget{Kind: KindRepoSecret, Owner: "a-b", Repo: "x.y_z", Name: "k"}},
+		{"github-env-secret:acme/app:production:ATOMYX_API_KEY", SecretTarget{Kind: KindEnvSecret, Owner: "acme", Repo: "app", Env: "production", Name: "ATOMYX_API_KEY"}},
+		{"github-env-secret:acme/app:Prod EU/1:K", SecretTarget{Kind: KindEnvSecret, Owner: "acme", Repo: "app", Env: "Prod EU/1", Name: "K"}},
+		{"github-org-secret:acme:ATOMYX_API_KEY", SecretTarget{Kind: KindOrgSecret, Org: "acme", Name: "ATOMYX_API_KEY"}},
 	}
 	for _, tt := range good {
-		got, err := ParseSink(tt.in)
+		got, err := ParseSecretTarget(tt.in)
 		if err != nil {
-			t.Errorf("ParseSink(%q): %v", tt.in, err)
+			t.Errorf("ParseSecretTarget(%q): %v", tt.in, err)
 			continue
 		}
 		if got != tt.want {
-			t.Errorf("ParseSink(%q) = %+v, want %+v", tt.in, got, tt.want)
+			t.Errorf("ParseSecretTarget(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 		if got.String() != tt.in {
 			t.Errorf("String() = %q, want %q", got.String(), tt.in)
@@ -54,21 +54,21 @@ func TestParseSink(t *testing.T) {
 		{"GitHub-Secret:acme/app:K", "unknown kind"},
 	}
 	for _, tt := range bad {
-		_, err := ParseSink(tt.in)
+		_, err := ParseSecretTarget(tt.in)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("ParseSink(%q) error = %v, want %q", tt.in, err, tt.want)
+			t.Errorf("ParseSecretTarget(%q) error = %v, want %q", tt.in, err, tt.want)
 		}
 	}
 	k, err := patterns.Generate(patterns.Production)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseSink("github-secret:acme/app:" + k); err == nil || !strings.Contains(err.Error(), "whole Atomyx key") || patterns.IndexKeyShape(err.Error()) >= 0 {
+	if _, err := ParseSecretTarget("github-secret:acme/app:" + k); err == nil || !strings.Contains(err.Error(), "whole Atomyx key") || patterns.IndexKeyShape(err.Error()) >= 0 {
 		t.Errorf("a key as secret name: error %v", err)
 	}
 }
 
-func FuzzParseSink(f *testing.F) {
+func FuzzParseSecretTarget(f *testing.F) {
 	for _, s := range []string{
 		"github-secret:acme/app:ATOMYX_API_KEY", "github-env-secret:acme/app:prod:K",
 		"github-org-secret:acme:K", "github-secret::", "x:y:z",
@@ -76,7 +76,7 @@ func FuzzParseSink(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		s, err := ParseSink(in)
+		s, err := ParseSecretTarget(in)
 		if err != nil {
 			if patterns.IndexKeyShape(err.Error()) >= 0 {
 				t.Fatalf("error holds a key shape: %q", err)
@@ -89,7 +89,7 @@ func FuzzParseSink(f *testing.F) {
 		if s.Name == "" || strings.Contains(s.Name, ":") {
 			t.Fatalf("bad name accepted: %+v", s)
 		}
-		back, err := ParseSink(s.String())
+		back, err := ParseSecretTarget(s.String())
 		if err != nil || back != s {
 			t.Fatalf("round trip: %+v, %v", back, err)
 		}

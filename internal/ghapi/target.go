@@ -1,4 +1,4 @@
-package config
+package ghapi
 
 import (
 	"errors"
@@ -8,82 +8,51 @@ import (
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
-// Sink kinds: where a rotated key is delivered.
-const (
-	// SinkRepoSecret is a repository's Actions secret:
-	// github-secret:OWNER/REPO:NAME.
-	SinkRepoSecret = "github-secret"
-	// SinkEnvSecret is an environment's secret in a repository:
-	// github-env-secret:OWNER/REPO:ENV:NAME.
-	SinkEnvSecret = "github-env-secret"
-	// SinkOrgSecret is an organisation's Actions secret:
-	// github-org-secret:ORG:NAME.
-	SinkOrgSecret = "github-org-secret"
-)
-
-// Sink is a parsed delivery target. Fields that do not apply to its Kind
-// are empty: Owner and Repo for repository and environment secrets, Env for
-// environment secrets, Org for organisation secrets; Name always.
-type Sink struct {
-	Kind, Owner, Repo, Env, Org, Name string
-}
-
-// String is the sink's spec, as ParseSink reads it.
-func (s Sink) String() string {
-	switch s.Kind {
-	case SinkRepoSecret:
-		return fmt.Sprintf("%s:%s/%s:%s", s.Kind, s.Owner, s.Repo, s.Name)
-	case SinkEnvSecret:
-		return fmt.Sprintf("%s:%s/%s:%s:%s", s.Kind, s.Owner, s.Repo, s.Env, s.Name)
-	case SinkOrgSecret:
-		return fmt.Sprintf("%s:%s:%s", s.Kind, s.Org, s.Name)
-	}
-	return s.Kind
-}
-
-// ParseSink parses a delivery spec such as
-// "github-secret:acme/app:ATOMYX_API_KEY".
-func ParseSink(spec string) (Sink, error) {
+// ParseSecretTarget parses a delivery spec such as
+// "github-secret:acme/app:ATOMYX_API_KEY", as the policy file writes it,
+// with GitHub's own rules for owner, repository, environment and secret
+// names. Its errors never hold a whole key.
+func ParseSecretTarget(spec string) (SecretTarget, error) {
 	if i := patterns.IndexKeyShape(spec); i >= 0 {
-		return Sink{}, fmt.Errorf("sink %q holds what looks like a whole Atomyx key; a sink names where a key goes, never the key", patterns.Scrub(spec))
+		return SecretTarget{}, fmt.Errorf("sink %q holds what looks like a whole Atomyx key; a sink names where a key goes, never the key", patterns.Scrub(spec))
 	}
 	kind, rest, _ := strings.Cut(spec, ":")
 	parts := strings.Split(rest, ":")
-	bad := func(format string, args ...any) (Sink, error) {
+	bad := func(format string, args ...any) (SecretTarget, error) {
 		// Scrubbed whole: parts of the spec are quoted below.
-		return Sink{}, errors.New(patterns.Scrub(fmt.Sprintf("sink %q: %s", clip(spec), fmt.Sprintf(format, args...))))
+		return SecretTarget{}, errors.New(patterns.Scrub(fmt.Sprintf("sink %q: %s", clipSpec(spec), fmt.Sprintf(format, args...))))
 	}
-	var s Sink
+	var s SecretTarget
 	switch kind {
-	case SinkRepoSecret:
+	case KindRepoSecret:
 		if len(parts) != 2 {
 			return bad("want %s:OWNER/REPO:NAME", kind)
 		}
-		s = Sink{Kind: kind, Name: parts[1]}
+		s = SecretTarget{Kind: kind, Name: parts[1]}
 		if err := s.setRepo(parts[0]); err != nil {
 			return bad("%v", err)
 		}
-	case SinkEnvSecret:
+	case KindEnvSecret:
 		if len(parts) != 3 {
 			return bad("want %s:OWNER/REPO:ENV:NAME", kind)
 		}
-		s = Sink{Kind: kind, Env: parts[1], Name: parts[2]}
+		s = SecretTarget{Kind: kind, Env: parts[1], Name: parts[2]}
 		if err := s.setRepo(parts[0]); err != nil {
 			return bad("%v", err)
 		}
 		if !validEnvName(s.Env) {
 			return bad("environment name %q: want 1 to 255 printable characters", s.Env)
 		}
-	case SinkOrgSecret:
+	case KindOrgSecret:
 		if len(parts) != 2 {
 			return bad("want %s:ORG:NAME", kind)
 		}
-		s = Sink{Kind: kind, Org: parts[0], Name: parts[1]}
+		s = SecretTarget{Kind: kind, Org: parts[0], Name: parts[1]}
 		if !validOwner(s.Org) {
 			return bad("organisation %q: want letters, digits and single hyphens", s.Org)
 		}
 	default:
-		return bad("unknown kind %q (want %s, %s or %s)", kind, SinkRepoSecret, SinkEnvSecret, SinkOrgSecret)
+		return bad("unknown kind %q (want %s, %s or %s)", kind, KindRepoSecret, KindEnvSecret, KindOrgSecret)
 	}
 	if err := validSecretName(s.Name); err != nil {
 		return bad("%v", err)
@@ -91,7 +60,18 @@ func ParseSink(spec string) (Sink, error) {
 	return s, nil
 }
 
-func (s *Sink) setRepo(v string) error {
+// Valid says r follows GitHub's owner and repository names.
+func (r Repo) Valid() bool { return validOwner(r.Owner) && validRepo(r.Name) }
+
+// clipSpec bounds a quoted spec in an error.
+func clipSpec(v string) string {
+	if len(v) > 80 {
+		return v[:80] + "…"
+	}
+	return v
+}
+
+func (s *SecretTarget) setRepo(v string) error {
 	owner, repo, ok := strings.Cut(v, "/")
 	if !ok || !validOwner(owner) || !validRepo(repo) {
 		return fmt.Errorf("repository %q: want OWNER/REPO", v)
