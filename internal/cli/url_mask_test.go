@@ -46,9 +46,9 @@ func TestURLSkipsMaskEncodedKeys(t *testing.T) {
 		}
 		noWholeKey(t, []string{key}, res.out, res.errOut, string(data))
 	}
-	// Nothing fetched: the skips go to stderr.
+	// Nothing fetched: the report, with its skips, is still written.
 	res := runCLI(t, nil, "url", "--no-progress", dead.URL+"/login?token="+enc(seedKey))
-	if res.code != ExitError || !strings.Contains(res.errOut, "404") {
+	if res.code != ExitError || !strings.Contains(res.out+res.errOut, "404") {
 		t.Fatalf("dead seed: exit %d, stderr %s", res.code, res.errOut)
 	}
 	noWholeKey(t, []string{seedKey}, res.out, res.errOut)
@@ -60,7 +60,8 @@ func TestURLRefusesMetadataRedirect(t *testing.T) {
 	srv := httptest.NewServer(http.RedirectHandler("http://169.254.169.254/latest/meta-data/", http.StatusFound))
 	defer srv.Close()
 	res := runCLI(t, nil, "url", "--no-progress", srv.URL+"/")
-	if res.code != ExitError || !strings.Contains(res.errOut, "link-local") || !strings.Contains(res.errOut, "--allow-private-addresses") {
+	all := res.out + res.errOut
+	if res.code != ExitError || !strings.Contains(all, "link-local") || !strings.Contains(all, "--allow-private-addresses") {
 		t.Errorf("exit %d, stderr %s", res.code, res.errOut)
 	}
 }
