@@ -3,24 +3,32 @@ package patterns
 import "bytes"
 
 // Candidate is a key-shaped run in a buffer: the prefix, a known
-// environment, a 38-character base62 tail, and clean boundaries on both
-// sides. Valid says whether its checksum holds; only valid candidates are
-// keys. Start and End index the caller's buffer; the candidate holds no copy.
+// environment and a 38-character base62 tail, wherever it stands. Valid
+// says whether its checksum holds; only valid candidates are keys. Start
+// and End index the caller's buffer; the candidate holds no copy.
 type Candidate struct {
 	Start, End int
 	Valid      bool
 }
 
-// Find calls fn for every candidate in buf, in order. It is the hot path: a
-// literal search for the prefix (bytes.Index, vectorised), then fixed-offset
-// checks; no regular expressions, no allocation.
+// Find calls fn for every candidate in buf, in order of Start. It is the
+// hot path: a literal search for the prefix (bytes.Index, vectorised), then
+// fixed-offset checks; no regular expressions, no allocation.
 //
-// before is the byte that precedes buf in its stream (0 when there is none),
-// so that a caller scanning a stream in windows applies the left boundary
-// rule across a window edge. A candidate whose end reaches len(buf) is
-// reported only when buf ends there for real: callers that stream must
-// overlap windows by at least KeyLen bytes and pass atEOF accordingly.
+// The bytes around a candidate decide nothing (key-format.md): a key glued
+// to a length byte that happens to be a letter (a SQLite record, a
+// protobuf field) or followed by more base62 characters is still checked,
+// the 47 bytes from its prefix on. The checksum is what keeps this
+// precise: a random run passes it about once in 5.7 × 10¹⁰. Candidates may
+// overlap ("…atmx" + "_prd_…" ends one shape and starts another).
+//
+// before and atEOF no longer change the result: a candidate is decided by
+// its own 47 bytes, so a streaming caller needs only windows that overlap
+// by at least KeyLen bytes. They stay in the signature so that the
+// streaming callers written against the earlier boundary rules need no
+// change.
 func Find(buf []byte, before byte, atEOF bool, fn func(Candidate)) {
+	_, _ = before, atEOF
 	pos := 0
 	for {
 		i := bytes.Index(buf[pos:], prefixBytes)
@@ -28,35 +36,17 @@ func Find(buf []byte, before byte, atEOF bool, fn func(Candidate)) {
 			return
 		}
 		start := pos + i
-		pos = start + 1
-		// Left boundary: not base62 and not '_'.
-		var prev byte = before
-		if start > 0 {
-			prev = buf[start-1]
-		}
-		if prev == '_' || digit[prev] != 0xff {
-			continue
-		}
 		end := start + KeyLen
 		if end > len(buf) {
-			// Truncated at EOF, or for a streaming caller not decidable in
-			// this window: its overlap presents it again in the next one.
-			continue
+			// Truncated, or for a streaming caller whole in the next
+			// window; every later start ends later still.
+			return
 		}
+		pos = start + 1 // candidates may overlap: see above
 		k := buf[start:end]
-		if !shapeOK(k) {
-			continue
+		if shapeOK(k) {
+			fn(Candidate{Start: start, End: end, Valid: checksumOK(k)})
 		}
-		// Right boundary: the next byte, if any, must not be base62.
-		if end < len(buf) {
-			if digit[buf[end]] != 0xff {
-				continue
-			}
-		} else if !atEOF {
-			continue
-		}
-		fn(Candidate{Start: start, End: end, Valid: checksumOK(k)})
-		pos = end
 	}
 }
 

@@ -23,7 +23,16 @@ var invalidVectors = []struct{ key, why string }{
 	{"atmx_stg_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", "checksum covers the environment too"},
 	{"ATMX_PRD_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", "upper case"},
 	{"atmx_prd_0123456789ABCDEF-HIJKLMNOPQRSTUV1wkvFj", "'-' is not base62"},
-	{"xatmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", "glued to a word before it"},
+}
+
+// gluedVectors are key-format.md's glued examples: still keys, the 47
+// characters from the prefix on being the first valid vector.
+var gluedVectors = []struct {
+	text  string
+	start int
+}{
+	{"xatmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj", 1},
+	{"atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFjQ", 0},
 }
 
 func TestVectors(t *testing.T) {
@@ -43,6 +52,15 @@ func TestVectors(t *testing.T) {
 			if c.Valid {
 				t.Errorf("Find(%q) reported a valid key (%s)", v.key, v.why)
 			}
+		}
+	}
+}
+
+func TestGluedVectors(t *testing.T) {
+	for _, v := range gluedVectors {
+		got := findAll(v.text)
+		if len(got) != 1 || !got[0].Valid || got[0].Start != v.start || v.text[got[0].Start:got[0].End] != validVectors[0] {
+			t.Errorf("Find in %q = %+v, want the first valid vector at %d", v.text, got, v.start)
 		}
 	}
 }

@@ -23,15 +23,17 @@ func newKey(t testing.TB) string {
 }
 
 // decoys returns key-shaped text that must not be reported: a bad
-// checksum and a key glued into a longer token.
-func decoys(t testing.TB) (badChecksum, glued string) {
+// checksum and a key with its prefix in upper case (a glued key is a key:
+// key-format.md).
+func decoys(t testing.TB) (badChecksum, upper string) {
 	k := newKey(t)
 	last := k[len(k)-1]
 	repl := byte('0')
 	if last == '0' {
 		repl = '1'
 	}
-	return k[:len(k)-1] + string(repl), "x" + newKey(t)
+	k2 := newKey(t)
+	return k[:len(k)-1] + string(repl), strings.ToUpper(k2[:9]) + k2[9:]
 }
 
 type sliceSource []scanner.Item
