@@ -268,6 +268,8 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	s.escapes(l, depth, escJS)
 	s.escapes(l, depth, escHTML)
 	s.utf16Runs(l, depth)
+	s.byteLists(l, depth)
+	s.base32Runs(l, depth)
 }
 
 func (s *Scanner) emit(l *level, c patterns.Candidate) {
