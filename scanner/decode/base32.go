@@ -74,33 +74,31 @@ func Base32(dst, src []byte) []byte {
 	return dst
 }
 
-// base32Runs finds the runs of base32 characters long enough to hold a
-// key, one probe per minBase32Run bytes as base64Runs does, and decodes a
-// key's worth of bytes around every encoded prefix in them.
-func (s *Scanner) base32Runs(l *level, depth int) {
+// base32Run looks for the encoded prefix at each alignment in the base32
+// runs of b[a:e], a run of base64 characters (base32's alphabet is a
+// subset of base64's, so base64Runs's probes find every base32 run and
+// this costs no pass of its own); false when the budget ran out.
+func (s *Scanner) base32Run(l *level, depth, a, e int) bool {
 	b := l.data
-	for i := minBase32Run - 1; i < len(b); {
-		if !isB32(b[i]) {
-			i += minBase32Run
-			continue
+	for ra := a; ra < e; {
+		for ra < e && !isB32(b[ra]) {
+			ra++
 		}
-		a, e := i, i+1
-		for a > 0 && isB32(b[a-1]) {
-			a--
+		re := ra
+		for re < e && isB32(b[re]) {
+			re++
 		}
-		for e < len(b) && isB32(b[e]) {
-			e++
+		if re-ra >= minBase32Run && !s.base32Anchors(l, depth, ra, re) {
+			return false
 		}
-		if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
-			return
-		}
-		i = max(i+minBase32Run, e+minBase32Run-1)
+		ra = re
 	}
+	return true
 }
 
-// base32Run looks for the encoded prefix at each alignment in b[a:e];
-// false when the budget ran out.
-func (s *Scanner) base32Run(l *level, depth, a, e int) bool {
+// base32Anchors decodes a key's worth of bytes around every encoded prefix
+// in the base32 run b[a:e].
+func (s *Scanner) base32Anchors(l *level, depth, a, e int) bool {
 	b := l.data
 	for _, anc := range b32Anchors {
 		for _, lit := range [...][]byte{anc.upper, anc.lower} {

@@ -269,7 +269,6 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	s.escapes(l, depth, escHTML)
 	s.utf16Runs(l, depth)
 	s.byteLists(l, depth)
-	s.base32Runs(l, depth)
 }
 
 func (s *Scanner) emit(l *level, c patterns.Candidate) {
@@ -346,6 +345,9 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 		}
 		for e < len(b) && isB64(b[e]) {
 			e++
+		}
+		if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
+			return // budget spent
 		}
 		if e-a < MinBase64Run && !s.mayWrap(l, a, e) {
 			i = max(i+MinBase64Run, e+MinBase64Run-1)
