@@ -269,6 +269,7 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	s.escapes(l, depth, escHTML)
 	s.utf16Runs(l, depth)
 	s.byteLists(l, depth)
+	s.splitLiterals(l, depth)
 }
 
 func (s *Scanner) emit(l *level, c patterns.Candidate) {
