@@ -29,9 +29,18 @@ type Candidate struct {
 // change.
 func Find(buf []byte, before byte, atEOF bool, fn func(Candidate)) {
 	_, _ = before, atEOF
+	FindFragments(buf, fn, nil)
+}
+
+// FindFragments is Find, and it also calls fragment, when not nil, with
+// the start of every vendor prefix "atmx" that does not begin a candidate
+// and has a key's length of bytes after it: the head of a key that may go
+// on in another string literal ("atmx_prd_" + "…"). One search serves
+// both, so the callers that join literals add no pass over the buffer.
+func FindFragments(buf []byte, fn func(Candidate), fragment func(start int)) {
 	pos := 0
 	for {
-		i := bytes.Index(buf[pos:], prefixBytes)
+		i := bytes.Index(buf[pos:], vendorBytes)
 		if i < 0 {
 			return
 		}
@@ -42,12 +51,16 @@ func Find(buf []byte, before byte, atEOF bool, fn func(Candidate)) {
 			// window; every later start ends later still.
 			return
 		}
-		pos = start + 1 // candidates may overlap: see above
+		pos = start + 1 // candidates may overlap: see Find
 		k := buf[start:end]
 		if shapeOK(k) {
 			fn(Candidate{Start: start, End: end, Valid: checksumOK(k)})
+		} else if fragment != nil {
+			fragment(start)
 		}
 	}
 }
 
-var prefixBytes = []byte(Prefix)
+// vendorBytes is the prefix without its '_': a key split right after
+// "atmx" still starts with it.
+var vendorBytes = []byte(Prefix[:4])

@@ -56,6 +56,21 @@ func TestFindBoundaries(t *testing.T) {
 	}
 }
 
+func TestFindFragments(t *testing.T) {
+	k := mustKey(t, Production)
+	text := `x = "atmx_prd_" + "abc"; y = "` + k + `"; z = 'atmx' + '_stg_'` + strings.Repeat(" ", KeyLen)
+	var frags, cands []int
+	FindFragments([]byte(text), func(c Candidate) { cands = append(cands, c.Start) },
+		func(at int) { frags = append(frags, at) })
+	want := []int{5, strings.Index(text, "'atmx'") + 1}
+	if len(frags) != 2 || frags[0] != want[0] || frags[1] != want[1] {
+		t.Fatalf("fragments at %v, want %v", frags, want)
+	}
+	if len(cands) != 1 || cands[0] != strings.Index(text, k) {
+		t.Fatalf("candidates at %v, want the key's", cands)
+	}
+}
+
 func TestFindNearMiss(t *testing.T) {
 	k := mustKey(t, Staging)
 	bad := k[:46] + flip(k[46])

@@ -22,15 +22,12 @@ const (
 	maxLitPieces = patterns.KeyLen + 16
 )
 
-// Triggers: the joiner runs only where a piece of the key's head stands.
-// Either "atmx" is whole in one piece (the split comes after it), or the
-// split is inside "atm" and the next piece starts "x_" (or "mx_", "tmx_",
-// found at their "x_"). A head split twice or more before "x_" and again
-// inside "x_" is not found.
-var (
-	trigVendor = []byte("atmx")
-	trigX      = []byte("x_")
-)
+// The joiner runs only where patterns.FindFragments, in the search for
+// the prefix that every scan makes anyway, finds "atmx" that does not
+// start a whole key: the split comes after the vendor prefix
+// ("atmx_prd_" + "…", "atmx" + "_prd_…"). A head split inside "atmx"
+// itself ("atm" + "x_prd_…") is not looked for: finding it would cost a
+// pass of its own over every buffer.
 
 func isQuote(c byte) bool { return c == '"' || c == '\'' || c == '`' }
 
@@ -47,40 +44,16 @@ func keyCharAt(k int, c byte) bool {
 	return patterns.IsBase62(c)
 }
 
-// splitLiterals assembles, around every trigger of l, the key its string
-// literals would make joined, and reports it when a piece boundary was
-// crossed (a key whole in one literal is patterns.Find's).
-func (s *Scanner) splitLiterals(l *level, depth int) {
-	b := l.data
-	for _, tr := range [...]struct {
-		lit  []byte
-		back int
-	}{{trigVendor, 0}, {trigX, 3}} {
-		for off := 0; off < len(b); {
-			x := bytes.Index(b[off:], tr.lit)
-			if x < 0 {
-				break
-			}
-			t := off + x
-			off = t + 1
-			if tr.back > 0 {
-				// Cheap rejections: "max_", "index_"; and a head written
-				// whole, which the "atmx" trigger covers.
-				if t == 0 || !(b[t-1] == 'm' || isQuote(b[t-1]) || b[t-1] == '}') || t >= 3 && string(b[t-3:t]) == "atm" {
-					continue
-				}
-			}
-			d, pos, gaps := joinLiterals(s.leafB[:0], s.pos[depth+1][:0], b, t, tr.back)
-			s.leafB, s.pos[depth+1] = d, pos
-			if gaps == 0 || len(d) < patterns.KeyLen {
-				continue
-			}
-			if !s.spend(patterns.KeyLen) {
-				return
-			}
-			s.findLeaf(l, KindSplitLiteral, pos)
-		}
+// splitLiteral assembles the key that the string literals starting with
+// the "atmx" at b[at] would make joined, and reports it when a piece
+// boundary was crossed (a key whole in one literal is patterns.Find's).
+func (s *Scanner) splitLiteral(l *level, depth, at int) {
+	d, pos, gaps := joinLiterals(s.leafB[:0], s.pos[depth+1][:0], l.data, at, 0)
+	s.leafB, s.pos[depth+1] = d, pos
+	if gaps == 0 || len(d) < patterns.KeyLen || !s.spend(patterns.KeyLen) {
+		return
 	}
+	s.findLeaf(l, KindSplitLiteral, pos)
 }
 
 // joinLiterals assembles the key-shaped characters around b[t] across

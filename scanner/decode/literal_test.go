@@ -31,10 +31,7 @@ func splits(k string) []struct {
 		{"array join", `const k = ["` + k[:9] + `", "` + k[9:28] + `", "` + k[28:] + `"].join("");`, 12},
 		{"template of literals", "const k = `" + k[:9] + "${\"" + k[9:20] + "\"}" + k[20:] + "`;", 11},
 		{"template with spaces", "k = `" + k[:5] + "${ '" + k[5:9] + "' }" + k[9:] + "`", 5},
-		{"split in atm: a", `k = "a" + "` + k[1:] + `"`, 5},
-		{"split in atm: at", `k = "at" + "` + k[2:] + `"`, 5},
-		{"split in atm: atm", `k = "atm"` + "\n  " + `"` + k[3:] + `"`, 5},
-		{"split in atm: one char each", `k = "a"+"t"+"m"+"` + k[3:] + `"`, 5},
+
 		{"split after atmx", `k = "atmx" + "` + k[4:] + `"`, 5},
 		{"glued to text", `url = "https://api.example/?key=` + k[:9] + `" + "` + k[9:] + `&x=1"`, 32},
 	}

@@ -259,7 +259,11 @@ func (s *Scanner) spend(n int) bool {
 // limit, every place an encoding can hide one, and scans what they decode
 // to.
 func (s *Scanner) scanLevel(l *level, depth int) {
-	patterns.Find(l.data, l.before, l.atEOF, func(c patterns.Candidate) { s.emit(l, c) })
+	var frag func(int) // a key's head that may go on in another literal
+	if depth < s.depth {
+		frag = func(at int) { s.splitLiteral(l, depth, at) }
+	}
+	patterns.FindFragments(l.data, func(c patterns.Candidate) { s.emit(l, c) }, frag)
 	if depth >= s.depth {
 		return
 	}
@@ -269,7 +273,6 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	s.escapes(l, depth, escHTML)
 	s.utf16Runs(l, depth)
 	s.byteLists(l, depth)
-	s.splitLiterals(l, depth)
 }
 
 func (s *Scanner) emit(l *level, c patterns.Candidate) {
