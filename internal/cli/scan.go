@@ -19,6 +19,7 @@ import (
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
+	"github.com/atomyx/atomyx-guard/scanner/document"
 )
 
 // version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
@@ -311,7 +312,7 @@ func (o *expandOptions) engineExpansion() ([]scanner.Expander, scanner.Limits) {
 	if o.NoExpand {
 		return nil, lim
 	}
-	// A key in a committed tgz or a deployed source map is as leaked as
-	// any.
-	return []scanner.Expander{&archive.Expander{}, &bundle.Expander{}}, lim
+	// A key in a committed tgz, a deployed source map or a PDF is as
+	// leaked as any.
+	return []scanner.Expander{&archive.Expander{}, &bundle.Expander{}, &document.Expander{}}, lim
 }
