@@ -27,8 +27,12 @@ type result struct {
 	skips []scanner.Skip
 }
 
-func (r *result) Hit(h finding.Hit)           { r.mu.Lock(); r.hits = append(r.hits, h); r.mu.Unlock() }
-func (r *result) NearMiss(n finding.NearMiss) { r.mu.Lock(); r.nears = append(r.nears, n); r.mu.Unlock() }
+func (r *result) Hit(h finding.Hit) { r.mu.Lock(); r.hits = append(r.hits, h); r.mu.Unlock() }
+func (r *result) NearMiss(n finding.NearMiss) {
+	r.mu.Lock()
+	r.nears = append(r.nears, n)
+	r.mu.Unlock()
+}
 
 // found maps each fingerprint to the paths where it was found.
 func (r *result) found() map[string][]string {
@@ -145,7 +149,7 @@ func TestPDF(t *testing.T) {
 	}
 	doc := pdf([]pdfStream{
 		{"/Filter /FlateDecode", flate(t, content)},
-		{"/Filter /ASCIIHexDecode", strings.ToUpper(hex.EncodeToString([]byte("BT (" + k[3] + ") Tj ET"))) + ">"},
+		{"/Filter /ASCIIHexDecode", strings.ToUpper(hex.EncodeToString([]byte("BT ("+k[3]+") Tj ET"))) + ">"},
 		{"/Filter [/ASCII85Decode /FlateDecode]", a85(flate(t, "BT [("+k[4][:15]+")("+k[4][15:]+")] TJ ET"))},
 	}, []pdfStream{
 		// An incremental update: a new revision of the page's content.
