@@ -3,61 +3,64 @@ package patterns
 import "bytes"
 
 // Candidate is a key-shaped run in a buffer: the prefix, a known
-// environment, a 38-character base62 tail, and clean boundaries on both
-// sides. Valid says whether its checksum holds; only valid candidates are
-// keys. Start and End index the caller's buffer; the candidate holds no copy.
+// environment and a 38-character base62 tail, wherever it stands. Valid
+// says whether its checksum holds; only valid candidates are keys. Start
+// and End index the caller's buffer; the candidate holds no copy.
 type Candidate struct {
 	Start, End int
 	Valid      bool
 }
 
-// Find calls fn for every candidate in buf, in order. It is the hot path: a
-// literal search for the prefix (bytes.Index, vectorised), then fixed-offset
-// checks; no regular expressions, no allocation.
+// Find calls fn for every candidate in buf, in order of Start. It is the
+// hot path: a literal search for the prefix (bytes.Index, vectorised), then
+// fixed-offset checks; no regular expressions, no allocation.
 //
-// before is the byte that precedes buf in its stream (0 when there is none),
-// so that a caller scanning a stream in windows applies the left boundary
-// rule across a window edge. A candidate whose end reaches len(buf) is
-// reported only when buf ends there for real: callers that stream must
-// overlap windows by at least KeyLen bytes and pass atEOF accordingly.
+// The bytes around a candidate decide nothing (key-format.md): a key glued
+// to a length byte that happens to be a letter (a SQLite record, a
+// protobuf field) or followed by more base62 characters is still checked,
+// the 47 bytes from its prefix on. The checksum is what keeps this
+// precise: a random run passes it about once in 5.7 × 10¹⁰. Candidates may
+// overlap ("…atmx" + "_prd_…" ends one shape and starts another).
+//
+// before and atEOF no longer change the result: a candidate is decided by
+// its own 47 bytes, so a streaming caller needs only windows that overlap
+// by at least KeyLen bytes. They stay in the signature so that the
+// streaming callers written against the earlier boundary rules need no
+// change.
 func Find(buf []byte, before byte, atEOF bool, fn func(Candidate)) {
+	_, _ = before, atEOF
+	FindFragments(buf, fn, nil)
+}
+
+// FindFragments is Find, and it also calls fragment, when not nil, with
+// the start of every vendor prefix "atmx" that does not begin a candidate
+// and has a key's length of bytes after it: the head of a key that may go
+// on in another string literal ("atmx_prd_" + "…"). One search serves
+// both, so the callers that join literals add no pass over the buffer.
+func FindFragments(buf []byte, fn func(Candidate), fragment func(start int)) {
 	pos := 0
 	for {
-		i := bytes.Index(buf[pos:], prefixBytes)
+		i := bytes.Index(buf[pos:], vendorBytes)
 		if i < 0 {
 			return
 		}
 		start := pos + i
-		pos = start + 1
-		// Left boundary: not base62 and not '_'.
-		var prev byte = before
-		if start > 0 {
-			prev = buf[start-1]
-		}
-		if prev == '_' || digit[prev] != 0xff {
-			continue
-		}
 		end := start + KeyLen
 		if end > len(buf) {
-			// Truncated at EOF, or for a streaming caller not decidable in
-			// this window: its overlap presents it again in the next one.
-			continue
+			// Truncated, or for a streaming caller whole in the next
+			// window; every later start ends later still.
+			return
 		}
+		pos = start + 1 // candidates may overlap: see Find
 		k := buf[start:end]
-		if !shapeOK(k) {
-			continue
+		if shapeOK(k) {
+			fn(Candidate{Start: start, End: end, Valid: checksumOK(k)})
+		} else if fragment != nil {
+			fragment(start)
 		}
-		// Right boundary: the next byte, if any, must not be base62.
-		if end < len(buf) {
-			if digit[buf[end]] != 0xff {
-				continue
-			}
-		} else if !atEOF {
-			continue
-		}
-		fn(Candidate{Start: start, End: end, Valid: checksumOK(k)})
-		pos = end
 	}
 }
 
-var prefixBytes = []byte(Prefix)
+// vendorBytes is the prefix without its '_': a key split right after
+// "atmx" still starts with it.
+var vendorBytes = []byte(Prefix[:4])

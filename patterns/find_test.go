@@ -19,17 +19,22 @@ func TestFindBoundaries(t *testing.T) {
 		{"quoted", `"` + k + `"`, 1},
 		{"query", "?k=" + k + "&x=1", 1},
 		{"after dash", "-" + k, 1},
-		{"glued before", "x" + k, 0},
-		{"underscore before", "_" + k, 0},
-		{"digit before", "9" + k, 0},
-		{"glued after", k + "a", 0},
-		{"underscore after is fine", k + "_", 1},
-		{"one too long", k + "0", 0},
+		{"glued before", "x" + k, 1},
+		{"sqlite length byte", "\x05\x00\x00k" + k + "\x01", 1},
+		{"underscore before", "_" + k, 1},
+		{"digit before", "9" + k, 1},
+		{"glued after", k + "a", 1},
+		{"underscore after", k + "_", 1},
+		{"longer base62 run", k + "0QzX" + k[9:], 1},
+		{"glued both sides", "Zq" + k + "Zq", 1},
 		{"truncated", k[:46], 0},
+		{"truncated and glued", "x" + k[:46], 0},
 		{"upper case", strings.ToUpper(k[:9]) + k[9:], 0},
 		{"twice", k + " " + k, 2},
 		{"adjacent non-base62", k + "-" + k, 2},
-		{"prefix glued by underscore", "atmx_" + k, 0},
+		{"glued to each other", k + k, 2},
+		{"shape overlapping the key", "atmx_dev_" + strings.Repeat("Q", 34) + k, 1},
+		{"prefix glued by underscore", "atmx_" + k, 1},
 		{"prefix then space", "atmx_ " + k, 1},
 		{"bad checksum", k[:46] + flip(k[46]), 0},
 	}
@@ -48,6 +53,21 @@ func TestFindBoundaries(t *testing.T) {
 				t.Errorf("found %d valid keys, want %d", n, tt.valid)
 			}
 		})
+	}
+}
+
+func TestFindFragments(t *testing.T) {
+	k := mustKey(t, Production)
+	text := `x = "atmx_prd_" + "abc"; y = "` + k + `"; z = 'atmx' + '_stg_'` + strings.Repeat(" ", KeyLen)
+	var frags, cands []int
+	FindFragments([]byte(text), func(c Candidate) { cands = append(cands, c.Start) },
+		func(at int) { frags = append(frags, at) })
+	want := []int{5, strings.Index(text, "'atmx'") + 1}
+	if len(frags) != 2 || frags[0] != want[0] || frags[1] != want[1] {
+		t.Fatalf("fragments at %v, want %v", frags, want)
+	}
+	if len(cands) != 1 || cands[0] != strings.Index(text, k) {
+		t.Fatalf("candidates at %v, want the key's", cands)
 	}
 }
 
@@ -94,7 +114,9 @@ func TestFindWindowed(t *testing.T) {
 
 // reference is the simplest statement of the matching rules, for the fuzzer
 // to check Find against.
-var reference = regexp.MustCompile(`atmx_(dev|stg|prd)_[0-9A-Za-z]{38}`)
+// Every 47 bytes with the key's shape are a candidate, whatever surrounds
+// them (key-format.md: the checksum decides, not the neighbours).
+var reference = regexp.MustCompile(`^atmx_(dev|stg|prd)_[0-9A-Za-z]{38}$`)
 
 func referenceFind(s string) []Candidate {
 	var out []Candidate
@@ -102,17 +124,10 @@ func referenceFind(s string) []Candidate {
 		if !strings.HasPrefix(s[i:], Prefix) {
 			continue
 		}
-		if i > 0 && (s[i-1] == '_' || IsBase62(s[i-1])) {
-			continue
-		}
-		if !reference.MatchString(s[i:i+KeyLen]) || len(reference.FindString(s[i:i+KeyLen])) != KeyLen {
-			continue
-		}
-		if i+KeyLen < len(s) && IsBase62(s[i+KeyLen]) {
+		if !reference.MatchString(s[i : i+KeyLen]) {
 			continue
 		}
 		out = append(out, Candidate{Start: i, End: i + KeyLen, Valid: Valid([]byte(s[i : i+KeyLen]))})
-		i += KeyLen - 1
 	}
 	return out
 }
@@ -125,6 +140,11 @@ func FuzzFind(f *testing.F) {
 		f.Add(v.key)
 	}
 	f.Add("atmx_atmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj")
+	for _, v := range vectors(f, "glued") {
+		f.Add(v.key)
+	}
+	// A shape ending in "atmx" glued to the next key: overlapping candidates.
+	f.Add("atmx_dev_0123456789ABCDEFGHIJKLMNOPQRSTUVWXatmx_prd_0123456789ABCDEFGHIJKLMNOPQRSTUV1wkvFj")
 	f.Fuzz(func(t *testing.T, s string) {
 		got := findAll(s)
 		want := referenceFind(s)

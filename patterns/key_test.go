@@ -62,6 +62,17 @@ func TestVectors(t *testing.T) {
 	}
 }
 
+func TestGluedVectors(t *testing.T) {
+	first := vectors(t, "valid")[0].key
+	for _, v := range vectors(t, "glued") {
+		start := strings.Index(v.key, "atmx_")
+		got := findAll(v.key)
+		if len(got) != 1 || !got[0].Valid || got[0].Start != start || v.key[got[0].Start:got[0].End] != first {
+			t.Errorf("Find in %q = %+v, want the first valid vector at %d (%s)", v.key, got, start, v.why)
+		}
+	}
+}
+
 func TestChecksumOfFirstVector(t *testing.T) {
 	if got := Checksum([]byte(vectors(t, "valid")[0].key[:41])); got != "1wkvFj" {
 		t.Fatalf("Checksum = %q, want 1wkvFj (CRC-32 0x6a5aebc3)", got)

@@ -423,3 +423,6 @@ func decodeB64(dst, run []byte) []byte {
 	}
 	return dst
 }
+
+// prefixBytes is the literal the mask searches its views for.
+var prefixBytes = []byte(Prefix)

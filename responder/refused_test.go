@@ -28,7 +28,9 @@ func (s splitVault) Verify(ctx context.Context, fps []string) (map[string]vault.
 	return s.read.Verify(ctx, fps)
 }
 
-func (s splitVault) Get(ctx context.Context, id string) (vault.KeyInfo, error) { return s.read.Get(ctx, id) }
+func (s splitVault) Get(ctx context.Context, id string) (vault.KeyInfo, error) {
+	return s.read.Get(ctx, id)
+}
 
 func (s splitVault) Revoke(ctx context.Context, id string, req vault.RevokeRequest, idem string) (vault.RevokeResponse, error) {
 	return s.manage.Revoke(ctx, id, req, idem)

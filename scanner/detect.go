@@ -39,8 +39,9 @@ type SkipSink interface {
 }
 
 // Detector finds Atomyx keys in content, written out or hidden under
-// encodings (base64, percent, JS/JSON escapes, HTML entities, UTF-16, and
-// nestings of these; see package decode). The zero value is ready to use
+// encodings (base64, percent, JS/JSON escapes, HTML entities, UTF-16, hex,
+// byte arrays, base32, split string literals, and nestings of these; see
+// package decode). The zero value is ready to use
 // and safe for concurrent use.
 type Detector struct {
 	// NearMisses asks for key-shaped candidates whose checksum fails.

@@ -140,7 +140,8 @@ func corpus(t testing.TB) ([]byte, []hitLine) {
 	bad := detKey(t, patterns.Production)
 	bad = bad[:46] + string("ab"[bytes.IndexByte([]byte("a"), bad[46])+1])
 	b.WriteString(base64.StdEncoding.EncodeToString([]byte(bad)) + "\n")
-	b.WriteString(base64.StdEncoding.EncodeToString([]byte("x"+detKey(t, patterns.Staging))) + "\n")
+	up := detKey(t, patterns.Staging)
+	b.WriteString(base64.StdEncoding.EncodeToString([]byte(strings.ToUpper(up[:9])+up[9:])) + "\n")
 	b.WriteString(base64.StdEncoding.EncodeToString([]byte(detKey(t, patterns.Staging)))[:60] + "\n")
 	return b.Bytes(), want
 }

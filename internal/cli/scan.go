@@ -19,6 +19,7 @@ import (
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
+	"github.com/atomyx/atomyx-guard/scanner/document"
 )
 
 // version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
@@ -365,10 +366,10 @@ func (o *expandOptions) engineExpansion(bx *bundle.Expander) ([]scanner.Expander
 	if o.NoExpand {
 		return nil, lim
 	}
-	// A key in a committed tgz or a deployed source map is as leaked as
-	// any.
+	// A key in a committed tgz, a deployed source map or a PDF is as
+	// leaked as any.
 	if bx == nil {
 		bx = &bundle.Expander{}
 	}
-	return []scanner.Expander{&archive.Expander{}, bx}, lim
+	return []scanner.Expander{&archive.Expander{}, bx, &document.Expander{}}, lim
 }

@@ -444,7 +444,7 @@ func TestHostile(t *testing.T) {
 		w.Close()
 		return b.Bytes()
 	}()
-	decoy := k1 + "Z" // 48 characters: not a key
+	decoy := k1[:46] // 46 characters: not a key
 
 	tests := []struct {
 		name    string
@@ -470,7 +470,7 @@ func TestHostile(t *testing.T) {
 		{"encrypted entry", "e.zip", encrypted, map[string][]string{fp(k2): {"e.zip!open.txt"}}, "encrypted zip entry"},
 		{"symlinks are not followed", "s.tar", symlinks, map[string][]string{fp(k1): {"s.tar!real.txt"}}, ""},
 		{"unsupported method", "u.zip", unsupported, map[string][]string{fp(k2): {"u.zip!ok.txt"}}, "method 14"},
-		{"48-character decoy", "d.tgz", gz(t, makeTar(t, file{"x.js", text(decoy)})), map[string][]string{}, ""},
+		{"46-character decoy", "d.tgz", gz(t, makeTar(t, file{"x.js", text(decoy)})), map[string][]string{}, ""},
 		{"not a zip despite its name", "fake.jar", text(k1), map[string][]string{fp(k1): {"fake.jar"}}, "zip: not a valid zip file"},
 		{"empty zip", "empty.zip", makeZip(t), map[string][]string{}, ""},
 		{"empty gzip", "empty.gz", gz(t, nil), map[string][]string{}, ""},

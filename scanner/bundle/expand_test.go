@@ -28,7 +28,7 @@ func TestExpand(t *testing.T) {
 	for i := range k {
 		k[i] = testkit.NewKey(t, patterns.Production)
 	}
-	bad, glued := decoys(t)
+	bad, upper := decoys(t)
 	col := func(text, sub string) int { // 1-based column of sub on its line
 		i := strings.Index(text, sub)
 		return i - strings.LastIndexByte(text[:i], '\n')
@@ -38,7 +38,7 @@ func TestExpand(t *testing.T) {
 	// one at the start of a line (glued to the "n" of "\n" in the raw
 	// JSON, so only the decoded source shows it).
 	configTS := "// settings\nexport const region = \"eu\";\nexport const key = \"" + k[0] + "\";\n// " + bad + "\n"
-	envTXT := "FOO=1\n" + k[1] + "\n" + glued + "\n"
+	envTXT := "FOO=1\n" + k[1] + "\n" + upper + "\n"
 	mapFile := mapJSON(t, testMap{SourceRoot: "webpack://app/", Sources: []string{"src/config.ts", "src/env.txt"},
 		SourcesContent: []*string{strp(configTS), strp(envTXT)}, Mappings: "AAAA"})
 

@@ -14,15 +14,17 @@ import (
 )
 
 // decoys returns key-shaped text that must not be reported: a bad
-// checksum and a key glued into a longer token.
-func decoys(t testing.TB) (badChecksum, glued string) {
+// checksum and a key with its prefix in upper case (a glued key is a key:
+// key-format.md).
+func decoys(t testing.TB) (badChecksum, upper string) {
 	k := testkit.NewKey(t, patterns.Production)
 	last := k[len(k)-1]
 	repl := byte('0')
 	if last == '0' {
 		repl = '1'
 	}
-	return k[:len(k)-1] + string(repl), "x" + testkit.NewKey(t, patterns.Production)
+	k2 := testkit.NewKey(t, patterns.Production)
+	return k[:len(k)-1] + string(repl), strings.ToUpper(k2[:9]) + k2[9:]
 }
 
 type sliceSource []scanner.Item

@@ -1,7 +1,9 @@
 // Package decode finds Atomyx keys that content hides under an encoding:
 // base64 (standard and URL alphabets, padded or not, line-wrapped, in data:
 // URIs), percent-encoding, JS/JSON string escapes, HTML character
-// references, UTF-16 (LE and BE), and nestings of these up to a depth.
+// references, UTF-16 (LE and BE), hex strings and byte-array literals
+// (bytelist.go), base32 (base32.go), string literals joined in source
+// (literal.go), and nestings of these up to a depth.
 //
 // Leaked keys are rarely pasted bare: they sit in a Kubernetes Secret
 // (base64), a URL query (percent), a JSON blob or a minified bundle
@@ -16,7 +18,7 @@
 // character can belong to a key or to a nested encoding (found with
 // vectorised byte searches for '%', '\\', '&' and NUL), and a small window
 // around each of them. Every decoded candidate still has to pass
-// patterns.Find, checksum and boundaries included, on the decoded text.
+// patterns.Find, checksum included, on the decoded text.
 //
 // The work is bounded per region: each place an encoding may start (an
 // escape's window, a base64 run, a UTF-16 run) has its own budget, so

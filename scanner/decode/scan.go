@@ -315,7 +315,11 @@ func (s *Scanner) spend(n int) bool {
 // limit, every place an encoding can hide one, and scans what they decode
 // to.
 func (s *Scanner) scanLevel(l *level, depth int) {
-	patterns.Find(l.data, l.before, l.atEOF, func(c patterns.Candidate) { s.emit(l, c) })
+	var frag func(int) // a key's head that may go on in another literal
+	if depth < s.depth {
+		frag = func(at int) { s.splitLiteral(l, depth, at) }
+	}
+	patterns.FindFragments(l.data, func(c patterns.Candidate) { s.emit(l, c) }, frag)
 	if depth >= s.depth {
 		return
 	}
@@ -324,6 +328,7 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	s.escapes(l, depth, escJS)
 	s.escapes(l, depth, escHTML)
 	s.utf16Runs(l, depth)
+	s.byteLists(l, depth)
 }
 
 func (s *Scanner) emit(l *level, c patterns.Candidate) {
@@ -392,6 +397,9 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 		// Most probes land in a word: measure its segment first, and go
 		// on unless it is long enough, or may join a wrapped block.
 		a, e := segStart(b, i), segEnd(b, i+1)
+		if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
+			return // budget spent
+		}
 		if e-a < MinBase64Run && !s.mayWrap(l, a, e) {
 			i = max(i+MinBase64Run, e+MinBase64Run-1)
 			continue

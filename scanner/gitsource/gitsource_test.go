@@ -115,8 +115,8 @@ func buildScenario(t *testing.T) *scenario {
 		flip = "b"
 	}
 	decoys := "bad checksum " + k1[:46] + flip + "\n" +
-		"glued x" + dec() + "\n" +
-		"too long " + dec() + "0\n" +
+		"truncated " + dec()[:46] + "\n" +
+		"unknown environment atmx_qa1_" + dec()[9:] + "\n" +
 		"upper " + strings.ToUpper(dec()[:9]) + s.decoys[3][9:] + "\n"
 	commit(t, d, "decoys", "decoys.txt", decoys)
 

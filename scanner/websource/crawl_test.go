@@ -69,7 +69,7 @@ func site(t *testing.T, maxBytes int64) (*httptest.Server, map[string]string) {
 		keys[place] = testkit.NewKey(t, patterns.Production)
 	}
 	bad := keys["inline"][:46] + string("01"[map[bool]int{true: 1}[keys["inline"][46] == '0']])
-	glued := "Z" + testkit.NewKey(t, patterns.Production)
+	upper := func(k string) string { return strings.ToUpper(k[:9]) + k[9:] }(testkit.NewKey(t, patterns.Production)) // not a key: case counts
 
 	dir := t.TempDir()
 	files := map[string]string{
@@ -84,7 +84,7 @@ func site(t *testing.T, maxBytes int64) (*httptest.Server, map[string]string) {
 <script>window.cfg = {apiKey: "` + keys["inline"] + `"};</script>
 </head><body><p>` + bad + `</p><a href="/page2.html">next</a></body></html>`,
 		"page2.html": `<html><body><script>var k="` + keys["page2"] + `"</script></body></html>`,
-		"assets/app.js": `import{x as y}from"./vendor.js";const k="` + keys["external"] + `",d="` + glued +
+		"assets/app.js": `import{x as y}from"./vendor.js";const k="` + keys["external"] + `",d="` + upper +
 			`";document.querySelector("#b").onclick=()=>import("./chunk-lazy-9f3a.js");` + "\n//# sourceMappingURL=app.js.map\n",
 		"assets/chunk-lazy-9f3a.js": `export const lazy={token:"` + keys["chunk"] + `"};`,
 		"assets/app.js.map": sourceMap(t, []string{"webpack://shop/src/config.ts"},
