@@ -113,7 +113,7 @@ func (s *Scanner) base32Anchors(l *level, depth, a, e int) bool {
 				if !s.base32Leaf(l, depth, a, e, at-anc.at, anc.r, keyHeadLen) {
 					continue
 				}
-				if !s.spend(patterns.KeyLen) {
+				if !s.spendLeaf(depth, at) {
 					return false
 				}
 				s.base32Leaf(l, depth, a, e, at-anc.at, anc.r, patterns.KeyLen)

@@ -120,7 +120,7 @@ func (s *Scanner) listRun(l *level, depth, a, e int) bool {
 				if !keyHead(s.leafB) {
 					continue
 				}
-				if !s.spend(patterns.KeyLen) {
+				if !s.spendLeaf(depth, start) {
 					return false
 				}
 				s.listLeaf(l, depth, start, m)

@@ -50,7 +50,7 @@ func keyCharAt(k int, c byte) bool {
 func (s *Scanner) splitLiteral(l *level, depth, at int) {
 	d, pos, gaps := joinLiterals(s.leafB[:0], s.pos[depth+1][:0], l.data, at, 0)
 	s.leafB, s.pos[depth+1] = d, pos
-	if gaps == 0 || len(d) < patterns.KeyLen || !s.spend(patterns.KeyLen) {
+	if gaps == 0 || len(d) < patterns.KeyLen || !s.spendLeaf(depth, at) {
 		return
 	}
 	s.findLeaf(l, KindSplitLiteral, pos)

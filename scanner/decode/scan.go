@@ -311,6 +311,17 @@ func (s *Scanner) spend(n int) bool {
 	return false
 }
 
+// spendLeaf accounts a key's decoding found by a leaf decoder (byte lists,
+// base32, split literals) at offset at: at the top level it is a region
+// of its own, as every other decoding is, so that a region spent before it
+// cannot starve it.
+func (s *Scanner) spendLeaf(depth, at int) bool {
+	if depth == 0 {
+		s.region(at, patterns.KeyLen)
+	}
+	return s.spend(patterns.KeyLen)
+}
+
 // scanLevel finds plain candidates in l, then, if l is not at the depth
 // limit, every place an encoding can hide one, and scans what they decode
 // to.
