@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -85,7 +84,7 @@ func (r *Repo) readRefs(skip skipFunc) *refInfo {
 	if head, err := r.storage.Reference(plumbing.HEAD); err == nil && head.Type() == plumbing.HashReference {
 		add("HEAD", head.Hash())
 	}
-	if b, err := os.ReadFile(r.commonPath("logs", "refs", "stash")); err == nil {
+	if b, err := readRegular(r.commonPath("logs", "refs", "stash"), maxControlFile); err == nil {
 		ri.stash = parseReflog(b, false)
 	}
 	return ri
@@ -104,7 +103,7 @@ func (r *Repo) reflogTips() []plumbing.Hash {
 			if err != nil || de.IsDir() {
 				return nil
 			}
-			if b, err := os.ReadFile(p); err == nil {
+			if b, err := readRegular(p, maxControlFile); err == nil {
 				out = append(out, parseReflog(b, true)...)
 			}
 			return nil

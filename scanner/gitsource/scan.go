@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -29,6 +31,11 @@ type Options struct {
 	// SinceCommit, which it may join, or Range. Ids not in the repository
 	// are ignored (exclude.go).
 	Exclude []string
+	// Alternates reads the object stores objects/info/alternates names
+	// (a clone made with --shared or --reference). Off by default: they
+	// lie outside the scanned repository; objects only they hold are
+	// skipped, and a warning says so.
+	Alternates bool
 }
 
 // Result says what a scan read and what it could not.
@@ -94,7 +101,10 @@ func (s *scan) NearMiss(n finding.NearMiss) {
 	s.hitMu.Unlock()
 }
 
+// skip records what could not be read. Both texts may quote git or
+// go-git, which quote ref names and paths: they are masked here.
 func (s *scan) skip(where, reason string) {
+	where, reason = patterns.RedactRuns(where), patterns.RedactRuns(reason)
 	s.mu.Lock()
 	s.res.Skipped = append(s.res.Skipped, finding.Skip{Where: where, Reason: reason})
 	s.res.Partial = true
@@ -103,7 +113,7 @@ func (s *scan) skip(where, reason string) {
 
 func (s *scan) warn(format string, args ...any) {
 	s.mu.Lock()
-	s.res.Warnings = append(s.res.Warnings, fmt.Sprintf(format, args...))
+	s.res.Warnings = append(s.res.Warnings, patterns.RedactRuns(fmt.Sprintf(format, args...)))
 	s.mu.Unlock()
 }
 
@@ -125,14 +135,11 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		return Result{}, errors.New("staged excludes range, since-commit and exclude")
 	}
 	s := &scan{repo: r, opts: opts}
+	for _, g := range r.guards {
+		g.alternates = opts.Alternates
+	}
 	gg := &goGit{r: r, skip: s.skip}
 	s.st = gg
-	if !opts.NoGitBinary {
-		if p, err := exec.LookPath("git"); err == nil {
-			s.st = &gitBin{path: p, gitDir: r.GitDir, large: r.large, skip: s.skip}
-			s.alt = gg
-		}
-	}
 	var refs *refInfo
 	var refsOnce sync.Once
 	getRefs := func() *refInfo {
@@ -140,6 +147,22 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		return refs
 	}
 	gg.refs = getRefs
+	if !opts.NoGitBinary {
+		if p, err := exec.LookPath("git"); err == nil {
+			shadow, warns, err := r.newShadow(opts.Alternates)
+			if err != nil {
+				s.warn("%v; reading with go-git instead", err)
+			} else {
+				defer os.RemoveAll(shadow)
+				for _, w := range warns {
+					s.warn("%s", w)
+				}
+				s.st = &gitBin{path: p, gitDir: shadow, large: r.large, skip: s.skip,
+					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips}
+				s.alt = gg
+			}
+		}
+	}
 	if !opts.Staged {
 		sh, err := r.shallow()
 		if err != nil {
