@@ -295,12 +295,12 @@ func (g *gitBin) openBlob(ctx context.Context, id plumbing.Hash) (io.ReadCloser,
 }
 
 type cmdReader struct {
-	r      io.Reader
-	cmd    *exec.Cmd
-	errb   *stderrTail
-	stop   func() error
-	once   sync.Once
-	err    error
+	r    io.Reader
+	cmd  *exec.Cmd
+	errb *stderrTail
+	stop func() error
+	once sync.Once
+	err  error
 }
 
 func (c *cmdReader) Read(p []byte) (int, error) {
