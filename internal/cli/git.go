@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ type gitOptions struct {
 	Staged      bool
 	SinceCommit string
 	NoGitBinary bool
+	Alternates  bool
 }
 
 func newGitCmd(sys *IO) *cobra.Command {
@@ -52,6 +54,7 @@ request); --staged scans what the index would commit (the pre-commit hook);
 	fs.BoolVar(&o.Staged, "staged", false, "scan what the index would commit (honours GIT_INDEX_FILE)")
 	fs.StringVar(&o.SinceCommit, "since-commit", "", "scan only commits not reachable from `SHA`")
 	fs.BoolVar(&o.NoGitBinary, "no-git-binary", false, "read objects with go-git only, even where a git binary exists")
+	fs.BoolVar(&o.Alternates, "alternates", false, "also read the object stores objects/info/alternates names (outside the repository)")
 	return cmd
 }
 
@@ -73,6 +76,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return withCode(ExitError, err)
 	}
+	defer repo.Close()
 	root := repo.WorkTree
 	if root == "" {
 		root = repo.GitDir
@@ -89,8 +93,15 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		IndexFile:   o.sys.env("GIT_INDEX_FILE"),
 		SinceCommit: o.SinceCommit,
 		NoGitBinary: o.NoGitBinary,
+		Alternates:  o.Alternates,
 	}, run.set)
-	if err != nil {
+	// Nothing readable: the report still says what was skipped, and the
+	// exit is 2, never "clean".
+	unreadable := errors.Is(err, gitsource.ErrNothingReadable)
+	if unreadable {
+		res.Warnings = append(res.Warnings, err.Error())
+	}
+	if err != nil && !unreadable {
 		if run.prog != nil {
 			run.prog.stop()
 		}
@@ -103,6 +114,9 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		Bytes:   res.Bytes,
 		Partial: res.Partial,
 	}, res.Warnings)
+	if unreadable && err == nil {
+		err = withCode(ExitError, fmt.Errorf("scan %s: %w", o.Path, gitsource.ErrNothingReadable))
+	}
 	if o.Staged && o.Format == "text" {
 		// A blocked commit says where, and the ways on (hook.BlockedAdvice).
 		if kept, _ := cfg.Filter(run.set.Findings()); o.failing(kept) > 0 {

@@ -27,7 +27,7 @@
 //	      "locations": [
 //	        {
 //	          "source": "git",                // git | file | stdin | url | …
-//	          "kind": "blob",                 // blob | commit-message | tag-message
+//	          "kind": "blob",                 // blob | commit-message | tag-message | ref
 //	          "path": "config/settings.py",   // archive members: "outer!inner"
 //	          "url": "https://…",             // url sources
 //	          "line": 2, "column": 7,         // 1-based; absent when unknown

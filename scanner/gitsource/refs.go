@@ -21,6 +21,14 @@ type refInfo struct {
 	// stash holds every entry of the stash's reflog: stash@{1} and older
 	// are reachable from no ref, yet they are stashes.
 	stash []plumbing.Hash
+	// names lists every ref's full name, for the keys a name itself may
+	// hold.
+	names []refName
+}
+
+// refName is one ref as listed.
+type refName struct {
+	name string
 }
 
 // directRef is a ref (usually a tag) that peels to a blob or a tree.
@@ -75,6 +83,7 @@ func (r *Repo) readRefs(skip skipFunc) *refInfo {
 		skip("refs", err.Error())
 	} else {
 		_ = iter.ForEach(func(ref *plumbing.Reference) error {
+			ri.names = append(ri.names, refName{name: ref.Name().String()})
 			if ref.Type() == plumbing.HashReference {
 				add(ref.Name().String(), ref.Hash())
 			}

@@ -38,6 +38,11 @@ type Options struct {
 	Alternates bool
 }
 
+// ErrNothingReadable is returned by Scan, with its Result, when objects
+// had to be skipped and none could be read: a scan that read nothing
+// cannot say the repository is clean.
+var ErrNothingReadable = errors.New("nothing in the repository could be read")
+
 // Result says what a scan read and what it could not.
 type Result struct {
 	Commits, Blobs, Bytes int64
@@ -75,6 +80,13 @@ type scan struct {
 	// the first blob hit; spool is that walk.
 	startSpool func() *logSpool
 	spool      *logSpool
+
+	// refItems, when set, yields the ref names to scan with the first
+	// objects (scans that cover every ref).
+	refItems func() []scanner.Item
+	// read counts the objects read, to tell a partial scan from one in
+	// which nothing could be read.
+	read int
 }
 
 // Hit and NearMiss collect what the engine finds until it is resolved.
@@ -184,12 +196,21 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		err = s.full(ctx, eng, getRefs)
 	}
 	if err != nil {
-		return s.res, err
+		return s.res, maskedError{err}
 	}
 	s.emit(sink)
 	slices.SortFunc(s.res.Skipped, func(a, b finding.Skip) int { return strings.Compare(a.Where+a.Reason, b.Where+b.Reason) })
+	if s.read == 0 && len(s.res.Skipped) > 0 {
+		return s.res, ErrNothingReadable
+	}
 	return s.res, nil
 }
+
+// maskedError masks an error's text: it may quote git, go-git or a ref.
+type maskedError struct{ err error }
+
+func (e maskedError) Error() string { return patterns.RedactRuns(e.err.Error()) }
+func (e maskedError) Unwrap() error { return e.err }
 
 func shallowList(sh map[string]bool) string {
 	ids := make([]string, 0, len(sh))
@@ -244,13 +265,35 @@ func (s *scan) item(o storedObject) (scanner.Item, bool) {
 	return scanner.Item{}, false
 }
 
+// refItems turns every ref name into an item: a branch or tag named with
+// a key leaks it to everyone who lists the refs. The location names the
+// ref masked; the name itself is only scanned.
+func refItems(ri *refInfo) []scanner.Item {
+	out := make([]scanner.Item, 0, len(ri.names))
+	for _, n := range ri.names {
+		loc := finding.Location{Source: finding.SourceGit, Kind: finding.KindRef, Path: patterns.RedactRuns(n.name)}
+		out = append(out, scanner.Item{Loc: loc, Data: []byte(n.name), Size: int64(len(n.name))})
+	}
+	return out
+}
+
 // run scans the objects produce yields, falling back to the go-git store
 // when the git binary fails before anything was read.
 func (s *scan) run(ctx context.Context, eng *scanner.Engine, produce func(ctx context.Context, st store, fn func(storedObject) error) error) error {
 	read := 0
 	src := sourceFunc(func(ctx context.Context, emit func(scanner.Item) error) error {
+		if s.refItems != nil {
+			items := s.refItems()
+			s.refItems = nil
+			for _, it := range items {
+				if err := emit(it); err != nil {
+					return err
+				}
+			}
+		}
 		fn := func(o storedObject) error {
 			read++
+			s.read++
 			it, ok := s.item(o)
 			if !ok {
 				return nil
@@ -297,6 +340,7 @@ type resolution struct {
 // full scans every object, then resolves only the blobs and commits that
 // had hits.
 func (s *scan) full(ctx context.Context, eng *scanner.Engine, getRefs func() *refInfo) error {
+	s.refItems = func() []scanner.Item { return refItems(getRefs()) }
 	// Blobs with hits are traced to their commits by one walk of the whole
 	// history; with the git binary it starts at the first blob hit and
 	// runs beside the object scan.
@@ -420,6 +464,7 @@ func (s *scan) limited(ctx context.Context, eng *scanner.Engine, getRefs func() 
 		}
 		spec = walkSpec{include: []plumbing.Hash{hb}, exclude: []plumbing.Hash{ha}}
 	} else {
+		s.refItems = func() []scanner.Item { return refItems(getRefs()) }
 		spec = walkSpec{all: true, reflog: s.opts.Reflog, include: getRefs().stash}
 		if s.opts.SinceCommit != "" {
 			h, err := s.resolve(ctx, s.opts.SinceCommit)
@@ -528,6 +573,8 @@ func (s *scan) emit(sink scanner.Sink) {
 func (s *scan) final(l finding.Location) []finding.Location {
 	r := &s.resolved
 	switch l.Kind {
+	case finding.KindRef:
+		return []finding.Location{l}
 	case finding.KindCommitMessage:
 		if r.reachable != nil && !r.limited && !r.reachable[l.Commit] {
 			l.Unreachable = true

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/patterns"
+)
+
+// TestGitNothingReadableFailsClosed: a repository whose only pack is cut
+// to 12 bytes cannot be called clean: exit 2, with the report written
+// and marked partial. One corrupt object among readable ones is a partial
+// scan that says so.
+func TestGitNothingReadableFailsClosed(t *testing.T) {
+	repo := newGitRepo(t)
+	repo.write("a.env", "KEY="+newKey(t, patterns.Production)+"\n")
+	repo.commit("add")
+	repo.git("repack", "-adq")
+	repo.git("prune")
+	packs, _ := filepath.Glob(filepath.Join(repo.dir, ".git", "objects", "pack", "*.pack"))
+	if len(packs) != 1 {
+		t.Fatalf("want one pack, got %v", packs)
+	}
+	if err := os.Chmod(packs[0], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(packs[0], 12); err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]string{nil, {"--no-git-binary"}} {
+		out := filepath.Join(t.TempDir(), "r.json")
+		r := runCLI(t, nil, append([]string{"git", repo.dir, "--format", "json", "--report", out}, extra...)...)
+		if r.code != ExitError {
+			t.Fatalf("%v: exit %d, want %d\n%s", extra, r.code, ExitError, r.errOut)
+		}
+		rep := readReport(t, out)
+		if !rep.Stats.Partial || len(rep.Skipped) == 0 {
+			t.Errorf("%v: report not marked partial: %+v", extra, rep.Stats)
+		}
+	}
+
+	// Partly readable: exit by findings, summary and stats say partial.
+	part := newGitRepo(t)
+	part.write("good.txt", "fine\n")
+	part.write("bad.txt", strings.Repeat("filler ", 2000)+"\n")
+	part.commit("two files")
+	bad := part.git("rev-parse", "HEAD:bad.txt")
+	p := filepath.Join(part.dir, ".git", "objects", bad[:2], bad[2:])
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 10); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, "git", part.dir)
+	if r.code != ExitClean || !strings.Contains(r.out, "PARTIAL") {
+		t.Errorf("partly readable: exit %d, summary %q", r.code, r.out)
+	}
+}
+
+// TestGitKeyInRefName: a branch named with a key is a finding of kind
+// "ref", and no output carries the whole key, even where git quotes the
+// ref's name in a warning.
+func TestGitKeyInRefName(t *testing.T) {
+	repo := newGitRepo(t)
+	key := newKey(t, patterns.Staging)
+	other := newKey(t, patterns.Production)
+	repo.write("README", "hello\n")
+	repo.commit("init")
+	repo.write("b.env", "K="+other+"\n")
+	repo.commit("a key, so that history is walked")
+	repo.git("branch", key)
+	// A broken ref of that name makes git quote it in its error.
+	if err := os.WriteFile(filepath.Join(repo.dir, ".git", "refs", "heads", key), []byte(strings.Repeat("0", 39)+"1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"json", "text", "sarif"} {
+		r := runCLI(t, nil, "git", repo.dir, "--format", format, "--reflog")
+		if r.code != ExitLeaks {
+			t.Fatalf("%s: exit %d: %s", format, r.code, r.errOut)
+		}
+		noWholeKey(t, []string{key, other}, r.out, r.errOut)
+		if format != "json" {
+			continue
+		}
+		var rep report.Report
+		if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		var got bool
+		for _, f := range rep.Findings {
+			if f.Fingerprint != patterns.Fingerprint([]byte(key)) {
+				continue
+			}
+			for _, l := range f.Locations {
+				got = got || (l.Kind == finding.KindRef && strings.HasPrefix(l.Path, "refs/heads/"))
+			}
+		}
+		if !got {
+			t.Errorf("no ref finding for the branch named with a key: %s", patterns.RedactRuns(r.out))
+		}
+		if _, err := report.ReadJSON(strings.NewReader(r.out)); err != nil {
+			t.Errorf("ReadJSON refuses a ref location: %v", err)
+		}
+	}
+}
