@@ -136,6 +136,7 @@ func scanRepo(t testing.TB, path string, opts Options, tweak ...func(*Repo)) sca
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	for _, f := range tweak {
 		f(r)
 	}

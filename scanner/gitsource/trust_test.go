@@ -211,3 +211,35 @@ func TestFIFOInRepository(t *testing.T) {
 		}
 	}
 }
+
+// openFDs counts this process's open descriptors (Linux).
+func openFDs(t *testing.T) int {
+	t.Helper()
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(des)
+}
+
+// TestCloseReleasesDescriptors: N scans, each closed, leave no pack or
+// index open.
+func TestCloseReleasesDescriptors(t *testing.T) {
+	d := initRepo(t)
+	commit(t, d, "one", "a.txt", "k="+newKey(t)+"\n")
+	tgit(t, d, "repack", "-adq")
+	commit(t, d, "two", "b.txt", "x\n")
+	tgit(t, d, "repack", "-dq")
+	for _, noBin := range []bool{false, true} {
+		before := openFDs(t)
+		for range 20 {
+			s := scanRepo(t, d, Options{NoGitBinary: noBin, Reflog: true})
+			if len(s.findings) != 1 {
+				t.Fatalf("%d findings", len(s.findings))
+			}
+		}
+		if after := openFDs(t); after != before {
+			t.Errorf("no-git-binary=%v: %d descriptors open before 20 scans, %d after", noBin, before, after)
+		}
+	}
+}
