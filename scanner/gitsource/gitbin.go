@@ -583,6 +583,16 @@ func (sp *logSpool) close() {
 	}
 }
 
+// logState is what parseLog expects as the next token.
+type logState int
+
+const (
+	wantAny    logState = iota // a commit header, an entry, or separators
+	wantDate                   // the raw date after a commit header
+	wantAuthor                 // "Name <email>" after the date
+	wantPath                   // the path after a raw entry
+)
+
 // parseLog reads `git log -z --raw -c --format=%x01%H%x00%ad%x00%an <%ae>`
 // output: a commit header, its raw date and author, then entries, each a
 // ":modes ids status" token and a path token (one colon per parent).
@@ -591,7 +601,7 @@ func parseLog(r *bufio.Reader, fn func(commitMeta, []entry) error) error {
 		cur     commitMeta
 		have    bool
 		entries []entry
-		state   int // 0 any, 1 date, 2 author, 3 path
+		state   logState
 		pending plumbing.Hash
 		keep    bool
 	)
@@ -626,17 +636,17 @@ func parseLog(r *bufio.Reader, fn func(commitMeta, []entry) error) error {
 			t = t[:len(t)-1]
 		}
 		switch state {
-		case 1:
+		case wantDate:
 			cur.Date = formatRawDate(t)
-			state = 2
-		case 2:
+			state = wantAuthor
+		case wantAuthor:
 			cur.Author = string(t)
-			state = 0
-		case 3:
+			state = wantAny
+		case wantPath:
 			if keep {
 				entries = append(entries, entry{path: string(t), blob: pending})
 			}
-			state = 0
+			state = wantAny
 		default:
 			t = bytes.TrimLeft(t, "\n")
 			switch {
@@ -651,19 +661,19 @@ func parseLog(r *bufio.Reader, fn func(commitMeta, []entry) error) error {
 				}
 				cur = commitMeta{ID: id.String()}
 				have = true
-				state = 1
+				state = wantDate
 			case t[0] == ':':
 				if !have {
 					return fmt.Errorf("entry before any commit")
 				}
 				pending, keep = parseRawEntry(t)
-				state = 3
+				state = wantPath
 			default:
 				return fmt.Errorf("unexpected token %.60q", t)
 			}
 		}
 		if eof {
-			if state != 0 {
+			if state != wantAny {
 				return fmt.Errorf("truncated output")
 			}
 			return flush()
