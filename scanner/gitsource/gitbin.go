@@ -24,8 +24,11 @@ import (
 type gitBin struct {
 	path   string // the git executable
 	gitDir string // the shadow git directory
-	large  int64
-	skip   skipFunc
+	// realDir is the repository's (common) git directory, named in
+	// errors instead of the shadow.
+	realDir string
+	large   int64
+	skip    skipFunc
 	// timeout bounds each git child (gitTimeout).
 	timeout time.Duration
 	// refs and reflog name the walk's tips: git never lists the
@@ -133,7 +136,16 @@ func gitTimeout(r *Repo) time.Duration {
 }
 
 // stderrTail keeps the last bytes a process wrote to stderr, for errors.
-type stderrTail struct{ bytes.Buffer }
+// Paths into the shadow directory are told as the repository's.
+type stderrTail struct {
+	bytes.Buffer
+	shadow, real string
+}
+
+// tail is a stderrTail for one of g's children.
+func (g *gitBin) tail() *stderrTail {
+	return &stderrTail{shadow: g.gitDir, real: g.realDir}
+}
 
 func (s *stderrTail) Write(p []byte) (int, error) {
 	s.Buffer.Write(p)
@@ -149,15 +161,19 @@ func (s *stderrTail) Write(p []byte) (int, error) {
 // paths, which may hold a key.
 func (s *stderrTail) msg() string {
 	lines := strings.Split(strings.TrimSpace(s.String()), "\n")
-	return patterns.RedactRuns(strings.TrimSpace(lines[len(lines)-1]))
+	msg := strings.TrimSpace(lines[len(lines)-1])
+	if s.shadow != "" {
+		msg = strings.ReplaceAll(msg, s.shadow, s.real)
+	}
+	return patterns.RedactRuns(msg)
 }
 
 // resolve names a revision's commit with rev-parse.
 func (g *gitBin) resolve(ctx context.Context, rev string) (plumbing.Hash, error) {
-	var errb stderrTail
+	errb := g.tail()
 	cmd, stop := g.command(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	defer stop()
-	cmd.Stderr = &errb
+	cmd.Stderr = errb
 	out, err := cmd.Output()
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("unknown revision %q", rev)
@@ -280,8 +296,8 @@ func discard(br *bufio.Reader, n int64) error {
 // it can be read in bounded memory (and more than once).
 func (g *gitBin) openBlob(ctx context.Context, id plumbing.Hash) (io.ReadCloser, error) {
 	cmd, stop := g.command(ctx, "cat-file", "blob", id.String())
-	var errb stderrTail
-	cmd.Stderr = &errb
+	errb := g.tail()
+	cmd.Stderr = errb
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		stop()
@@ -291,7 +307,7 @@ func (g *gitBin) openBlob(ctx context.Context, id plumbing.Hash) (io.ReadCloser,
 		stop()
 		return nil, fmt.Errorf("start git: %w", err)
 	}
-	return &cmdReader{r: out, cmd: cmd, errb: &errb, stop: stop}, nil
+	return &cmdReader{r: out, cmd: cmd, errb: errb, stop: stop}, nil
 }
 
 type cmdReader struct {
@@ -426,8 +442,8 @@ func (g *gitBin) batch(ctx context.Context, args []string, in func(io.Writer) er
 	defer cancel()
 	cmd, stop := g.command(ctx, args...)
 	defer stop()
-	var errb stderrTail
-	cmd.Stderr = &errb
+	errb := g.tail()
+	cmd.Stderr = errb
 	stdout, w, err := os.Pipe()
 	if err != nil {
 		return err

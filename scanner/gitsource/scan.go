@@ -169,7 +169,7 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 				for _, w := range warns {
 					s.warn("%s", w)
 				}
-				s.st = &gitBin{path: p, gitDir: shadow, large: r.large, skip: s.skip,
+				s.st = &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
 					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips}
 				s.alt = gg
 			}

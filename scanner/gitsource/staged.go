@@ -108,8 +108,8 @@ func (s *scan) headLookup(ctx context.Context) (func(path string) (plumbing.Hash
 func headBlobs(ctx context.Context, g *gitBin) (map[string]plumbing.Hash, error) {
 	cmd, stop := g.command(ctx, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
 	defer stop()
-	var errb stderrTail
-	cmd.Stderr = &errb
+	errb := g.tail()
+	cmd.Stderr = errb
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("ls-tree HEAD: %s", errb.msg())
