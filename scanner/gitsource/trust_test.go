@@ -243,3 +243,27 @@ func TestCloseReleasesDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzShadowInputs: the repository's alternates file and HEAD are read
+// into the shadow directory; whatever they hold, every alternate is an
+// absolute, clean path and only a ref or an id passes as HEAD.
+func FuzzShadowInputs(f *testing.F) {
+	f.Add([]byte("../../other/objects\n/abs/objects\n# comment\n"))
+	f.Add([]byte("ref: refs/heads/main\n"))
+	f.Add([]byte("0123456789abcdef0123456789abcdef01234567"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, p := range alternatePaths(b, "/repo/.git/objects") {
+			if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsRune(p, '\n') {
+				t.Fatalf("alternate %q", p)
+			}
+		}
+		if validHead(b) {
+			l := strings.TrimSpace(string(b))
+			if !strings.HasPrefix(l, "ref: refs/") {
+				if _, ok := parseHex(l); !ok {
+					t.Fatalf("HEAD %q accepted", l)
+				}
+			}
+		}
+	})
+}
