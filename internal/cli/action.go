@@ -51,6 +51,7 @@ func (s *actionScanner) Scan(ctx context.Context, req ghaction.Request) (*report
 	if err != nil {
 		return nil, err
 	}
+	defer repo.Close()
 	root := repo.WorkTree
 	if root == "" {
 		root = repo.GitDir

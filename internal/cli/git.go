@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ type gitOptions struct {
 	Staged      bool
 	SinceCommit string
 	NoGitBinary bool
+	Alternates  bool
 }
 
 func newGitCmd(sys *IO) *cobra.Command {
@@ -55,6 +57,7 @@ request); --staged scans what the index would commit (the pre-commit hook);
 	fs.BoolVar(&o.Staged, "staged", false, "scan what the index would commit (honours GIT_INDEX_FILE)")
 	fs.StringVar(&o.SinceCommit, "since-commit", "", "scan only commits not reachable from `SHA`")
 	fs.BoolVar(&o.NoGitBinary, "no-git-binary", false, "read objects with go-git only, even where a git binary exists")
+	fs.BoolVar(&o.Alternates, "alternates", false, "also read the object stores objects/info/alternates names (outside the repository)")
 	return cmd
 }
 
@@ -76,6 +79,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	defer repo.Close()
 	root := repo.WorkTree
 	if root == "" {
 		root = repo.GitDir
@@ -96,8 +100,13 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		IndexFile:   o.sys.env("GIT_INDEX_FILE"),
 		SinceCommit: o.SinceCommit,
 		NoGitBinary: o.NoGitBinary,
+		Alternates:  o.Alternates,
 	}, run.set)
-	if err != nil {
+	if errors.Is(err, gitsource.ErrNothingReadable) {
+		// Nothing readable: the report still says what was skipped, and
+		// the exit is 2, never "clean".
+		run.stop = fmt.Errorf("scan %s: %w", o.Path, err)
+	} else if err != nil {
 		run.failed(ctx, fmt.Errorf("scan %s: %w", o.Path, err))
 	}
 	run.skipped = append(run.skipped, res.Skipped...)

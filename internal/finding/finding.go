@@ -22,6 +22,9 @@ const (
 	KindBlob          = "blob"
 	KindCommitMessage = "commit-message"
 	KindTagMessage    = "tag-message"
+	// KindRef is a key in a ref's name (a branch or tag named with a key);
+	// Path holds the ref's name, masked, and Commit what it points to.
+	KindRef = "ref"
 )
 
 // Location sources.

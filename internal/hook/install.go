@@ -9,6 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 // Names of the files the hook lives in, inside the hooks directory.
@@ -70,17 +73,39 @@ func HooksDir(ctx context.Context, repo string) (string, error) {
 	return filepath.Clean(out), nil
 }
 
+// gitTimeout bounds the hook's git children: they read a few files, and a
+// repository's config must not make them hang (include.path naming a
+// FIFO).
+var gitTimeout = 30 * time.Second
+
+// git runs in the user's repository, whose config it must read
+// (core.hooksPath), but it never reaches the network nor prompts (no
+// transport allowed, no lazy fetch), reads stdin from /dev/null and is
+// killed at gitTimeout; its error is masked like every other output.
 func git(ctx context.Context, dir string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"GIT_ALLOW_PROTOCOL=none", "GIT_NO_LAZY_FETCH=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_SSH_COMMAND=false", "GIT_ASKPASS=false", "SSH_ASKPASS=false",
+		"GIT_OPTIONAL_LOCKS=0")
+	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
+		if ctx.Err() != nil {
+			msg = fmt.Sprintf("did not finish within %s", gitTimeout)
+		}
 		if msg == "" {
 			msg = err.Error()
 		}
-		return "", fmt.Errorf("git %s in %s: %s", strings.Join(args, " "), dir, msg)
+		if len(msg) > 2048 {
+			msg = msg[len(msg)-2048:]
+		}
+		return "", errors.New(patterns.RedactRuns(fmt.Sprintf("git %s in %s: %s", strings.Join(args, " "), dir, msg)))
 	}
 	return strings.TrimSpace(string(out)), nil
 }

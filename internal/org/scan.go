@@ -210,6 +210,7 @@ func (s *Scanner) one(parent context.Context, r Repo) (o outcome) {
 		sink := &repoSink{set: finding.NewSet(), repo: full}
 		eng := s.engine(sink.skip)
 		res, err := repo.Scan(ctx, eng, opts, sink)
+		repo.Close() // one per repository: release its packs now
 		if err != nil {
 			return fail("scan", err)
 		}

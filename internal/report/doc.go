@@ -28,7 +28,7 @@
 //	      "locations": [
 //	        {
 //	          "source": "git",                // git | file | stdin | url | …
-//	          "kind": "blob",                 // blob | commit-message | tag-message
+//	          "kind": "blob",                 // blob | commit-message | tag-message | ref
 //	          "repo": "acme/api",             // org scans: OWNER/NAME the path is in
 //	          "path": "config/settings.py",   // archive members: "outer!inner"
 //	          "url": "https://…",             // url sources

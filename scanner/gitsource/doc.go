@@ -12,7 +12,14 @@
 //
 // When a git binary is present, objects stream through one
 // `git cat-file --batch-all-objects` process and history through one
-// `git log --raw`; both run with every setting that could execute code from
-// the scanned repository neutralised. Without git, go-git does both (slower,
-// same results). Refs, tags, the index and the reflog are read with go-git.
+// `git log --raw`. Without git, go-git does both (slower, same results).
+// Refs, tags, the index and the reflog are read with go-git.
+//
+// The scanned repository is untrusted (sandbox.go): git never reads its
+// config, hooks or alternates, since it runs in a private shadow git
+// directory that links only to the repository's refs and objects, with no
+// transport allowed and a deadline per child; go-git reads through a
+// filesystem that refuses the repository's config, FIFOs, devices and
+// files outside the repository. A missing object is a skip, never a
+// fetch; a scan in which nothing could be read is ErrNothingReadable.
 package gitsource

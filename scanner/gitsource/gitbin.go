@@ -12,38 +12,60 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // gitBin is the store that drives the git binary: one cat-file process
-// streams every object, one log process walks history.
+// streams every object, one log process walks history. It runs in a
+// shadow git directory (sandbox.go), never in the scanned repository.
 type gitBin struct {
 	path   string // the git executable
-	gitDir string
-	large  int64
-	skip   skipFunc
+	gitDir string // the shadow git directory
+	// realDir is the repository's (common) git directory, named in
+	// errors instead of the shadow.
+	realDir string
+	large   int64
+	skip    skipFunc
+	// timeout bounds each git child (gitTimeout).
+	timeout time.Duration
+	// refs and reflog name the walk's tips: git never lists the
+	// repository's refs itself (--all, --reflog), so that every ref is
+	// read once, by go-git, through guardFS.
+	refs   func() *refInfo
+	reflog func() []plumbing.Hash
 }
 
-// safeArgs neutralise every setting of the scanned repository that could
-// run code or change what objects say.
+// safeArgs keep settings that could run code, reach the network or change
+// what objects say from applying, whatever config git reads (the shadow's
+// own, and the user's global config, which is trusted but not needed).
 var safeArgs = []string{
 	"-c", "core.fsmonitor=",
 	"-c", "core.hooksPath=/dev/null",
+	"-c", "core.sshCommand=false",
+	"-c", "core.askPass=false",
+	"-c", "credential.helper=",
+	"-c", "protocol.allow=never",
 	"-c", "log.showSignature=false",
 	"-c", "safe.directory=*",
 	"-c", "core.pager=cat",
 	"-c", "log.mailmap=false",
+	"-c", "core.commitGraph=false",
 	"--no-replace-objects",
 }
 
 // safeEnv is the process environment without any GIT_* variable (a hook's
 // GIT_DIR or GIT_INDEX_FILE, injected config), plus the settings that keep
-// git from prompting, locking or paging.
+// git from prompting, locking, paging, running a transport or fetching a
+// missing object. GIT_ALLOW_PROTOCOL names no real protocol, so every
+// transport is refused; GIT_NO_LAZY_FETCH only exists from git 2.45, hence
+// the shadow directory, which has no remote to fetch from anyway.
 func safeEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GIT_") || strings.HasPrefix(kv, "PAGER=") {
+		if strings.HasPrefix(kv, "GIT_") || strings.HasPrefix(kv, "PAGER=") || strings.HasPrefix(kv, "SSH_ASKPASS=") {
 			continue
 		}
 		env = append(env, kv)
@@ -53,21 +75,77 @@ func safeEnv() []string {
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_OPTIONAL_LOCKS=0",
 		"GIT_NO_REPLACE_OBJECTS=1",
+		"GIT_ALLOW_PROTOCOL=none",
+		"GIT_NO_LAZY_FETCH=1",
+		"GIT_SSH_COMMAND=false", "GIT_SSH=false",
+		"GIT_ASKPASS=false", "SSH_ASKPASS=false",
+		"GIT_PROXY_COMMAND=false",
 		"GIT_PAGER=cat", "PAGER=cat",
 		"LC_ALL=C",
 	)
 }
 
-func (g *gitBin) command(ctx context.Context, args ...string) *exec.Cmd {
+// command is a git child in the shadow directory, with stdin from
+// /dev/null (unless the caller sets one) and a deadline: a child that
+// hangs (a FIFO in the repository) is killed. stop must be called once the
+// child is done; it returns errDeadline's error when the deadline killed
+// the child.
+func (g *gitBin) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stop func() error) {
 	full := append(append(append([]string{}, safeArgs...), "--git-dir="+g.gitDir), args...)
-	cmd := exec.CommandContext(ctx, g.path, full...)
+	ctx, cancel := context.WithTimeoutCause(ctx, g.timeout, deadlineError{what: "git " + args[0], after: g.timeout})
+	cmd = exec.CommandContext(ctx, g.path, full...)
 	cmd.Env = safeEnv()
 	cmd.Dir = g.gitDir
-	return cmd
+	cmd.WaitDelay = 5 * time.Second
+	return cmd, func() error {
+		cause := context.Cause(ctx)
+		cancel()
+		var de deadlineError
+		if errors.As(cause, &de) {
+			return de
+		}
+		return nil
+	}
+}
+
+// deadlineError says a git child was killed at its deadline.
+type deadlineError struct {
+	what  string
+	after time.Duration
+}
+
+func (e deadlineError) Error() string {
+	return fmt.Sprintf("%s ran longer than %s and was stopped", e.what, e.after)
+}
+
+// gitTimeout is the deadline of one git child: a minute, plus a second
+// per MiB of the object store, so that it scales with what git may have
+// to read (the largest repositories read far faster than 1 MiB/s).
+func gitTimeout(r *Repo) time.Duration {
+	if r.gitTimeout > 0 {
+		return r.gitTimeout
+	}
+	var size int64
+	des, _ := os.ReadDir(r.commonPath("objects", "pack"))
+	for _, de := range des {
+		if fi, err := de.Info(); err == nil && fi.Mode().IsRegular() {
+			size += fi.Size()
+		}
+	}
+	return time.Minute + time.Duration(size>>20)*time.Second
 }
 
 // stderrTail keeps the last bytes a process wrote to stderr, for errors.
-type stderrTail struct{ bytes.Buffer }
+// Paths into the shadow directory are told as the repository's.
+type stderrTail struct {
+	bytes.Buffer
+	shadow, real string
+}
+
+// tail is a stderrTail for one of g's children.
+func (g *gitBin) tail() *stderrTail {
+	return &stderrTail{shadow: g.gitDir, real: g.realDir}
+}
 
 func (s *stderrTail) Write(p []byte) (int, error) {
 	s.Buffer.Write(p)
@@ -79,16 +157,23 @@ func (s *stderrTail) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// msg is git's last line on stderr, masked: git quotes ref names and
+// paths, which may hold a key.
 func (s *stderrTail) msg() string {
 	lines := strings.Split(strings.TrimSpace(s.String()), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	msg := strings.TrimSpace(lines[len(lines)-1])
+	if s.shadow != "" {
+		msg = strings.ReplaceAll(msg, s.shadow, s.real)
+	}
+	return patterns.RedactRuns(msg)
 }
 
 // resolve names a revision's commit with rev-parse.
 func (g *gitBin) resolve(ctx context.Context, rev string) (plumbing.Hash, error) {
-	var errb stderrTail
-	cmd := g.command(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
-	cmd.Stderr = &errb
+	errb := g.tail()
+	cmd, stop := g.command(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	defer stop()
+	cmd.Stderr = errb
 	out, err := cmd.Output()
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("unknown revision %q", rev)
@@ -210,23 +295,26 @@ func discard(br *bufio.Reader, n int64) error {
 // openBlob streams one large blob from its own cat-file process, so that
 // it can be read in bounded memory (and more than once).
 func (g *gitBin) openBlob(ctx context.Context, id plumbing.Hash) (io.ReadCloser, error) {
-	cmd := g.command(ctx, "cat-file", "blob", id.String())
-	var errb stderrTail
-	cmd.Stderr = &errb
+	cmd, stop := g.command(ctx, "cat-file", "blob", id.String())
+	errb := g.tail()
+	cmd.Stderr = errb
 	out, err := cmd.StdoutPipe()
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		stop()
 		return nil, fmt.Errorf("start git: %w", err)
 	}
-	return &cmdReader{r: out, cmd: cmd, errb: &errb}, nil
+	return &cmdReader{r: out, cmd: cmd, errb: errb, stop: stop}, nil
 }
 
 type cmdReader struct {
 	r    io.Reader
 	cmd  *exec.Cmd
 	errb *stderrTail
+	stop func() error
 	once sync.Once
 	err  error
 }
@@ -243,7 +331,10 @@ func (c *cmdReader) Read(p []byte) (int, error) {
 
 func (c *cmdReader) wait() error {
 	c.once.Do(func() {
-		if err := c.cmd.Wait(); err != nil {
+		err := c.cmd.Wait()
+		if de := c.stop(); de != nil {
+			c.err = de
+		} else if err != nil {
 			c.err = fmt.Errorf("git cat-file: %s: %w", c.errb.msg(), err)
 		}
 	})
@@ -349,9 +440,10 @@ func (g *gitBin) read(ctx context.Context, ids []plumbing.Hash, fn func(storedOb
 func (g *gitBin) batch(ctx context.Context, args []string, in func(io.Writer) error, out func(*bufio.Reader) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := g.command(ctx, args...)
-	var errb stderrTail
-	cmd.Stderr = &errb
+	cmd, stop := g.command(ctx, args...)
+	defer stop()
+	errb := g.tail()
+	cmd.Stderr = errb
 	stdout, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -387,9 +479,12 @@ func (g *gitBin) batch(ctx context.Context, args []string, in func(io.Writer) er
 	_, _ = io.Copy(io.Discard, stdout)
 	waitErr := cmd.Wait()
 	wg.Wait()
+	deadline := stop()
 	switch {
 	case errors.As(outErr, &fe):
 		return outErr
+	case deadline != nil:
+		return deadline
 	case waitErr != nil && errb.msg() != "":
 		return fmt.Errorf("git %s: %s", args[0], errb.msg())
 	case outErr != nil:
@@ -425,19 +520,23 @@ func (g *gitBin) log(ctx context.Context, spec walkSpec, out func(*bufio.Reader)
 	if !spec.noDiff {
 		args = append(args, "--raw", "-c", "--root", "--no-renames", "--no-abbrev", "--no-ext-diff", "--no-textconv")
 	}
+	// Tips are named on stdin, never by --all or --reflog: the refs and
+	// reflogs are read once, by go-git through guardFS.
+	include := spec.include
 	if spec.all {
-		args = append(args, "--all")
+		include = append(append([]plumbing.Hash{}, include...), g.refs().commits...)
 	}
 	if spec.reflog {
-		args = append(args, "--reflog")
+		include = append(append([]plumbing.Hash{}, include...), g.reflog()...)
 	}
-	args = append(args, "--stdin", "--end-of-options")
-	if !spec.all && len(spec.include) == 0 && !spec.reflog {
+	// A reflog may name commits gc has since removed: skip those.
+	args = append(args, "--ignore-missing", "--stdin", "--end-of-options")
+	if len(include) == 0 {
 		return nil
 	}
 	return g.batch(ctx, args, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		for _, h := range spec.include {
+		for _, h := range include {
 			bw.WriteString(h.String() + "\n")
 		}
 		for _, h := range spec.exclude {
@@ -500,6 +599,16 @@ func (sp *logSpool) close() {
 	}
 }
 
+// logState is what parseLog expects as the next token.
+type logState int
+
+const (
+	wantAny    logState = iota // a commit header, an entry, or separators
+	wantDate                   // the raw date after a commit header
+	wantAuthor                 // "Name <email>" after the date
+	wantPath                   // the path after a raw entry
+)
+
 // parseLog reads `git log -z --raw -c --format=%x01%H%x00%ad%x00%an <%ae>`
 // output: a commit header, its raw date and author, then entries, each a
 // ":modes ids status" token and a path token (one colon per parent).
@@ -508,7 +617,7 @@ func parseLog(r *bufio.Reader, fn func(commitMeta, []entry) error) error {
 		cur     commitMeta
 		have    bool
 		entries []entry
-		state   int // 0 any, 1 date, 2 author, 3 path
+		state   logState
 		pending plumbing.Hash
 		keep    bool
 	)
@@ -543,17 +652,17 @@ func parseLog(r *bufio.Reader, fn func(commitMeta, []entry) error) error {
 			t = t[:len(t)-1]
 		}
 		switch state {
-		case 1:
+		case wantDate:
 			cur.Date = formatRawDate(t)
-			state = 2
-		case 2:
+			state = wantAuthor
+		case wantAuthor:
 			cur.Author = string(t)
-			state = 0
-		case 3:
+			state = wantAny
+		case wantPath:
 			if keep {
 				entries = append(entries, entry{path: string(t), blob: pending})
 			}
-			state = 0
+			state = wantAny
 		default:
 			t = bytes.TrimLeft(t, "\n")
 			switch {
@@ -568,19 +677,19 @@ func parseLog(r *bufio.Reader, fn func(commitMeta, []entry) error) error {
 				}
 				cur = commitMeta{ID: id.String()}
 				have = true
-				state = 1
+				state = wantDate
 			case t[0] == ':':
 				if !have {
 					return fmt.Errorf("entry before any commit")
 				}
 				pending, keep = parseRawEntry(t)
-				state = 3
+				state = wantPath
 			default:
 				return fmt.Errorf("unexpected token %.60q", t)
 			}
 		}
 		if eof {
-			if state != 0 {
+			if state != wantAny {
 				return fmt.Errorf("truncated output")
 			}
 			return flush()

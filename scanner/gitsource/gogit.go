@@ -50,7 +50,11 @@ func (g *goGit) all(ctx context.Context, fn func(storedObject) error) error {
 }
 
 func (g *goGit) packIDs(pack plumbing.Hash, add func(plumbing.Hash)) error {
-	f, err := os.Open(g.r.commonPath("objects", "pack", "pack-"+pack.String()+".idx"))
+	p := g.r.commonPath("objects", "pack", "pack-"+pack.String()+".idx")
+	if err := checkFile(g.r.roots(), p, false); err != nil {
+		return err
+	}
+	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}

@@ -36,15 +36,22 @@ func tgit(t testing.TB, dir string, args ...string) string {
 
 func tgitEnv(t testing.TB, dir string, extra []string, args ...string) string {
 	t.Helper()
-	full := append([]string{"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "gc.auto=0", "-c", "core.autocrlf=false"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = append(gitEnv(filepath.Dir(dir)), extra...)
+	cmd := tgitCmd(dir, args...)
+	cmd.Env = append(cmd.Env, extra...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, redactAll(string(out)))
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// tgitCmd is the git command tgit runs.
+func tgitCmd(dir string, args ...string) *exec.Cmd {
+	full := append([]string{"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "gc.auto=0", "-c", "core.autocrlf=false"}, args...)
+	cmd := exec.Command("git", full...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv(filepath.Dir(dir))
+	return cmd
 }
 
 // tgitMay runs git and ignores failure (a merge that conflicts).
@@ -120,6 +127,7 @@ func scanRepo(t testing.TB, path string, opts Options, tweak ...func(*Repo)) sca
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	for _, f := range tweak {
 		f(r)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -22,6 +21,14 @@ type refInfo struct {
 	// stash holds every entry of the stash's reflog: stash@{1} and older
 	// are reachable from no ref, yet they are stashes.
 	stash []plumbing.Hash
+	// names lists every ref's full name, for the keys a name itself may
+	// hold.
+	names []refName
+}
+
+// refName is one ref as listed.
+type refName struct {
+	name string
 }
 
 // directRef is a ref (usually a tag) that peels to a blob or a tree.
@@ -76,6 +83,7 @@ func (r *Repo) readRefs(skip skipFunc) *refInfo {
 		skip("refs", err.Error())
 	} else {
 		_ = iter.ForEach(func(ref *plumbing.Reference) error {
+			ri.names = append(ri.names, refName{name: ref.Name().String()})
 			if ref.Type() == plumbing.HashReference {
 				add(ref.Name().String(), ref.Hash())
 			}
@@ -85,7 +93,7 @@ func (r *Repo) readRefs(skip skipFunc) *refInfo {
 	if head, err := r.storage.Reference(plumbing.HEAD); err == nil && head.Type() == plumbing.HashReference {
 		add("HEAD", head.Hash())
 	}
-	if b, err := os.ReadFile(r.commonPath("logs", "refs", "stash")); err == nil {
+	if b, err := readRegular(r.commonPath("logs", "refs", "stash"), maxControlFile); err == nil {
 		ri.stash = parseReflog(b, false)
 	}
 	return ri
@@ -104,7 +112,7 @@ func (r *Repo) reflogTips() []plumbing.Hash {
 			if err != nil || de.IsDir() {
 				return nil
 			}
-			if b, err := os.ReadFile(p); err == nil {
+			if b, err := readRegular(p, maxControlFile); err == nil {
 				out = append(out, parseReflog(b, true)...)
 			}
 			return nil

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -37,6 +39,20 @@ type Repo struct {
 	storage *filesystem.Storage
 	// large overrides largeBlob in tests.
 	large int64
+	// guards are the filesystems go-git reads through (two for a linked
+	// work tree); Scan sets whether they follow alternates.
+	guards []*guardFS
+	// gitTimeout, when set, overrides the deadline of each git child.
+	gitTimeout time.Duration
+}
+
+// Close releases the files the repository holds open (pack files, their
+// indexes). The Repo must not be used after.
+func (r *Repo) Close() error {
+	if r == nil || r.storage == nil {
+		return nil
+	}
+	return r.storage.Close()
 }
 
 // Open opens the repository that holds path: a work tree (or any directory
@@ -57,26 +73,34 @@ func Open(ctx context.Context, path string) (*Repo, error) {
 		return nil, err
 	}
 	common := gitDir
-	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+	if b, err := readRegular(filepath.Join(gitDir, "commondir"), maxSmallFile); err == nil {
 		c := strings.TrimSpace(string(b))
 		if !filepath.IsAbs(c) {
 			c = filepath.Join(gitDir, c)
 		}
 		common = filepath.Clean(c)
 	}
-	var dfs = osfs.New(gitDir)
+	r := &Repo{GitDir: gitDir, CommonDir: common, WorkTree: workTree, large: largeBlob}
+	roots := r.roots()
+	r.guards = []*guardFS{{Filesystem: osfs.New(gitDir), roots: roots}}
+	var dfs billy.Filesystem = r.guards[0]
 	if common != gitDir {
-		dfs = dotgit.NewRepositoryFilesystem(osfs.New(gitDir), osfs.New(common))
+		r.guards = append(r.guards, &guardFS{Filesystem: osfs.New(common), roots: roots})
+		dfs = dotgit.NewRepositoryFilesystem(r.guards[0], r.guards[1])
 	}
 	st := filesystem.NewStorageWithOptions(dfs, cache.NewObjectLRUDefault(), filesystem.Options{
 		LargeObjectThreshold: largeBlob,
 		MaxOpenDescriptors:   64,
+		// Read only when a scan asks for alternates (guardFS refuses the
+		// alternates file otherwise).
+		AlternatesFS: osfs.New("/"),
 	})
-	r, err := git.Open(st, nil)
+	repo, err := git.Open(st, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
 	}
-	return &Repo{GitDir: gitDir, CommonDir: common, WorkTree: workTree, repo: r, storage: st, large: largeBlob}, nil
+	r.repo, r.storage = repo, st
+	return r, nil
 }
 
 // discover finds the git directory for abs, walking up as git does.
@@ -121,7 +145,7 @@ func isGitDir(dir string) bool {
 // readGitFile follows a ".git" file ("gitdir: <path>") of a linked work
 // tree or a submodule.
 func readGitFile(p string) (string, error) {
-	b, err := os.ReadFile(p)
+	b, err := readRegular(p, maxSmallFile)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", p, err)
 	}
@@ -150,6 +174,9 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
+// maxControlFile bounds the shallow file, a reflog or an index read whole.
+const maxControlFile = 1 << 30
+
 // commonPath names a file of the shared part of the git directory.
 func (r *Repo) commonPath(elem ...string) string {
 	return filepath.Join(append([]string{r.CommonDir}, elem...)...)
@@ -157,7 +184,7 @@ func (r *Repo) commonPath(elem ...string) string {
 
 // shallow returns the shallow boundary commits (the "shallow" file).
 func (r *Repo) shallow() (map[string]bool, error) {
-	b, err := os.ReadFile(r.commonPath("shallow"))
+	b, err := readRegular(r.commonPath("shallow"), maxControlFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

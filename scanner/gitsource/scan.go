@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -29,7 +31,17 @@ type Options struct {
 	// SinceCommit, which it may join, or Range. Ids not in the repository
 	// are ignored (exclude.go).
 	Exclude []string
+	// Alternates reads the object stores objects/info/alternates names
+	// (a clone made with --shared or --reference). Off by default: they
+	// lie outside the scanned repository; objects only they hold are
+	// skipped, and a warning says so.
+	Alternates bool
 }
+
+// ErrNothingReadable is returned by Scan, with its Result, when objects
+// had to be skipped and none could be read: a scan that read nothing
+// cannot say the repository is clean.
+var ErrNothingReadable = errors.New("nothing in the repository could be read")
 
 // Result says what a scan read and what it could not.
 type Result struct {
@@ -68,6 +80,13 @@ type scan struct {
 	// the first blob hit; spool is that walk.
 	startSpool func() *logSpool
 	spool      *logSpool
+
+	// refItems, when set, yields the ref names to scan with the first
+	// objects (scans that cover every ref).
+	refItems func() []scanner.Item
+	// read counts the objects read, to tell a partial scan from one in
+	// which nothing could be read.
+	read int
 }
 
 // Hit and NearMiss collect what the engine finds until it is resolved.
@@ -94,7 +113,10 @@ func (s *scan) NearMiss(n finding.NearMiss) {
 	s.hitMu.Unlock()
 }
 
+// skip records what could not be read. Both texts may quote git or
+// go-git, which quote ref names and paths: they are masked here.
 func (s *scan) skip(where, reason string) {
+	where, reason = patterns.RedactRuns(where), patterns.RedactRuns(reason)
 	s.mu.Lock()
 	s.res.Skipped = append(s.res.Skipped, finding.Skip{Where: where, Reason: reason})
 	s.res.Partial = true
@@ -103,7 +125,7 @@ func (s *scan) skip(where, reason string) {
 
 func (s *scan) warn(format string, args ...any) {
 	s.mu.Lock()
-	s.res.Warnings = append(s.res.Warnings, fmt.Sprintf(format, args...))
+	s.res.Warnings = append(s.res.Warnings, patterns.RedactRuns(fmt.Sprintf(format, args...)))
 	s.mu.Unlock()
 }
 
@@ -125,14 +147,11 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		return Result{}, errors.New("staged excludes range, since-commit and exclude")
 	}
 	s := &scan{repo: r, opts: opts}
+	for _, g := range r.guards {
+		g.alternates = opts.Alternates
+	}
 	gg := &goGit{r: r, skip: s.skip}
 	s.st = gg
-	if !opts.NoGitBinary {
-		if p, err := exec.LookPath("git"); err == nil {
-			s.st = &gitBin{path: p, gitDir: r.GitDir, large: r.large, skip: s.skip}
-			s.alt = gg
-		}
-	}
 	var refs *refInfo
 	var refsOnce sync.Once
 	getRefs := func() *refInfo {
@@ -140,6 +159,22 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		return refs
 	}
 	gg.refs = getRefs
+	if !opts.NoGitBinary {
+		if p, err := exec.LookPath("git"); err == nil {
+			shadow, warns, err := r.newShadow(opts.Alternates)
+			if err != nil {
+				s.warn("%v; reading with go-git instead", err)
+			} else {
+				defer os.RemoveAll(shadow)
+				for _, w := range warns {
+					s.warn("%s", w)
+				}
+				s.st = &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
+					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips}
+				s.alt = gg
+			}
+		}
+	}
 	if !opts.Staged {
 		sh, err := r.shallow()
 		if err != nil {
@@ -161,12 +196,21 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		err = s.full(ctx, eng, getRefs)
 	}
 	if err != nil {
-		return s.res, err
+		return s.res, maskedError{err}
 	}
 	s.emit(sink)
 	slices.SortFunc(s.res.Skipped, func(a, b finding.Skip) int { return strings.Compare(a.Where+a.Reason, b.Where+b.Reason) })
+	if s.read == 0 && len(s.res.Skipped) > 0 {
+		return s.res, ErrNothingReadable
+	}
 	return s.res, nil
 }
+
+// maskedError masks an error's text: it may quote git, go-git or a ref.
+type maskedError struct{ err error }
+
+func (e maskedError) Error() string { return patterns.RedactRuns(e.err.Error()) }
+func (e maskedError) Unwrap() error { return e.err }
 
 func shallowList(sh map[string]bool) string {
 	ids := make([]string, 0, len(sh))
@@ -221,13 +265,35 @@ func (s *scan) item(o storedObject) (scanner.Item, bool) {
 	return scanner.Item{}, false
 }
 
+// refItems turns every ref name into an item: a branch or tag named with
+// a key leaks it to everyone who lists the refs. The location names the
+// ref masked; the name itself is only scanned.
+func refItems(ri *refInfo) []scanner.Item {
+	out := make([]scanner.Item, 0, len(ri.names))
+	for _, n := range ri.names {
+		loc := finding.Location{Source: finding.SourceGit, Kind: finding.KindRef, Path: patterns.RedactRuns(n.name)}
+		out = append(out, scanner.Item{Loc: loc, Data: []byte(n.name), Size: int64(len(n.name))})
+	}
+	return out
+}
+
 // run scans the objects produce yields, falling back to the go-git store
 // when the git binary fails before anything was read.
 func (s *scan) run(ctx context.Context, eng *scanner.Engine, produce func(ctx context.Context, st store, fn func(storedObject) error) error) error {
 	read := 0
 	src := sourceFunc(func(ctx context.Context, emit func(scanner.Item) error) error {
+		if s.refItems != nil {
+			items := s.refItems()
+			s.refItems = nil
+			for _, it := range items {
+				if err := emit(it); err != nil {
+					return err
+				}
+			}
+		}
 		fn := func(o storedObject) error {
 			read++
+			s.read++
 			it, ok := s.item(o)
 			if !ok {
 				return nil
@@ -274,6 +340,7 @@ type resolution struct {
 // full scans every object, then resolves only the blobs and commits that
 // had hits.
 func (s *scan) full(ctx context.Context, eng *scanner.Engine, getRefs func() *refInfo) error {
+	s.refItems = func() []scanner.Item { return refItems(getRefs()) }
 	// Blobs with hits are traced to their commits by one walk of the whole
 	// history; with the git binary it starts at the first blob hit and
 	// runs beside the object scan.
@@ -397,6 +464,7 @@ func (s *scan) limited(ctx context.Context, eng *scanner.Engine, getRefs func() 
 		}
 		spec = walkSpec{include: []plumbing.Hash{hb}, exclude: []plumbing.Hash{ha}}
 	} else {
+		s.refItems = func() []scanner.Item { return refItems(getRefs()) }
 		spec = walkSpec{all: true, reflog: s.opts.Reflog, include: getRefs().stash}
 		if s.opts.SinceCommit != "" {
 			h, err := s.resolve(ctx, s.opts.SinceCommit)
@@ -505,6 +573,8 @@ func (s *scan) emit(sink scanner.Sink) {
 func (s *scan) final(l finding.Location) []finding.Location {
 	r := &s.resolved
 	switch l.Kind {
+	case finding.KindRef:
+		return []finding.Location{l}
 	case finding.KindCommitMessage:
 		if r.reachable != nil && !r.limited && !r.reachable[l.Commit] {
 			l.Unreachable = true

@@ -27,10 +27,14 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 		return fmt.Errorf("index file: %w", err)
 	}
 	s.resolved = resolution{intros: map[string][]intro{}, limited: true}
-	f, err := os.Open(path)
+	err = checkFile(nil, path, false) // a FIFO would block forever
 	if errors.Is(err, os.ErrNotExist) && s.opts.IndexFile == "" {
 		return nil // nothing was ever staged
 	}
+	if err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
@@ -82,7 +86,11 @@ func (s *scan) headLookup(ctx context.Context) (func(path string) (plumbing.Hash
 	}
 	head, err := s.headTree()
 	if err != nil {
-		return nil, err
+		// HEAD's tree cannot be read (a missing object, never fetched):
+		// every staged entry counts as new, so nothing staged goes
+		// unscanned.
+		s.skip("HEAD", err.Error())
+		head = nil
 	}
 	return func(p string) (plumbing.Hash, bool) {
 		if head == nil {
@@ -98,9 +106,10 @@ func (s *scan) headLookup(ctx context.Context) (func(path string) (plumbing.Hash
 
 // headBlobs maps every path of HEAD's tree to its blob id.
 func headBlobs(ctx context.Context, g *gitBin) (map[string]plumbing.Hash, error) {
-	cmd := g.command(ctx, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
-	var errb stderrTail
-	cmd.Stderr = &errb
+	cmd, stop := g.command(ctx, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
+	defer stop()
+	errb := g.tail()
+	cmd.Stderr = errb
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("ls-tree HEAD: %s", errb.msg())

@@ -1,0 +1,279 @@
+package gitsource
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/memfs"
+)
+
+// The scanned repository is untrusted: everything under its git directory
+// was written by whoever made it. Its config can name programs
+// (core.sshCommand, a promisor or ext:: remote that git runs to fetch a
+// missing object, core.fsmonitor, diff drivers), files that never end
+// (include.path = /proc/self/fd/2, diff.orderFile = /dev/zero) and other
+// object stores (objects/info/alternates); any file can be a FIFO or a
+// symlink to one. The git binary therefore never runs in the repository:
+// it runs in a shadow git directory that this package writes, with its
+// own config and only links to the repository's refs, shallow file and
+// object directories (each a regular file or directory inside the
+// repository), so no setting of the scanned repository is read at all. The
+// same rules hold for go-git through guardFS.
+
+// shadowConfig is the whole config of a shadow git directory: format 0,
+// so no extension (partialClone) and no remote exists to fetch from.
+const shadowConfig = "[core]\n\trepositoryformatversion = 0\n\tbare = true\n"
+
+// maxSmallFile bounds the small control files read whole (HEAD,
+// commondir, a .git file).
+const maxSmallFile = 4 << 10
+
+// errNotRegular refuses a FIFO, device or socket where a file is expected.
+var errNotRegular = errors.New("not a regular file")
+
+// errOutside refuses a file that resolves outside the repository.
+var errOutside = errors.New("resolves outside the repository")
+
+// roots are the directories a repository's files may resolve into: the
+// git directory and the common directory of a linked work tree.
+func (r *Repo) roots() []string {
+	out := []string{r.GitDir}
+	if r.CommonDir != r.GitDir {
+		out = append(out, r.CommonDir)
+	}
+	for i, p := range out {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			out[i] = real
+		}
+	}
+	return out
+}
+
+// within reports whether p, symlinks resolved, lies under one of roots.
+func within(roots []string, p string) bool {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return false
+	}
+	for _, r := range roots {
+		if real == r || strings.HasPrefix(real, r+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkFile says why p (symlinks followed) may not be read: it is not a
+// regular file (dir says a directory is wanted instead) or lies outside
+// roots (nil roots: anywhere).
+func checkFile(roots []string, p string, dir bool) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if dir != fi.IsDir() || (!dir && !fi.Mode().IsRegular()) {
+		return fmt.Errorf("%s: %w", filepath.Base(p), errNotRegular)
+	}
+	if roots != nil && !within(roots, p) {
+		return fmt.Errorf("%s: %w", filepath.Base(p), errOutside)
+	}
+	return nil
+}
+
+// readRegular reads at most limit bytes of a regular file (never a FIFO or
+// device, which could block or never end).
+func readRegular(p string, limit int64) ([]byte, error) {
+	if err := checkFile(nil, p, false); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", filepath.Base(p), limit)
+	}
+	return b, nil
+}
+
+// newShadow writes the shadow git directory the binary runs in and
+// returns it with the warnings it has (alternates not followed). With
+// alternates, objects/info/alternates is carried over with its paths made
+// absolute; without, other object stores are never read.
+func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err error) {
+	dir, err = os.MkdirTemp("", "atomyx-guard-git-*")
+	if err != nil {
+		return "", nil, fmt.Errorf("shadow git directory: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	roots := r.roots()
+	head := []byte("ref: refs/heads/unreadable-HEAD\n")
+	if b, err := readRegular(filepath.Join(r.GitDir, "HEAD"), maxSmallFile); err == nil && validHead(b) {
+		head = b
+	}
+	if err := os.WriteFile(filepath.Join(dir, "HEAD"), head, 0o600); err != nil {
+		return "", nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(shadowConfig), 0o600); err != nil {
+		return "", nil, err
+	}
+	link := func(name string, isDir bool) error {
+		src := r.commonPath(name)
+		if checkFile(roots, src, isDir) != nil {
+			return nil // absent, or not ours to read: git sees none
+		}
+		return os.Symlink(src, filepath.Join(dir, name))
+	}
+	for _, n := range []string{"packed-refs", "shallow"} {
+		if err := link(n, false); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := link("refs", true); err != nil {
+		return "", nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "refs")); err != nil {
+		// git wants a refs directory to call this a repository.
+		if err := os.Mkdir(filepath.Join(dir, "refs"), 0o700); err != nil {
+			return "", nil, err
+		}
+	}
+	objs := filepath.Join(dir, "objects")
+	if err := os.MkdirAll(filepath.Join(objs, "info"), 0o700); err != nil {
+		return "", nil, err
+	}
+	des, _ := os.ReadDir(r.commonPath("objects"))
+	for _, de := range des {
+		n := de.Name()
+		if n != "pack" && !(len(n) == 2 && isHex(n)) {
+			continue
+		}
+		if err := link(filepath.Join("objects", n), true); err != nil {
+			return "", nil, err
+		}
+	}
+	alt, err := readRegular(r.commonPath("objects", "info", "alternates"), 1<<20)
+	if err == nil && len(bytes.TrimSpace(alt)) > 0 {
+		if !alternates {
+			warnings = append(warnings, "objects/info/alternates names other object stores; they are not read (objects only they hold are skipped; --alternates reads them)")
+		} else {
+			var b strings.Builder
+			for _, p := range alternatePaths(alt, r.commonPath("objects")) {
+				b.WriteString(p + "\n")
+			}
+			if err := os.WriteFile(filepath.Join(objs, "info", "alternates"), []byte(b.String()), 0o600); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	return dir, warnings, nil
+}
+
+// alternatePaths reads objects/info/alternates: one object directory a
+// line, relative ones to the objects directory; comments skipped.
+func alternatePaths(b []byte, objects string) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || l[0] == '#' || l[0] == '"' {
+			continue
+		}
+		if !filepath.IsAbs(l) {
+			l = filepath.Join(objects, l)
+		}
+		out = append(out, filepath.Clean(l))
+	}
+	return out
+}
+
+// validHead accepts "ref: refs/..." or a 40-digit id.
+func validHead(b []byte) bool {
+	l := bytes.TrimSpace(b)
+	if rest, ok := bytes.CutPrefix(l, []byte("ref: refs/")); ok {
+		return len(rest) > 0 && !bytes.ContainsAny(rest, " \t\n\x00")
+	}
+	_, ok := parseHex(l)
+	return ok
+}
+
+func isHex(s string) bool {
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// guardFS is the filesystem go-git reads the repository through: the
+// repository's config is replaced by shadowConfig, alternates are read
+// only when asked, and every file opened must be a regular file inside
+// the repository (a FIFO would block go-git forever, a symlink to /proc or
+// another repository would read what the scan was not pointed at).
+type guardFS struct {
+	billy.Filesystem
+	roots      []string
+	alternates bool
+}
+
+func (g *guardFS) Open(name string) (billy.File, error) {
+	return g.OpenFile(name, os.O_RDONLY, 0)
+}
+
+func (g *guardFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File, error) {
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_APPEND|os.O_TRUNC) != 0 {
+		return nil, fmt.Errorf("%s: the scan writes nothing to the repository: %w", name, fs.ErrPermission)
+	}
+	clean := filepath.ToSlash(filepath.Clean(name))
+	switch clean {
+	case "config":
+		m := memfs.New()
+		if err := writeMem(m, "config", shadowConfig); err != nil {
+			return nil, err
+		}
+		return m.Open("config")
+	case "objects/info/alternates":
+		if !g.alternates {
+			return nil, fs.ErrNotExist
+		}
+	}
+	p := g.Join(g.Root(), name)
+	roots := g.roots
+	if clean == "objects/info/alternates" {
+		roots = nil
+	}
+	if err := checkFile(roots, p, false); err != nil {
+		return nil, err
+	}
+	return g.Filesystem.OpenFile(name, flag, perm)
+}
+
+func writeMem(m billy.Filesystem, name, content string) error {
+	f, err := m.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, content); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,271 @@
+package gitsource
+
+import (
+	"context"
+	"errors"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atomyx/atomyx-guard/internal/finding"
+)
+
+// hostile is a repository whose config tries to make git run a program
+// (promisor remote with core.sshCommand, or an ext:: remote) when an object
+// it needs is missing, as a scanned repository may.
+type hostile struct {
+	dir, first, second string
+	marker             string
+}
+
+// newHostile commits a clean file, then a file with a key, removes the
+// second commit's tree (missing "tree") or the key's blob (missing "blob")
+// and writes the hostile config (how: "ssh" or "ext"). bare scans a bare
+// clone instead of the work tree.
+func newHostile(t *testing.T, missing, how string, bare bool) hostile {
+	t.Helper()
+	d := initRepo(t)
+	h := hostile{dir: d}
+	h.first = commit(t, d, "one", "a.txt", "clean\n")
+	h.second = commit(t, d, "two", "f.txt", "k="+testkit.NewKey(t, patterns.Production)+"\n")
+	gitDir := filepath.Join(d, ".git")
+	if bare {
+		b := filepath.Join(filepath.Dir(d), "bare.git")
+		tgit(t, filepath.Dir(d), "clone", "-q", "--bare", "--no-local", d, b)
+		tgit(t, b, "update-ref", "refs/heads/main", h.second)
+		// Unpack so that the object to remove is a loose file.
+		packs, _ := filepath.Glob(filepath.Join(b, "objects", "pack", "*.pack"))
+		for _, p := range packs {
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved := p + ".old"
+			os.Rename(p, moved)
+			os.Remove(strings.TrimSuffix(p, ".pack") + ".idx")
+			cmdIn(t, b, f, "unpack-objects", "-q")
+			f.Close()
+			os.Remove(moved)
+		}
+		h.dir, gitDir = b, b
+	}
+	var gone string
+	switch missing {
+	case "tree":
+		gone = tgit(t, d, "rev-parse", h.second+"^{tree}")
+	case "blob":
+		gone = tgit(t, d, "rev-parse", h.second+":f.txt")
+	}
+	if err := os.Remove(filepath.Join(gitDir, "objects", gone[:2], gone[2:])); err != nil {
+		t.Fatal(err)
+	}
+	h.marker = filepath.Join(t.TempDir(), "PWNED")
+	cfg := func(k, v string) { tgit(t, h.dir, "config", k, v) }
+	switch how {
+	case "ssh":
+		cfg("remote.origin.url", "ssh://example.invalid/x")
+		cfg("remote.origin.promisor", "true")
+		cfg("core.sshCommand", "touch "+h.marker+"; false")
+	case "ext":
+		cfg("core.repositoryformatversion", "1")
+		cfg("extensions.partialClone", "origin")
+		cfg("remote.origin.url", "ext::sh -c touch% "+h.marker)
+		cfg("protocol.ext.allow", "always")
+		cfg("protocol.allow", "always")
+	}
+	return h
+}
+
+// cmdIn runs git in dir with stdin from f.
+func cmdIn(t *testing.T, dir string, f *os.File, args ...string) {
+	t.Helper()
+	c := tgitCmd(dir, args...)
+	c.Stdin = f
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// TestHostileRepoRunsNothing: no mode makes git run a program or fetch
+// because of the scanned repository's config; the missing object is a
+// skip.
+func TestHostileRepoRunsNothing(t *testing.T) {
+	for _, missing := range []string{"tree", "blob"} {
+		for _, how := range []string{"ssh", "ext"} {
+			for _, bare := range []bool{false, true} {
+				h := newHostile(t, missing, how, bare)
+				modes := map[string]Options{
+					"full":         {},
+					"reflog":       {Reflog: true},
+					"range":        {Range: h.first + ".." + h.second},
+					"since-commit": {SinceCommit: h.first},
+				}
+				if !bare {
+					write(t, h.dir, "new.txt", "staged\n")
+					tgit(t, h.dir, "add", "new.txt")
+					modes["staged"] = Options{Staged: true}
+				}
+				for mode, opts := range modes {
+					name := missing + "/" + how + "/" + mode
+					if bare {
+						name += "/bare"
+					}
+					t.Run(name, func(t *testing.T) {
+						r, err := Open(context.Background(), h.dir)
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer r.Close()
+						res, err := r.Scan(context.Background(), newEngine(), opts, setSink{finding.NewSet()})
+						if _, serr := os.Stat(h.marker); serr == nil {
+							os.Remove(h.marker)
+							t.Fatalf("the repository's config ran a program (scan err %v)", err)
+						}
+						if err != nil {
+							t.Fatalf("scan: %v", err)
+						}
+						// A full scan reads the objects there are: a blob
+						// missing from the store is no more there than
+						// one never added (git fsck checks connectivity).
+						blobUnneeded := missing == "blob" && (mode == "full" || mode == "reflog" || mode == "staged")
+						if !blobUnneeded && (!res.Partial || len(res.Skipped) == 0) {
+							t.Errorf("missing %s not reported as a skip: partial=%v skipped=%+v", missing, res.Partial, res.Skipped)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestHostileConfigDoesNotHang: repository settings that make git read
+// forever are not read at all.
+func TestHostileConfigDoesNotHang(t *testing.T) {
+	d := initRepo(t)
+	key := testkit.NewKey(t, patterns.Production)
+	commit(t, d, "one", "a.txt", "k="+key+"\n")
+	commit(t, d, "two", "b.txt", "x\n")
+	tgit(t, d, "config", "diff.orderFile", "/dev/zero")
+	tgit(t, d, "config", "core.attributesFile", "/dev/zero")
+	tgit(t, d, "config", "--add", "include.path", "/proc/self/fd/2")
+	for _, opts := range []Options{{}, {Range: "HEAD~1..HEAD"}, {Staged: true}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		r, err := Open(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := finding.NewSet()
+		res, err := r.Scan(ctx, newEngine(), opts, setSink{set})
+		r.Close()
+		cancel()
+		if err != nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatalf("%+v: %v", opts, err)
+		}
+		if opts.Range == "" && !opts.Staged && len(set.Findings()) != 1 {
+			t.Errorf("full scan found %d keys, want 1 (%+v)", len(set.Findings()), res)
+		}
+	}
+}
+
+// TestFIFOInRepository: a FIFO where git or go-git would read a file (a
+// pack index, a ref, the shallow file) is refused, and the git child that
+// would block on it is bounded in time.
+func TestFIFOInRepository(t *testing.T) {
+	d := initRepo(t)
+	key := testkit.NewKey(t, patterns.Production)
+	commit(t, d, "one", "a.txt", "k="+key+"\n")
+	tgit(t, d, "repack", "-adq")
+	gd := filepath.Join(d, ".git")
+	// A second "pack" whose index is a FIFO.
+	fake := filepath.Join(gd, "objects", "pack", "pack-"+strings.Repeat("ab", 20))
+	if err := os.WriteFile(fake+".pack", []byte("PACK\x00\x00\x00\x02\x00\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fake + ".idx", filepath.Join(gd, "refs", "heads", "fifo"), filepath.Join(gd, "logs", "refs", "heads", "fifo")} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+	}
+	for _, opts := range []Options{{}, {Reflog: true}, {NoGitBinary: true}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		r, err := Open(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.gitTimeout = 3 * time.Second
+		set := finding.NewSet()
+		res, err := r.Scan(ctx, newEngine(), opts, setSink{set})
+		r.Close()
+		cancel()
+		if err != nil {
+			t.Fatalf("%+v: %v", opts, err)
+		}
+		if len(set.Findings()) != 1 || !res.Partial {
+			t.Errorf("%+v: %d findings, partial %v, skipped %+v", opts, len(set.Findings()), res.Partial, res.Skipped)
+		}
+	}
+}
+
+// openFDs counts this process's open descriptors (Linux).
+func openFDs(t *testing.T) int {
+	t.Helper()
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(des)
+}
+
+// TestCloseReleasesDescriptors: N scans, each closed, leave no pack or
+// index open.
+func TestCloseReleasesDescriptors(t *testing.T) {
+	d := initRepo(t)
+	commit(t, d, "one", "a.txt", "k="+testkit.NewKey(t, patterns.Production)+"\n")
+	tgit(t, d, "repack", "-adq")
+	commit(t, d, "two", "b.txt", "x\n")
+	tgit(t, d, "repack", "-dq")
+	for _, noBin := range []bool{false, true} {
+		before := openFDs(t)
+		for range 20 {
+			s := scanRepo(t, d, Options{NoGitBinary: noBin, Reflog: true})
+			if len(s.findings) != 1 {
+				t.Fatalf("%d findings", len(s.findings))
+			}
+		}
+		if after := openFDs(t); after != before {
+			t.Errorf("no-git-binary=%v: %d descriptors open before 20 scans, %d after", noBin, before, after)
+		}
+	}
+}
+
+// FuzzShadowInputs: the repository's alternates file and HEAD are read
+// into the shadow directory; whatever they hold, every alternate is an
+// absolute, clean path and only a ref or an id passes as HEAD.
+func FuzzShadowInputs(f *testing.F) {
+	f.Add([]byte("../../other/objects\n/abs/objects\n# comment\n"))
+	f.Add([]byte("ref: refs/heads/main\n"))
+	f.Add([]byte("0123456789abcdef0123456789abcdef01234567"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, p := range alternatePaths(b, "/repo/.git/objects") {
+			if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsRune(p, '\n') {
+				t.Fatalf("alternate %q", p)
+			}
+		}
+		if validHead(b) {
+			l := strings.TrimSpace(string(b))
+			if !strings.HasPrefix(l, "ref: refs/") {
+				if _, ok := parseHex(l); !ok {
+					t.Fatalf("HEAD %q accepted", l)
+				}
+			}
+		}
+	})
+}
