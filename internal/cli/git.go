@@ -7,6 +7,7 @@ import (
 
 	"github.com/atomyx/atomyx-guard/internal/hook"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/report/commitfile"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
 )
 
@@ -77,6 +78,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if root == "" {
 		root = repo.GitDir
 	}
+	o.messageFile = commitfile.Resolver(ctx, root)
 	cfg, err := o.configFor(root)
 	if err != nil {
 		return err

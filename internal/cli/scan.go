@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -15,14 +16,12 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
 	"github.com/atomyx/atomyx-guard/internal/vault"
+	"github.com/atomyx/atomyx-guard/internal/version"
 	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
 )
-
-// version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
-var version = "dev"
 
 // scanOptions are the flags every scan command shares: output, exit code,
 // concurrency, verification and response.
@@ -47,6 +46,10 @@ type scanOptions struct {
 	respond func(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error)
 
 	sys *IO
+
+	// messageFile places SARIF results for commit and tag messages on a
+	// file (report.ToolInfo.MessageFile); git scans set it.
+	messageFile func(finding.Location) string
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
@@ -254,7 +257,8 @@ func (o *scanOptions) write(rep *report.Report) error {
 	case "json":
 		err = report.WriteJSON(w, rep)
 	case "sarif":
-		err = report.WriteSARIF(w, rep, report.ToolInfo{Name: "atomyx-guard", Version: version, InformationURI: "https://github.com/atomyx/atomyx-guard"})
+		err = report.WriteSARIF(w, rep, report.ToolInfo{Name: "atomyx-guard", Version: version.String(),
+			MessageFile: o.messageFile, RepositoryURL: o.repositoryURL()})
 	default:
 		err = report.WriteText(w, rep, report.TextOptions{
 			Color:   o.ReportPath == "" && report.ColorEnabled(w, o.sys.env) && o.sys.terminal(w),
@@ -268,6 +272,23 @@ func (o *scanOptions) write(rep *report.Report) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// repositoryURL is the GitHub repository scanned, for links in reports:
+// --repo (or GITHUB_REPOSITORY) on GITHUB_SERVER_URL; "" when unknown.
+func (o *scanOptions) repositoryURL() string {
+	repo := o.Response.Repo
+	if repo == "" {
+		repo = o.sys.env("GITHUB_REPOSITORY")
+	}
+	if repo == "" || strings.Count(repo, "/") != 1 {
+		return ""
+	}
+	server := strings.TrimSuffix(o.sys.env("GITHUB_SERVER_URL"), "/")
+	if server == "" {
+		server = "https://github.com"
+	}
+	return server + "/" + repo
 }
 
 func (o *scanOptions) output() (io.Writer, func() error, error) {
