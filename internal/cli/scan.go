@@ -53,7 +53,7 @@ type scanOptions struct {
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.Format, "format", "f", "text", "output format: text, json or sarif")
+	fs.StringVarP(&o.Format, "format", "f", "text", "output format: text, json, sarif or html")
 	fs.StringVar(&o.ReportPath, "report", "", "write the report to `FILE` instead of stdout")
 	fs.IntVar(&o.ExitCode, "exit-code", ExitLeaks, "exit code when leaks are found")
 	fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "concurrent scanners")
@@ -74,9 +74,9 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 
 func (o *scanOptions) validate() error {
 	switch o.Format {
-	case "text", "json", "sarif":
+	case "text", "json", "sarif", "html":
 	default:
-		return withCode(ExitError, fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format))
+		return withCode(ExitError, fmt.Errorf("unknown --format %q (want text, json, sarif or html)", o.Format))
 	}
 	if o.Respond {
 		o.Verify = true
@@ -256,6 +256,9 @@ func (o *scanOptions) write(rep *report.Report) error {
 	switch o.Format {
 	case "json":
 		err = report.WriteJSON(w, rep)
+	case "html":
+		err = report.WriteHTML(w, rep, report.HTMLOptions{RepositoryURL: o.repositoryURL(), ServerURL: o.sys.env("GITHUB_SERVER_URL"),
+			Generated: time.Now().UTC().Format(time.RFC3339), Version: version.String()})
 	case "sarif":
 		err = report.WriteSARIF(w, rep, report.ToolInfo{Name: "atomyx-guard", Version: version.String(),
 			MessageFile: o.messageFile, RepositoryURL: o.repositoryURL()})
