@@ -22,7 +22,8 @@
 # Environment:
 #   ATOMYX_GUARD_REF           the action's ref (github.action_ref)
 #   ATOMYX_GUARD_SRC           the action's source (github.action_path)
-#   ATOMYX_GUARD_BIN_DIR       where the binary goes (default $RUNNER_TEMP/atomyx-guard-bin)
+#   ATOMYX_GUARD_BIN_ROOT      under which binaries go (default $RUNNER_TOOL_CACHE/atomyx-guard);
+#                              ATOMYX_GUARD_BIN_DIR names the exact directory (build mode)
 #   ATOMYX_GUARD_RELEASES_URL  base of release downloads (default GitHub's; tests point it at a local server)
 #   RUNNER_OS, RUNNER_ARCH     Linux|macOS|Windows, X64|ARM64 (default: uname)
 #   GITHUB_OUTPUT              receives found, path, bin-dir, cache-key, source
@@ -31,7 +32,10 @@ set -euo pipefail
 mode=${1:-download}
 ref=${ATOMYX_GUARD_REF:-}
 src=${ATOMYX_GUARD_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-bin_dir=${ATOMYX_GUARD_BIN_DIR:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/atomyx-guard-bin}
+# Where binaries live: one directory per release or per build key under a
+# root that stays put from run to run (the runner's tool cache), because
+# actions/cache only restores a path that is the same as the one saved.
+bin_root=${ATOMYX_GUARD_BIN_ROOT:-${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}/atomyx-guard}
 base=${ATOMYX_GUARD_RELEASES_URL:-https://github.com/atomyx/atomyx-guard/releases/download}
 name=atomyx-guard
 
@@ -62,7 +66,6 @@ ARM64 | aarch64 | arm64) arch=arm64 ;;
 esac
 exe=$name
 if [ "$os" = windows ]; then exe=$name.exe; fi
-bin="$bin_dir/$exe"
 
 sha256() {
 	if command -v sha256sum >/dev/null 2>&1; then
@@ -86,10 +89,12 @@ source_hash() {
 
 not_found() {
 	say "$1: building from the action's source instead (cached per ref)"
+	key="atomyx-guard-bin-$os-$arch-$(printf '%s' "${ref:-none}" | tr -c 'A-Za-z0-9._-' '_')-$(source_hash)"
+	bin_dir=${ATOMYX_GUARD_BIN_DIR:-$bin_root/$key}
 	output found false
 	output bin-dir "$bin_dir"
-	output cache-key "atomyx-guard-bin-$os-$arch-$(printf '%s' "${ref:-none}" | tr -c 'A-Za-z0-9._-' '_')-$(source_hash)"
-	output path "$bin"
+	output cache-key "$key"
+	output path "$bin_dir/$exe"
 	exit 0
 }
 
@@ -98,6 +103,8 @@ download() {
 		not_found "ref '${ref:-unknown}' is not a release tag"
 	fi
 	version=${ref#v}
+	bin_dir=${ATOMYX_GUARD_BIN_DIR:-$bin_root/$ref-$os-$arch}
+	bin="$bin_dir/$exe"
 	ext=tar.gz
 	if [ "$os" = windows ]; then ext=zip; fi
 	archive="${name}_${version}_${os}_${arch}.$ext"
@@ -137,7 +144,8 @@ download() {
 	if [ ! -f "$tmp/x/$exe" ]; then
 		fail "$archive holds no $exe"
 	fi
-	mv -f "$tmp/x/$exe" "$bin"
+	mv -f "$tmp/x/$exe" "$bin.tmp$$"
+	mv -f "$bin.tmp$$" "$bin"
 	chmod +x "$bin"
 	say "verified $archive (sha256 $got)"
 	output found true
@@ -158,6 +166,8 @@ build_version() {
 
 build() {
 	command -v go >/dev/null 2>&1 || fail "no release for '${ref:-unknown}' and no Go to build one"
+	bin_dir=${ATOMYX_GUARD_BIN_DIR:?build needs ATOMYX_GUARD_BIN_DIR (the bin-dir output of download)}
+	bin="$bin_dir/$exe"
 	mkdir -p "$bin_dir"
 	# The consumer's job may set GOFLAGS=-mod=vendor, GOWORK, a private
 	# GOPROXY or GOENV; none of it applies to the action's own module.

@@ -101,7 +101,7 @@ func runScript(t *testing.T, mode, ref, baseURL string, extraEnv ...string) run 
 	binDir := filepath.Join(tmp, "bin")
 	cmd := exec.Command("bash", script(t), mode)
 	cmd.Env = append(os.Environ(),
-		"ATOMYX_GUARD_REF="+ref, "ATOMYX_GUARD_RELEASES_URL="+baseURL, "ATOMYX_GUARD_BIN_DIR="+binDir,
+		"ATOMYX_GUARD_REF="+ref, "ATOMYX_GUARD_RELEASES_URL="+baseURL, "ATOMYX_GUARD_BIN_ROOT="+binDir,
 		"RUNNER_OS=Linux", "RUNNER_ARCH=X64", "GITHUB_OUTPUT="+out, "GITHUB_ACTIONS=true")
 	cmd.Env = append(cmd.Env, extraEnv...)
 	var stdout, stderr bytes.Buffer
@@ -129,6 +129,9 @@ func TestVerifiedReleaseRuns(t *testing.T) {
 	r := runScript(t, "download", "v1.2.3", srv.URL)
 	if r.code != 0 || r.outputs["found"] != "true" || r.outputs["source"] != "release" {
 		t.Fatalf("exit %d, outputs %v\n%s", r.code, r.outputs, r.stderr)
+	}
+	if want := filepath.Join(r.binDir, "v1.2.3-linux-amd64", "atomyx-guard"); r.outputs["path"] != want {
+		t.Errorf("path %q, want %q", r.outputs["path"], want)
 	}
 	out, err := exec.Command(r.outputs["path"], "version").CombinedOutput()
 	if err != nil || string(out) != "released atomyx-guard version\n" {
@@ -162,8 +165,8 @@ func TestWrongChecksumRefuses(t *testing.T) {
 			if r.outputs["found"] != "" || r.outputs["path"] != "" {
 				t.Errorf("outputs %v: a refused binary must not be offered, nor a fallback", r.outputs)
 			}
-			if _, err := os.Stat(filepath.Join(r.binDir, "atomyx-guard")); err == nil {
-				t.Error("the unverified binary was installed")
+			if found, _ := filepath.Glob(filepath.Join(r.binDir, "*", "atomyx-guard*")); len(found) > 0 {
+				t.Errorf("the unverified binary was installed: %v", found)
 			}
 			if !strings.Contains(r.stdout, "::error title=atomyx-guard install::") || !strings.Contains(r.stderr, "refusing") && !strings.Contains(r.stderr, "no valid SHA-256") {
 				t.Errorf("no loud refusal:\nstdout %s\nstderr %s", r.stdout, r.stderr)
@@ -188,6 +191,11 @@ func TestNoReleaseFallsBackToBuilding(t *testing.T) {
 	if k := missing.outputs["cache-key"]; !strings.HasPrefix(k, "atomyx-guard-bin-linux-amd64-v9.9.9-") || len(k) < len("atomyx-guard-bin-linux-amd64-v9.9.9-")+16 {
 		t.Errorf("cache key %q", k)
 	}
+	// actions/cache restores only the very path it saved: the directory
+	// is the same from run to run (the key under the root).
+	if k := missing.outputs["cache-key"]; missing.outputs["bin-dir"] != filepath.Join(missing.binDir, k) || missing.outputs["path"] != filepath.Join(missing.binDir, k, "atomyx-guard") {
+		t.Errorf("bin-dir %q, path %q for key %q", missing.outputs["bin-dir"], missing.outputs["path"], k)
+	}
 
 	before := len(rel.asked)
 	branch := runScript(t, "download", "feature/x y", srv.URL)
@@ -210,7 +218,7 @@ func TestNoReleaseFallsBackToBuilding(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("the stand-in runner is linux/amd64")
 	}
-	built := runScript(t, "build", "feature/x", srv.URL, hostile...)
+	built := runScript(t, "build", "feature/x", srv.URL, append(hostile, "ATOMYX_GUARD_BIN_DIR="+filepath.Join(t.TempDir(), "b"))...)
 	if built.code != 0 || built.outputs["source"] != "build" {
 		t.Fatalf("build: exit %d, outputs %v\n%s", built.code, built.outputs, built.stderr)
 	}
