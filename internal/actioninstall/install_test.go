@@ -148,7 +148,7 @@ func TestWrongChecksumRefuses(t *testing.T) {
 			h := sha256.Sum256(append(a, 0))
 			return hex.EncodeToString(h[:])
 		},
-		"not listed": func([]byte) string { return "" },
+		"not listed":   func([]byte) string { return "" },
 		"not a digest": func([]byte) string { return "$(touch /tmp/pwned)" },
 	} {
 		t.Run(name, func(t *testing.T) {
