@@ -11,6 +11,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/hook"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/report/commitfile"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
 )
 
@@ -84,6 +85,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if root == "" {
 		root = repo.GitDir
 	}
+	o.messageFile = commitfile.Resolver(ctx, root)
 	cfg, trustNotes, err := o.config(ctx, repo, root)
 	if err != nil {
 		return err

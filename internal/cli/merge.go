@@ -31,7 +31,7 @@ that of a scan with the merged findings.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVarP(&o.Format, "format", "f", "json", "output format: text, json or sarif")
+	fs.StringVarP(&o.Format, "format", "f", "json", "output format: text, json, sarif or html")
 	fs.StringVar(&o.ReportPath, "report", "", "write the merged report to `FILE` instead of stdout")
 	fs.IntVar(&o.ExitCode, "exit-code", ExitLeaks, "exit code when the merged report has findings")
 	fs.StringVar((*string)(&o.FailOn), "fail-on", "any", "which findings fail: any, active or never")

@@ -200,6 +200,7 @@ far, marked partial.`,
 		newURLCmd,
 		newOrgCmd,
 		newRotateCmd,
+		newVersionCmd,
 	} {
 		root.AddCommand(add(sys))
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -15,15 +16,13 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
 	"github.com/atomyx/atomyx-guard/internal/vault"
+	"github.com/atomyx/atomyx-guard/internal/version"
 	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/archive"
 	"github.com/atomyx/atomyx-guard/scanner/bundle"
 	"github.com/atomyx/atomyx-guard/scanner/document"
 )
-
-// version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
-var version = "dev"
 
 // scanOptions are the flags every scan command shares: output, exit code,
 // concurrency, verification and response.
@@ -48,10 +47,14 @@ type scanOptions struct {
 	respond func(ctx context.Context, sys *IO, cfg *config.Config, fs []finding.Finding, f responseFlags) (responder.Summary, error)
 
 	sys *IO
+
+	// messageFile places SARIF results for commit and tag messages on a
+	// file (report.ToolInfo.MessageFile); git scans set it.
+	messageFile func(finding.Location) string
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.Format, "format", "f", "text", "output format: text, json or sarif")
+	fs.StringVarP(&o.Format, "format", "f", "text", "output format: text, json, sarif or html")
 	fs.StringVar(&o.ReportPath, "report", "", "write the report to `FILE` instead of stdout")
 	fs.IntVar(&o.ExitCode, "exit-code", ExitLeaks, "exit code when leaks are found")
 	fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "concurrent scanners")
@@ -72,9 +75,9 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 
 func (o *scanOptions) validate() error {
 	switch o.Format {
-	case "text", "json", "sarif":
+	case "text", "json", "sarif", "html":
 	default:
-		return fmt.Errorf("unknown --format %q (want text, json or sarif)", o.Format)
+		return fmt.Errorf("unknown --format %q (want text, json, sarif or html)", o.Format)
 	}
 	if o.Respond {
 		o.Verify = true
@@ -304,8 +307,12 @@ func (o *scanOptions) write(rep *report.Report) error {
 	switch o.Format {
 	case "json":
 		err = report.WriteJSON(w, rep)
+	case "html":
+		err = report.WriteHTML(w, rep, report.HTMLOptions{RepositoryURL: o.repositoryURL(), ServerURL: o.sys.env("GITHUB_SERVER_URL"),
+			Generated: time.Now().UTC().Format(time.RFC3339), Version: version.String()})
 	case "sarif":
-		err = report.WriteSARIF(w, rep, report.ToolInfo{Name: "atomyx-guard", Version: version, InformationURI: "https://github.com/atomyx/atomyx-guard"})
+		err = report.WriteSARIF(w, rep, report.ToolInfo{Name: "atomyx-guard", Version: version.String(),
+			MessageFile: o.messageFile, RepositoryURL: o.repositoryURL()})
 	default:
 		err = report.WriteText(w, rep, report.TextOptions{
 			Color:   o.ReportPath == "" && report.ColorEnabled(w, o.sys.env) && o.sys.terminal(w),
@@ -319,6 +326,23 @@ func (o *scanOptions) write(rep *report.Report) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// repositoryURL is the GitHub repository scanned, for links in reports:
+// --repo (or GITHUB_REPOSITORY) on GITHUB_SERVER_URL; "" when unknown.
+func (o *scanOptions) repositoryURL() string {
+	repo := o.Response.Repo
+	if repo == "" {
+		repo = o.sys.env("GITHUB_REPOSITORY")
+	}
+	if repo == "" || strings.Count(repo, "/") != 1 {
+		return ""
+	}
+	server := strings.TrimSuffix(o.sys.env("GITHUB_SERVER_URL"), "/")
+	if server == "" {
+		server = "https://github.com"
+	}
+	return server + "/" + repo
 }
 
 func (o *scanOptions) output() (io.Writer, func() error, error) {

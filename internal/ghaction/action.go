@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
+	"github.com/atomyx/atomyx-guard/internal/report/commitfile"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -201,10 +203,17 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) error {
 	for i, w := range rep.Warnings {
 		rep.Warnings[i] = patterns.RedactRuns(w)
 	}
+	advice := ""
 	if scope.Partial {
+		// The advice once per medium: one annotation, one warning in the
+		// report (so SARIF's invocation carries it, marked unsuccessful),
+		// one caution in the summary. The scanner's own shallow-clone
+		// warning says the same in git's terms and goes.
+		advice = ShallowAdviceFor(c.EventName, ev)
 		rep.Stats.Partial = true
-		rep.Warnings = append(rep.Warnings, ShallowAdvice)
-		an.emit(Annotation{Level: "error", Title: "atomyx-guard: shallow checkout", Message: ShallowAdvice})
+		rep.Warnings = slices.DeleteFunc(rep.Warnings, func(w string) bool { return strings.HasPrefix(w, "shallow clone") })
+		rep.Warnings = append(rep.Warnings, advice)
+		an.emit(Annotation{Level: "error", Title: "atomyx-guard: shallow checkout", Message: advice})
 	}
 	for _, n := range scope.Notes {
 		an.emit(Annotation{Level: "warning", Title: "atomyx-guard", Message: n})
@@ -212,10 +221,10 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) error {
 
 	keys, active := count(rep)
 	annotate(an, rep, relPrefix(c.Workspace, c.Path))
-	if err := writeSARIF(c.SARIFFile, rep); err != nil {
+	if err := writeSARIF(ctx, c.SARIFFile, c.Path, rep); err != nil {
 		return fail(err)
 	}
-	if err := writeSummary(c.SummaryFile, scope, rep); err != nil {
+	if err := writeSummary(c.SummaryFile, scope, rep, advice); err != nil {
 		return fail(fmt.Errorf("write the job summary: %w", err))
 	}
 	if err := writeOutputs(c.OutputFile, map[string]string{
@@ -326,9 +335,9 @@ func relPrefix(workspace, dir string) string {
 	return rel
 }
 
-func writeSARIF(path string, rep *report.Report) error {
+func writeSARIF(ctx context.Context, path, repoDir string, rep *report.Report) error {
 	var buf bytes.Buffer
-	if err := report.WriteSARIF(&buf, rep, report.ToolInfo{Category: "atomyx-guard"}); err != nil {
+	if err := report.WriteSARIF(&buf, rep, report.ToolInfo{Category: "atomyx-guard", MessageFile: commitfile.Resolver(ctx, repoDir)}); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -340,17 +349,22 @@ func writeSARIF(path string, rep *report.Report) error {
 	return nil
 }
 
-func writeSummary(path string, scope Scope, rep *report.Report) error {
+// writeSummary appends the job summary; advice, when set, is the
+// shallow-checkout caution, shown once below the scope rather than also
+// among the warnings.
+func writeSummary(path string, scope Scope, rep *report.Report, advice string) error {
 	if path == "" {
 		return nil
 	}
 	var buf bytes.Buffer
-	if err := report.Markdown(&buf, rep); err != nil {
+	shown := *rep
+	shown.Warnings = slices.DeleteFunc(slices.Clone(rep.Warnings), func(w string) bool { return w == advice })
+	if err := report.Markdown(&buf, &shown); err != nil {
 		return err
 	}
 	fmt.Fprintf(&buf, "\nScope: %s.\n", mdLine(scope.Describe))
-	if scope.Partial {
-		fmt.Fprintf(&buf, "\n> [!CAUTION]\n> %s\n", mdLine(ShallowAdvice))
+	if advice != "" {
+		fmt.Fprintf(&buf, "\n> [!CAUTION]\n> %s\n", mdLine(advice))
 	}
 	return appendFile(path, buf.Bytes())
 }

@@ -407,7 +407,77 @@ func TestShallowCheckout(t *testing.T) {
 	if !strings.Contains(r.sarif, "src/client.go") {
 		t.Errorf("SARIF lacks the finding")
 	}
+	// The advice once per medium, naming the pull request and the one
+	// fix a pull_request run needs.
+	evData, _ := json.Marshal(prEvent(f.base, f.leak, false))
+	ev, err := ParseEvent(evData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advice := ShallowAdviceFor("pull_request", ev)
+	if !strings.Contains(advice, "pull request #7") || !strings.Contains(advice, "fetch-depth: 0") || strings.Contains(advice, "ref:") {
+		t.Errorf("advice for pull_request: %s", advice)
+	}
+	for name, text := range map[string]string{"log": r.stdout, "summary": r.summary} {
+		if n := strings.Count(text, "fetch-depth: 0"); n != 1 {
+			t.Errorf("the %s gives the fetch-depth advice %d times, want once:\n%s", name, n, text)
+		}
+	}
+	if !strings.Contains(r.stdout, "atomyx-guard: pull request #7: ") {
+		t.Errorf("scope line does not name the pull request:\n%s", r.stdout)
+	}
+	// The SARIF says the scan is partial, and why.
+	var log struct {
+		Runs []struct {
+			Invocations []struct {
+				ExecutionSuccessful bool `json:"executionSuccessful"`
+				Notifications       []struct {
+					Message struct{ Text string } `json:"message"`
+				} `json:"toolExecutionNotifications"`
+			} `json:"invocations"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(r.sarif), &log); err != nil {
+		t.Fatal(err)
+	}
+	inv := log.Runs[0].Invocations
+	if len(inv) != 1 || inv[0].ExecutionSuccessful {
+		t.Fatalf("SARIF invocations %+v, want one, unsuccessful", inv)
+	}
+	found := 0
+	for _, n := range inv[0].Notifications {
+		found += strings.Count(n.Message.Text, "fetch-depth: 0")
+	}
+	if found != 1 {
+		t.Errorf("SARIF notifications give the advice %d times: %+v", found, inv[0].Notifications)
+	}
 	r.noKeys(t, f.oldKey, f.newKey)
+}
+
+// A shallow checkout that lacks the pull request's head still names the
+// pull request in its scope line; pull_request_target is told to check out
+// the head as well.
+func TestShallowCheckoutScopeAndAdvice(t *testing.T) {
+	f := newFixture(t)
+	ws := t.TempDir()
+	clone := filepath.Join(ws, "repo")
+	testkit.Git(t, ws, "clone", "-q", "--depth", "1", "--branch", "clean-feature", "file://"+f.dir, clone)
+	for _, ev := range []string{"pull_request", "pull_request_target"} {
+		t.Run(ev, func(t *testing.T) {
+			r := runAction(t, clone, ws, ev, prEvent(f.base, f.leak, false), nil)
+			if r.code != ExitError {
+				t.Fatalf("exit %d; stdout:\n%s", r.code, r.stdout)
+			}
+			if !strings.Contains(r.stdout, "atomyx-guard: pull request #7: everything the shallow checkout holds") {
+				t.Errorf("scope line does not name the pull request:\n%s", r.stdout)
+			}
+			wantRef := ev == "pull_request_target"
+			if got := strings.Contains(r.summary, "ref: ${{ github.event.pull_request.head.sha }}"); got != wantRef {
+				t.Errorf("%s: advice names the head ref: %v, want %v\n%s", ev, got, wantRef, r.summary)
+			}
+			r.noKeys(t, f.oldKey, f.newKey)
+		})
+	}
 }
 
 // GitHub shows 10 error annotations per step: never more, and the last

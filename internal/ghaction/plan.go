@@ -55,11 +55,42 @@ func Plan(dir, eventName string, ev *Event) (Scope, error) {
 	// Shallow: never half-scan in silence. Scan what is there, marked
 	// partial; a range whose commits are missing becomes everything.
 	if err != nil {
-		sc = Scope{All: true, Describe: fmt.Sprintf("%s: everything the shallow checkout holds", eventName),
+		sc = Scope{All: true, Describe: fmt.Sprintf("%s: everything the shallow checkout holds", subject(eventName, ev)),
 			Notes: []string{err.Error()}, Untrusted: sc.Untrusted}
 	}
 	sc.Partial = true
 	return sc, nil
+}
+
+// subject names what the event is about in a scope line: the pull
+// request by number, the pushed ref, or the event.
+func subject(eventName string, ev *Event) string {
+	switch {
+	case ev == nil:
+	case (eventName == "pull_request" || eventName == "pull_request_target") && ev.PullRequest != nil:
+		return fmt.Sprintf("pull request #%d", ev.PullRequest.Number)
+	case eventName == "push" && ev.Ref != "":
+		return "push to " + ev.Ref
+	case eventName == "merge_group":
+		return "merge queue"
+	}
+	return eventName
+}
+
+// ShallowAdviceFor is ShallowAdvice for one event: exactly what fixes the
+// checkout of that workflow. A pull_request_target job checks out the base
+// branch unless told otherwise, so it needs the head commit too; every
+// other event needs only the full history.
+func ShallowAdviceFor(eventName string, ev *Event) string {
+	fix := "add 'fetch-depth: 0' to its actions/checkout step"
+	switch eventName {
+	case "pull_request":
+		fix = "add 'fetch-depth: 0' to its actions/checkout step; that is all a pull_request run needs"
+	case "pull_request_target":
+		fix = "give its actions/checkout step 'ref: ${{ github.event.pull_request.head.sha }}' and 'fetch-depth: 0'"
+	}
+	return fmt.Sprintf("The checkout is shallow: history is missing, so only what the checkout holds was scanned (%s). To scan all of it, %s.",
+		subject(eventName, ev), fix)
 }
 
 type planner struct {

@@ -14,14 +14,28 @@ import (
 	"strings"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/version"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 // ToolInfo names the tool in a SARIF run.
 type ToolInfo struct {
-	Name           string // "atomyx-guard" when empty
+	Name string // "atomyx-guard" when empty
+	// Version is the build's version (version.String() when empty): code
+	// scanning compares analyses by it, and the multitool wants a real one.
 	Version        string
-	InformationURI string
+	InformationURI string // InformationURI when empty
+	// MessageFile names, for a finding that no file holds (a commit or tag
+	// message), a repository-relative file to place its result on: code
+	// scanning shows only results on files. The git commands give one that
+	// the finding's commit changed (package report/commitfile); without it,
+	// or when it returns "", the result sits on the repository's root
+	// directory (MessageFallbackURI). Either way the commit or tag is named
+	// by a logical location and the message.
+	MessageFile func(finding.Location) string
+	// RepositoryURL ("https://github.com/OWNER/NAME"), when known, adds a
+	// link to the commit of a message finding as a related location.
+	RepositoryURL string
 	// Category, when set, becomes the run's automationDetails.id, so that
 	// several analyses of one commit (history, a site) coexist in GitHub.
 	Category string
@@ -36,6 +50,14 @@ const (
 	// FingerprintKey and LocationKey name the result's partialFingerprints.
 	FingerprintKey = "atomyxKeyFingerprint/v1"
 	LocationKey    = "atomyxLocationHash/v1"
+	// InformationURI is the project's home, the default driver URI.
+	InformationURI = "https://github.com/atomyx/atomyx-guard"
+	// HelpURI is every rule's helpUri: the README's section on what to do
+	// about a leaked key.
+	HelpURI = InformationURI + "#responding"
+	// MessageFallbackURI is where a message finding goes when no file
+	// its commit changed is known: the repository's root.
+	MessageFallbackURI = "."
 )
 
 // SARIF 2.1.0, the subset GitHub code scanning reads.
@@ -46,13 +68,24 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool    sarifTool     `json:"tool"`
-		Results []sarifResult `json:"results"`
+		Tool sarifTool `json:"tool"`
+		// Invocations say whether the scan was whole: a partial scan (a
+		// shallow clone, a stopped run) is executionSuccessful false.
+		Invocations []sarifInvocation `json:"invocations"`
+		Results     []sarifResult     `json:"results"`
 		// AutomationDetails lets several analyses of one commit coexist.
 		AutomationDetails *sarifAutomation `json:"automationDetails,omitempty"`
 	}
 	sarifAutomation struct {
 		ID string `json:"id"`
+	}
+	sarifInvocation struct {
+		ExecutionSuccessful        bool                `json:"executionSuccessful"`
+		ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+	}
+	sarifNotification struct {
+		Level   string    `json:"level"`
+		Message sarifText `json:"message"`
 	}
 	sarifTool struct {
 		Driver sarifDriver `json:"driver"`
@@ -69,6 +102,7 @@ type (
 		Name                 string         `json:"name"`
 		ShortDescription     sarifText      `json:"shortDescription"`
 		FullDescription      sarifText      `json:"fullDescription"`
+		HelpURI              string         `json:"helpUri"`
 		Help                 sarifHelp      `json:"help"`
 		DefaultConfiguration sarifConfig    `json:"defaultConfiguration"`
 		Properties           sarifRuleProps `json:"properties"`
@@ -94,11 +128,21 @@ type (
 		Level               string            `json:"level"`
 		Message             sarifText         `json:"message"`
 		Locations           []sarifLocation   `json:"locations"`
+		RelatedLocations    []sarifLocation   `json:"relatedLocations,omitempty"`
 		PartialFingerprints map[string]string `json:"partialFingerprints"`
 		Properties          *sarifResultProps `json:"properties,omitempty"`
 	}
 	sarifLocation struct {
-		PhysicalLocation sarifPhysical `json:"physicalLocation"`
+		ID               int            `json:"id,omitempty"`
+		PhysicalLocation sarifPhysical  `json:"physicalLocation"`
+		LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+		Message          *sarifText     `json:"message,omitempty"`
+	}
+	// sarifLogical names what holds a message finding: the commit or tag.
+	sarifLogical struct {
+		Name               string `json:"name"`
+		FullyQualifiedName string `json:"fullyQualifiedName"`
+		Kind               string `json:"kind"`
 	}
 	sarifPhysical struct {
 		ArtifactLocation sarifArtifact `json:"artifactLocation"`
@@ -156,6 +200,7 @@ func newRule(env string) sarifRule {
 		Name:                 meta.name,
 		ShortDescription:     sarifText{meta.short},
 		FullDescription:      sarifText{full},
+		HelpURI:              HelpURI,
 		Help:                 sarifHelp{Text: strings.ReplaceAll(help, "`", ""), Markdown: "## Remediation\n\n" + help},
 		DefaultConfiguration: sarifConfig{Level: "error"},
 		Properties: sarifRuleProps{
@@ -186,7 +231,9 @@ func WriteSARIF(w io.Writer, r *Report, tool ToolInfo) error {
 	if tool.Name == "" {
 		tool.Name = "atomyx-guard"
 	}
-	drv := sarifDriver{Name: tool.Name, Version: tool.Version, InformationURI: tool.InformationURI}
+	// SARIF2005: a version starts with a digit, so "v1.2.3" loses its v.
+	tool.Version = strings.TrimPrefix(cmp.Or(tool.Version, version.String()), "v")
+	drv := sarifDriver{Name: tool.Name, Version: tool.Version, InformationURI: cmp.Or(tool.InformationURI, InformationURI)}
 	if v := strings.TrimPrefix(tool.Version, "v"); isSemver(v) {
 		drv.SemanticVer = v
 	}
@@ -210,13 +257,13 @@ func WriteSARIF(w io.Writer, r *Report, tool ToolInfo) error {
 	results := []sarifResult{}
 	for _, f := range r.Findings {
 		for _, l := range f.Locations {
-			results = append(results, sarifResultFor(f, l, index[f.Environment]))
+			results = append(results, sarifResultFor(f, l, index[f.Environment], tool))
 		}
 	}
 	log := sarifLog{
 		Schema:  SARIFSchema,
 		Version: SARIFVersion,
-		Runs:    []sarifRun{{Tool: sarifTool{Driver: drv}, Results: results}},
+		Runs:    []sarifRun{{Tool: sarifTool{Driver: drv}, Invocations: []sarifInvocation{invocation(r)}, Results: results}},
 	}
 	if tool.Category != "" {
 		log.Runs[0].AutomationDetails = &sarifAutomation{ID: strings.TrimSuffix(tool.Category, "/") + "/"}
@@ -230,23 +277,94 @@ func WriteSARIF(w io.Writer, r *Report, tool ToolInfo) error {
 	return nil
 }
 
-func sarifResultFor(f finding.Finding, l finding.Location, ruleIndex int) sarifResult {
-	uri := ArtifactURI(l)
-	phys := sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}}
+// maxNotifications bounds the skipped items a SARIF log lists one by one.
+const maxNotifications = 100
+
+// invocation says how the scan went: executionSuccessful is false when the
+// report is partial, and warnings and skipped items become notifications,
+// so that code scanning's tool status shows a half-done scan.
+func invocation(r *Report) sarifInvocation {
+	inv := sarifInvocation{ExecutionSuccessful: !r.Stats.Partial}
+	if r.Stats.Partial {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+			Level:   "error",
+			Message: sarifText{"The scan is partial: something was left out (see the other notifications), so keys may be missing from this analysis."},
+		})
+	}
+	for _, w := range r.Warnings {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{Level: "warning", Message: sarifText{w}})
+	}
+	for i, k := range r.Skipped {
+		if i == maxNotifications {
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+				Level: "note", Message: sarifText{fmt.Sprintf("…and %d more skipped items (the JSON report lists them all).", len(r.Skipped)-i)}})
+			break
+		}
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+			Level: "note", Message: sarifText{fmt.Sprintf("Skipped %s: %s.", k.Where, strings.TrimSuffix(k.Reason, "."))}})
+	}
+	return inv
+}
+
+// isMessage reports whether no file holds the location: a commit or tag
+// message (or any git location without a path, such as a ref name).
+func isMessage(l finding.Location) bool {
+	return l.Kind == finding.KindCommitMessage || l.Kind == finding.KindTagMessage ||
+		l.Source == finding.SourceGit && l.Path == "" && l.URL == ""
+}
+
+func sarifResultFor(f finding.Finding, l finding.Location, ruleIndex int, tool ToolInfo) sarifResult {
+	var (
+		loc     sarifLocation
+		related []sarifLocation
+		uri     string
+	)
 	_, _, member := strings.Cut(l.Path, "!")
-	if l.Line > 0 && !member { // an archive member's lines are not the archive's
-		reg := &sarifRegion{StartLine: l.Line}
-		if l.Column > 0 {
-			reg.StartColumn = l.Column
+	switch {
+	case isMessage(l):
+		// Code scanning shows results on files only: put the result on a
+		// file the commit changed (line 1), and name the commit or tag as
+		// the logical location it really is in.
+		if tool.MessageFile != nil {
+			uri = pathEscape(cleanPath(patterns.Scrub(tool.MessageFile(l))))
+		}
+		if uri == "" || uri == "." {
+			uri = MessageFallbackURI
+		}
+		loc.PhysicalLocation = sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}, Region: &sarifRegion{StartLine: 1}}
+		loc.LogicalLocations = []sarifLogical{logicalFor(l)}
+		if l.Commit != "" && tool.RepositoryURL != "" {
+			related = []sarifLocation{{ID: 1,
+				PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: strings.TrimSuffix(tool.RepositoryURL, "/") + "/commit/" + url.PathEscape(l.Commit)}},
+				Message:          &sarifText{"commit " + short(l.Commit)}}}
+		}
+	default:
+		uri = ArtifactURI(l)
+		// Code scanning needs a startLine on every result. An archive
+		// member's lines are not the archive's: its result is on line 1 of
+		// the archive, and the message names the member and its line.
+		reg := &sarifRegion{StartLine: max(l.Line, 1)}
+		if l.Line > 0 && !member && l.Column > 0 {
+			reg.StartLine, reg.StartColumn = l.Line, l.Column
 			if len(l.Decoded) == 0 {
 				// The key stands in the text as is: the region is exactly it.
 				reg.EndColumn = l.Column + patterns.KeyLen
 			}
 		}
-		phys.Region = reg
+		if member {
+			reg = &sarifRegion{StartLine: 1}
+		}
+		loc.PhysicalLocation = sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}, Region: reg}
 	}
 	msg := fmt.Sprintf("Atomyx %s key %s (%s), status %s, %s.",
 		f.Environment, f.Redacted, f.Fingerprint, f.Status, where(l))
+	if isMessage(l) {
+		if uri == MessageFallbackURI {
+			msg += " No file holds it; the alert is shown at the repository's root."
+		} else {
+			msg += " No file holds it; the alert is shown on " + uri + ", a file that commit changed."
+		}
+	}
 	if f.StatusReason != "" {
 		msg += " Not verified: " + f.StatusReason + "."
 	}
@@ -262,14 +380,17 @@ func sarifResultFor(f finding.Finding, l finding.Location, ruleIndex int) sarifR
 			mismatch.Environment, mismatch.Evidence, mismatch.Environment, f.Environment)
 	}
 	return sarifResult{
-		RuleID:    RulePrefix + f.Environment,
-		RuleIndex: ruleIndex,
-		Level:     Level(f.Status),
-		Message:   sarifText{msg},
-		Locations: []sarifLocation{{PhysicalLocation: phys}},
+		RuleID:           RulePrefix + f.Environment,
+		RuleIndex:        ruleIndex,
+		Level:            Level(f.Status),
+		Message:          sarifText{msg},
+		Locations:        []sarifLocation{loc},
+		RelatedLocations: related,
 		PartialFingerprints: map[string]string{
 			FingerprintKey: f.Fingerprint,
-			LocationKey:    locationHash(f.Fingerprint, uri, l.Kind),
+			// The message artifact's hash uses ArtifactURI (commit/<id>),
+			// not the file shown, so the alert's identity is the commit's.
+			LocationKey: locationHash(f.Fingerprint, ArtifactURI(l), l.Kind),
 		},
 		Properties: &sarifResultProps{
 			Status: string(f.Status), Environment: f.Environment,
@@ -277,6 +398,21 @@ func sarifResultFor(f finding.Finding, l finding.Location, ruleIndex int) sarifR
 			EnvironmentMismatch: mismatch,
 		},
 	}
+}
+
+// logicalFor names the commit or tag that holds a message finding.
+func logicalFor(l finding.Location) sarifLogical {
+	if l.Kind == finding.KindTagMessage {
+		name := cmp.Or(l.Tag, l.Commit, "unknown")
+		return sarifLogical{Name: name, FullyQualifiedName: "tag/" + name, Kind: "object"}
+	}
+	name := cmp.Or(l.Commit, "unknown")
+	return sarifLogical{Name: name, FullyQualifiedName: "commit/" + name, Kind: "object"}
+}
+
+// cleanPath makes p repository-relative with forward slashes.
+func cleanPath(p string) string {
+	return path.Clean("/" + strings.ReplaceAll(p, `\`, "/"))[1:]
 }
 
 // ArtifactURI is where a location points in SARIF: a repository-relative
@@ -300,7 +436,7 @@ func ArtifactURI(l finding.Location) string {
 	if outer, _, ok := strings.Cut(p, "!"); ok {
 		p = outer
 	}
-	p = path.Clean("/" + strings.ReplaceAll(p, `\`, "/"))[1:]
+	p = cleanPath(p)
 	if p == "" {
 		p = "."
 	}
