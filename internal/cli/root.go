@@ -135,6 +135,7 @@ Exit codes: 0 clean, 1 leaks found (--exit-code overrides), 2 error.`,
 		newVaultCmd,
 		newURLCmd,
 		newOrgCmd,
+		newServeCmd,
 	} {
 		root.AddCommand(add(sys))
 	}
