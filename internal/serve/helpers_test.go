@@ -112,9 +112,9 @@ func (w *world) open(o worldOptions) {
 	}
 	srv, err := serve.New(serve.Config{
 		Secret: w.Secret, Queue: q, State: st,
-		Mirror:  &org.Mirror{Dir: filepath.Join(w.Cache, "repos")},
-		Engine:  &scanner.Engine{Detector: &scanner.Detector{}, Workers: 1},
-		Vault:   w.vault(), GitHub: gh, Journal: j,
+		Mirror: &org.Mirror{Dir: filepath.Join(w.Cache, "repos")},
+		Engine: &scanner.Engine{Detector: &scanner.Detector{}, Workers: 1},
+		Vault:  w.vault(), GitHub: gh, Journal: j,
 		Workers: max(o.Workers, 1), RetryBase: 10 * time.Millisecond, MaxAttempts: 3,
 		ReconcileInterval: -1, List: o.List, ShutdownGrace: 5 * time.Second,
 		Log: slog.New(slog.NewJSONHandler(w.Log, nil)),

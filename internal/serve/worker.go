@@ -138,7 +138,9 @@ func (s *Server) engine(onSkip func(finding.Skip)) *scanner.Engine {
 // cannot be planned (a pushed commit already gone) is scanned whole
 // rather than skipped.
 func planJob(dir string, j Job) (gitsource.Options, string, bool) {
-	all := func(why string) (gitsource.Options, string, bool) { return gitsource.Options{}, why + ": everything", true }
+	all := func(why string) (gitsource.Options, string, bool) {
+		return gitsource.Options{}, why + ": everything", true
+	}
 	rng := func(a, b string) (gitsource.Options, string, bool) {
 		return gitsource.Options{Range: a + ".." + b}, "commits " + short(a) + ".." + short(b), true
 	}
