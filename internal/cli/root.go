@@ -201,6 +201,7 @@ far, marked partial.`,
 		newOrgCmd,
 		newRotateCmd,
 		newVersionCmd,
+		newServeCmd,
 	} {
 		root.AddCommand(add(sys))
 	}
