@@ -58,6 +58,12 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 			if _, ok := in.Delivered[sink.String()]; ok {
 				continue
 			}
+			if r.cfg.GitHub == nil {
+				// Planned by a run with a token: the replacement waits,
+				// sealed in the journal, and the leaked key keeps working
+				// until it is delivered (Atomyx's order).
+				return in, fmt.Errorf("the replacement %s waits in the journal for delivery to %s: rerun with GITHUB_TOKEN", in.Reissued.Redacted, sink)
+			}
 			if key.IsZero() {
 				if key, err = r.replacement(ctx, in); err != nil {
 					return in, err
@@ -77,6 +83,12 @@ func (r *Responder) advance(ctx context.Context, in journal.Incident, known bool
 		if in, err = r.revoke(ctx, in); err != nil {
 			return in, err
 		}
+	}
+	if !r.canIssue(in) {
+		if in.FiledAt.IsZero() {
+			return r.fileIncident(in, journal.Filed)
+		}
+		return in, nil
 	}
 	if in.Issue == nil {
 		if in, err = r.openIssue(ctx, in); err != nil {
@@ -254,10 +266,6 @@ func (r *Responder) revoke(ctx context.Context, in journal.Incident) (journal.In
 // note reports locations found after an incident was closed: a comment on
 // its issue, never a second issue.
 func (r *Responder) note(ctx context.Context, f finding.Finding, o Outcome) (Outcome, error) {
-	if r.cfg.GitHub == nil {
-		o.State = StateUnchanged
-		return o, nil
-	}
 	unlock := r.cfg.Journal.Lock(f.Fingerprint)
 	defer unlock()
 	in, _, err := r.cfg.Journal.Get(f.Fingerprint)
@@ -271,6 +279,19 @@ func (r *Responder) note(ctx context.Context, f finding.Finding, o Outcome) (Out
 	}
 	all := append(in.Locations, fresh...)
 	finding.SortLocations(all)
+	if !r.canIssue(in) {
+		if in.Issue != nil {
+			// The issue exists: the next run that can reach it comments.
+			o.State = StateUnchanged
+			return o, nil
+		}
+		in.Locations = all
+		if _, err := r.fileIncident(in, journal.Noted); err != nil {
+			return o, err
+		}
+		o.State = StateUpdated
+		return o, nil
+	}
 	if _, err := r.reconcileIssue(ctx, in, all, journal.Noted); err != nil {
 		return o, err
 	}

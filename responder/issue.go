@@ -362,7 +362,7 @@ func (r *Responder) body(in journal.Incident) string {
 	for _, todo := range r.todo(in) {
 		fmt.Fprintf(&b, "- [ ] %s\n", todo)
 	}
-	b.WriteString("\nThis issue never shows a whole key. atomyx-guard updates it when it finds the key in more places.\n\n")
+	b.WriteString("\n" + issueFooter + "\n")
 	b.WriteString(Marker(in.Fingerprint) + "\n")
 	return b.String()
 }

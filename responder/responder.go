@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -71,8 +72,13 @@ type Config struct {
 	IssueRepo string
 	// Labels are added to atomyx-leak and env:ENV.
 	Labels []string
+	// IncidentDir receives a Markdown incident file per key when no GitHub
+	// issue can be opened (no GitHub client, or no issue repository);
+	// "incidents" beside the journal when empty.
+	IncidentDir string
 	// Recipient receives the replacement, age-sealed in the journal, when
-	// a policy has nowhere to deliver it.
+	// a policy has nowhere to deliver it (also when its sinks are GitHub
+	// secrets and there is no GitHub client).
 	Recipient age.Recipient
 	// Repo is the GitHub repository (OWNER/NAME) the findings' git
 	// locations belong to, for links and visibility. Optional.
@@ -125,6 +131,9 @@ func New(cfg Config) (*Responder, error) {
 	case "", "private", "public":
 	default:
 		return nil, fmt.Errorf("responder: visibility %q: want private or public", cfg.Visibility)
+	}
+	if cfg.IncidentDir == "" && cfg.Journal != nil {
+		cfg.IncidentDir = filepath.Join(filepath.Dir(cfg.Journal.Path()), "incidents")
 	}
 	r := &Responder{cfg: cfg, out: cfg.Out, now: cfg.Now, vis: map[string]visibility{}}
 	if r.out == nil {
@@ -219,7 +228,7 @@ func (r *Responder) Run(ctx context.Context, findings []finding.Finding) (Summar
 		incidents = map[string]journal.Incident{}
 		for _, in := range all {
 			incidents[in.Fingerprint] = in
-			if _, ok := byFP[in.Fingerprint]; !ok && !in.Done() {
+			if _, ok := byFP[in.Fingerprint]; !ok && r.unfinished(in) {
 				byFP[in.Fingerprint] = finding.Finding{Fingerprint: in.Fingerprint, Redacted: in.Redacted,
 					Environment: in.Environment, KeyID: in.KeyID, Locations: in.Locations}
 			}
@@ -310,8 +319,9 @@ func (r *Responder) one(ctx context.Context, f finding.Finding, in journal.Incid
 		}
 	}
 	switch {
-	case known && !in.Done():
+	case known && r.unfinished(in):
 		// Resume, whatever the key's status now: we may have revoked it.
+		// An incident told only in a file resumes to open its issue.
 	case known:
 		if r.cfg.DryRun {
 			if n := len(newLocations(in.Locations, f.Locations)); n > 0 {
@@ -342,9 +352,6 @@ func (r *Responder) one(ctx context.Context, f finding.Finding, in journal.Incid
 		r.printPlan(in, known)
 		o.State = StatePlanned
 		return o, nil
-	}
-	if r.cfg.GitHub == nil || r.issue.Owner == "" {
-		return o, errors.New("no GitHub issue repository (issue_repo or GITHUB_REPOSITORY) and token: the owner could not be told")
 	}
 	unlock := r.cfg.Journal.Lock(f.Fingerprint)
 	defer unlock()
@@ -383,6 +390,13 @@ func (r *Responder) plan(ctx context.Context, f finding.Finding) (journal.Incide
 		for _, s := range pol.Deliver {
 			if err := s.Validate(); err != nil {
 				return in, fmt.Errorf("policy for %s: %w", f.Environment, err)
+			}
+			if r.cfg.GitHub == nil {
+				// Every sink is a GitHub secret: without a token it cannot
+				// be reached, and the replacement must not wait for it
+				// while the leaked key still works.
+				in.Notes = append(in.Notes, fmt.Sprintf("no GitHub token: the replacement cannot be delivered to %s", s))
+				continue
 			}
 			in.Sinks = append(in.Sinks, s)
 		}
@@ -437,13 +451,26 @@ func (r *Responder) printPlan(in journal.Incident, resume bool) {
 	if in.Action != journal.Report && in.RevokedAt.IsZero() {
 		fmt.Fprintf(r.out, "  revoke %s\n", in.KeyID)
 	}
-	if in.ReportedAt.IsZero() {
-		repo := in.IssueRepo
-		if repo == "" {
-			repo = "(no issue repository configured)"
-		}
+	switch {
+	case !in.ReportedAt.IsZero():
+	case !r.canIssue(in):
+		fmt.Fprintf(r.out, "  write the incident file %s (no GitHub issue: %s)\n", r.incidentPath(in), r.whyNoIssue())
+	default:
+		repo, _ := r.issueRepo(in)
 		fmt.Fprintf(r.out, "  open or update the issue in %s\n", repo)
 	}
+}
+
+// canIssue reports whether the incident's GitHub issue can be opened or
+// updated by this run: a GitHub client and an issue repository.
+func (r *Responder) canIssue(in journal.Incident) bool {
+	return r.cfg.GitHub != nil && (in.IssueRepo != "" || r.issue.Owner != "")
+}
+
+// unfinished reports whether a journaled incident has work left for this
+// run: steps not done, or an issue owed since it was told only in a file.
+func (r *Responder) unfinished(in journal.Incident) bool {
+	return !in.Done() || (in.IssuePending() && r.canIssue(in))
 }
 
 func issueName(in journal.Incident) string {

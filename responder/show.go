@@ -48,8 +48,14 @@ func Show(j *journal.Journal, name string, ids []age.Identity, w io.Writer) erro
 	if in.Issue != nil {
 		row("issue", "%s#%d %s", in.Issue.Repo, in.Issue.Number, in.Issue.URL)
 	}
+	if in.IncidentFile != "" {
+		row("file", "%s %s", at(in.FiledAt), in.IncidentFile)
+	}
 	state := "in progress (the next run resumes it)"
-	if in.Done() {
+	switch {
+	case in.IssuePending():
+		state = "done, told in the incident file only (a run with a GitHub token opens the issue)"
+	case in.Done():
 		state = "done"
 	}
 	row("state", "%s", state)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +29,9 @@ type responseFlags struct {
 	APIURL     string
 	Repo       string
 	Visibility string
+	// IncidentDir receives the Markdown incident files written when no
+	// GitHub issue can be opened; "incidents" beside the journal if empty.
+	IncidentDir string
 	// PlanOut receives a dry run's plan; stderr when nil, so that a scan's
 	// report on stdout stays whole.
 	PlanOut io.Writer
@@ -55,12 +57,19 @@ policy of its environment says: rotate (reissue, deliver the replacement to
 GitHub Actions secrets, verify it, revoke the leaked key), revoke, or report.
 Each key gets one GitHub issue in issue_repo or GITHUB_REPOSITORY.
 
+Without GITHUB_TOKEN (or without an issue repository) revocation and
+reissue still happen, through the Vault alone: a replacement meant for a
+GitHub secret is sealed to the configured age recipient instead (else the
+key is revoked without one), and what the issue would have said is written
+to a Markdown file in --incident-dir. A later run with a token opens the
+issue once.
+
 Every step is journaled: a run that was interrupted resumes where it
 stopped, and runs on several machines converge on one replacement and one
 issue. --dry-run prints the plan and changes nothing.
 
-Needs ATOMYX_API_KEY (roles keys:verify, keys:revoke, keys:issue) and
-GITHUB_TOKEN (Issues: write; Secrets: write to deliver).`,
+Needs ATOMYX_API_KEY (roles keys:verify, keys:revoke, keys:issue); and,
+for issues and delivery, GITHUB_TOKEN (Issues: write; Secrets: write).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
 	}
@@ -79,7 +88,10 @@ func (f *responseFlags) addFlags(str func(*string, string, string, string), bool
 	str(&f.APIURL, "api-url", "", "Atomyx Vault base `URL` (default: ATOMYX_API_URL, else "+vault.DefaultBaseURL+")")
 	str(&f.Repo, "repo", "", "the GitHub repository (`OWNER/NAME`) the findings come from, for links and visibility (default: GITHUB_REPOSITORY)")
 	str(&f.Visibility, "visibility", "", "the repository's visibility, private or public (default: ask GitHub; unknown counts as public)")
+	str(&f.IncidentDir, "incident-dir", "", incidentDirUsage)
 }
+
+const incidentDirUsage = "`DIR` of the Markdown incident files written when no GitHub issue can be opened (default: incidents/ beside the journal)"
 
 func (o *respondOptions) run(ctx context.Context) error {
 	var (
@@ -151,15 +163,25 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 	}
 	gcfg := ghapi.ConfigFromEnv(sys.env)
 	gcfg.Sleep = sys.Sleep
-	if gcfg.Token == "" && !f.DryRun {
-		return responder.Summary{}, errors.New("GITHUB_TOKEN is not set (the responder needs Issues: write, and Secrets: write to deliver)")
+	path := journalPath(sys, f.Journal)
+	incidents := f.IncidentDir
+	if incidents == "" {
+		incidents = filepath.Join(filepath.Dir(path), "incidents")
 	}
-	gh, err := ghapi.New(gcfg)
-	if err != nil {
-		return responder.Summary{}, err
+	// Without a token the Vault's part still runs: a live key must stop
+	// working whether or not GitHub can be told.
+	var gh responder.GitHub
+	if gcfg.Token != "" {
+		c, err := ghapi.New(gcfg)
+		if err != nil {
+			return responder.Summary{}, err
+		}
+		gh = c
+	} else {
+		fmt.Fprintf(sys.Err, "warning: GITHUB_TOKEN is not set: no GitHub issue is opened and no GitHub secret is written; incidents go to %s\n", incidents)
 	}
 	rcfg := responder.Config{
-		Vault: vc, GitHub: gh, DryRun: f.DryRun,
+		Vault: vc, GitHub: gh, DryRun: f.DryRun, IncidentDir: incidents,
 		IssueRepo: cfg.IssueRepository(sys.env), Labels: cfg.Labels,
 		Repo: f.Repo, Visibility: f.Visibility, ServerURL: sys.env("GITHUB_SERVER_URL"),
 		Policy: cfg.Policy,
@@ -180,7 +202,6 @@ func respondFindings(ctx context.Context, sys *IO, cfg *config.Config, fs []find
 		}
 		rcfg.Recipient = r
 	}
-	path := journalPath(sys, f.Journal)
 	switch _, statErr := os.Stat(path); {
 	case f.DryRun && statErr != nil:
 		// Nothing journaled yet, and a dry run creates nothing.

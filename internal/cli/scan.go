@@ -70,6 +70,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Response.Journal, "journal", "", "with --respond: the responder's journal `PATH` (default: ATOMYX_GUARD_JOURNAL, else ~/.local/state/atomyx-guard/journal.db)")
 	fs.StringVar(&o.Response.Repo, "repo", "", "with --respond: the GitHub repository (`OWNER/NAME`) scanned, for links and visibility (default: GITHUB_REPOSITORY)")
 	fs.StringVar(&o.Response.Visibility, "visibility", "", "with --respond: private or public (default: ask GitHub; unknown counts as public)")
+	fs.StringVar(&o.Response.IncidentDir, "incident-dir", "", "with --respond: "+incidentDirUsage)
 	fs.StringVar(&o.APIURL, "api-url", "", "Atomyx Vault base `URL` (default: ATOMYX_API_URL, else "+vault.DefaultBaseURL+")")
 }
 

@@ -38,6 +38,10 @@ const (
 	// Degraded commits a rotation turned into a revocation because the
 	// Vault refused the reissue (403).
 	Degraded Step = "degraded"
+	// Filed commits the incident file written instead of a GitHub issue
+	// (no token or no issue repository). A later run that can open the
+	// issue opens it once and goes on to Opened and Reported.
+	Filed Step = "incident-filed"
 )
 
 // Action is what a response does with a live leaked key. The journal owns
@@ -114,7 +118,11 @@ type Incident struct {
 	AlreadyRevoked bool      `json:"already_revoked,omitempty"`
 	Issue          *IssueRef `json:"issue,omitempty"`
 	ReportedAt     time.Time `json:"reported_at,omitzero"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	// IncidentFile is the Markdown file written instead of the issue when
+	// no issue could be opened; FiledAt is when it was last written.
+	IncidentFile string    `json:"incident_file,omitempty"`
+	FiledAt      time.Time `json:"filed_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Replacement is the new key a reissue made. The key itself is only ever
@@ -139,8 +147,13 @@ type IssueRef struct {
 	At     time.Time `json:"at"`
 }
 
-// Done reports whether every step of the incident is done.
-func (in *Incident) Done() bool { return !in.ReportedAt.IsZero() }
+// Done reports whether every step of the incident is done: the issue
+// reported it, or, where no issue could be opened, the incident file did.
+func (in *Incident) Done() bool { return !in.ReportedAt.IsZero() || !in.FiledAt.IsZero() }
+
+// IssuePending reports whether the incident was told only in an incident
+// file: a run that can open GitHub issues still owes it one.
+func (in *Incident) IssuePending() bool { return in.ReportedAt.IsZero() && !in.FiledAt.IsZero() }
 
 // IDFor is the incident id of a fingerprint: short, stable on every machine.
 func IDFor(fp string) string {
