@@ -194,6 +194,11 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) error {
 			an.emit(Annotation{Level: "error", Title: "atomyx-guard", Message: incomplete.Error()})
 		}
 	}
+	if scope.Partial {
+		// The scanner's own shallow-clone warning says in git's terms
+		// what the advice below says: it goes.
+		rep.Warnings = slices.DeleteFunc(rep.Warnings, func(w string) bool { return strings.HasPrefix(w, "shallow clone") })
+	}
 	for _, w := range rep.Warnings {
 		if incomplete == nil || w != incomplete.Error() {
 			an.emit(Annotation{Level: "warning", Title: "atomyx-guard", Message: w})
@@ -207,11 +212,9 @@ func Run(ctx context.Context, c Config, sc Scanner, out io.Writer) error {
 	if scope.Partial {
 		// The advice once per medium: one annotation, one warning in the
 		// report (so SARIF's invocation carries it, marked unsuccessful),
-		// one caution in the summary. The scanner's own shallow-clone
-		// warning says the same in git's terms and goes.
+		// one caution in the summary.
 		advice = ShallowAdviceFor(c.EventName, ev)
 		rep.Stats.Partial = true
-		rep.Warnings = slices.DeleteFunc(rep.Warnings, func(w string) bool { return strings.HasPrefix(w, "shallow clone") })
 		rep.Warnings = append(rep.Warnings, advice)
 		an.emit(Annotation{Level: "error", Title: "atomyx-guard: shallow checkout", Message: advice})
 	}
