@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -31,11 +30,7 @@ func testMain(m *testing.M) int {
 		return 2
 	}
 	defer os.RemoveAll(dir)
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
-	}
-	build := exec.Command(gobin, "build", "-o", filepath.Join(dir, "atomyx-guard"), "github.com/atomyx/atomyx-guard/cmd/atomyx-guard")
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "atomyx-guard"), "github.com/atomyx/atomyx-guard/cmd/atomyx-guard")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build atomyx-guard: %v\n%s", err, out)
 		return 2

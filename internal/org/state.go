@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/report"
@@ -47,7 +48,7 @@ func OpenState(path string) (*State, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("state %s: in use by another scan", path)
 	}
 	if err != nil {
