@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/atomyx/atomyx-guard/patterns"
 	"io"
 	"os"
 	"runtime"
@@ -176,7 +177,7 @@ func (r *scanRun) finish(ctx context.Context, cfg *config.Config, stats report.S
 	if o.Format != "text" || o.ReportPath != "" {
 		for _, w := range rep.Warnings {
 			if incomplete == nil || w != incomplete.Error() {
-				fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", w)
+				fmt.Fprintf(o.sys.Err, "atomyx-guard: warning: %s\n", patterns.RedactRuns(w))
 			}
 		}
 	}

@@ -158,7 +158,11 @@ func WriteHTML(w io.Writer, r *Report, o HTMLOptions) error {
 				// sites and stdin are not in it.
 				repo, repoURL = localRepo, localURL
 			}
-			if m := orgPath.FindStringSubmatch(l.Path); m != nil {
+			if l.Repo != "" {
+				// An org scan's location names its repository.
+				repo, repoURL = l.Repo, server+"/"+l.Repo
+			} else if m := orgPath.FindStringSubmatch(l.Path); m != nil {
+				// A report written before locations carried repo.
 				repo, repoURL, p = m[1], server+"/"+m[1], m[2]
 			}
 			name := cmp.Or(repo, "(this scan)")

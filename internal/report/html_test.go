@@ -21,9 +21,9 @@ func htmlFixture() *Report {
 	r.Findings = append(r.Findings,
 		finding.Finding{Fingerprint: fp('5'), Redacted: "atmx_stg_orgA…", Environment: "staging", Status: finding.Active,
 			Locations: []finding.Location{
-				{Source: finding.SourceGit, Kind: finding.KindBlob, Path: "acme/web:deploy/.env", Line: 4, Column: 16,
+				{Source: finding.SourceGit, Kind: finding.KindBlob, Repo: "acme/web", Path: "deploy/.env", Line: 4, Column: 16,
 					Commit: commitB, Author: "Fay Front <fay@example.com>", Date: "2025-11-20T09:00:00Z"},
-				{Source: finding.SourceGit, Kind: finding.KindBlob, Path: "acme/web:artifacts/web.zip!bundle/main.js", Line: 1, Column: 40,
+				{Source: finding.SourceGit, Kind: finding.KindBlob, Repo: "acme/web", Path: "artifacts/web.zip!bundle/main.js", Line: 1, Column: 40,
 					Commit: commitA, Author: "Fay Front <fay@example.com>", Date: "2026-01-10T09:00:00Z"},
 			}},
 		finding.Finding{Fingerprint: fp('6'), Redacted: "atmx_dev_orgB…", Environment: "development", Status: finding.Expired,
