@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"regexp"
 
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/google/go-github/v60/github"
@@ -43,28 +42,27 @@ func (t SecretTarget) String() string {
 	return t.Kind + ":?"
 }
 
-var secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// Validate checks the target's fields for its kind.
+// Validate checks the target's fields for its kind, by the same rules
+// ParseSecretTarget applies: a target built in code (a journal entry, a
+// test) is held to what a policy file may say.
 func (t SecretTarget) Validate() error {
-	if !secretName.MatchString(t.Name) {
-		return fmt.Errorf("%s: secret name %q: want letters, digits and _", t, t.Name)
-	}
 	switch t.Kind {
-	case KindRepoSecret:
-		if t.Owner == "" || t.Repo == "" {
+	case KindRepoSecret, KindEnvSecret:
+		if !(Repo{Owner: t.Owner, Name: t.Repo}).Valid() {
 			return fmt.Errorf("%s: want OWNER/REPO", t)
 		}
-	case KindEnvSecret:
-		if t.Owner == "" || t.Repo == "" || t.Env == "" {
-			return fmt.Errorf("%s: want OWNER/REPO and an environment", t)
+		if t.Kind == KindEnvSecret && !validEnvName(t.Env) {
+			return fmt.Errorf("%s: environment name: want 1 to 255 printable characters", t)
 		}
 	case KindOrgSecret:
-		if t.Org == "" {
-			return fmt.Errorf("%s: want an organisation", t)
+		if !validOwner(t.Org) {
+			return fmt.Errorf("%s: organisation: want letters, digits and single hyphens", t)
 		}
 	default:
 		return fmt.Errorf("unknown secret kind %q", t.Kind)
+	}
+	if err := validSecretName(t.Name); err != nil {
+		return fmt.Errorf("%s: %w", t, err)
 	}
 	return nil
 }

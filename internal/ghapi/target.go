@@ -54,7 +54,7 @@ func ParseSecretTarget(spec string) (SecretTarget, error) {
 	default:
 		return bad("unknown kind %q (want %s, %s or %s)", kind, KindRepoSecret, KindEnvSecret, KindOrgSecret)
 	}
-	if err := validSecretName(s.Name); err != nil {
+	if err := s.Validate(); err != nil {
 		return bad("%v", err)
 	}
 	return s, nil

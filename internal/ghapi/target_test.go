@@ -95,3 +95,37 @@ func FuzzParseSecretTarget(f *testing.F) {
 		}
 	})
 }
+
+// Validate holds a target built in code (a journal entry, a test) to the
+// rules a policy file's sink is parsed by.
+func TestValidateMatchesParse(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		t    SecretTarget
+		ok   bool
+	}{
+		{"repo", SecretTarget{Kind: KindRepoSecret, Owner: "acme", Repo: "app", Name: "ATOMYX_API_KEY"}, true},
+		{"env", SecretTarget{Kind: KindEnvSecret, Owner: "acme", Repo: "app", Env: "prod", Name: "K"}, true},
+		{"org", SecretTarget{Kind: KindOrgSecret, Org: "acme", Name: "K"}, true},
+		{"owner with double hyphen", SecretTarget{Kind: KindRepoSecret, Owner: "a--b", Repo: "app", Name: "K"}, false},
+		{"repo dot-dot", SecretTarget{Kind: KindRepoSecret, Owner: "acme", Repo: "..", Name: "K"}, false},
+		{"GITHUB_ name", SecretTarget{Kind: KindRepoSecret, Owner: "acme", Repo: "app", Name: "GITHUB_TOKEN"}, false},
+		{"env missing", SecretTarget{Kind: KindEnvSecret, Owner: "acme", Repo: "app", Name: "K"}, false},
+		{"org bad", SecretTarget{Kind: KindOrgSecret, Org: "-acme", Name: "K"}, false},
+		{"kind unknown", SecretTarget{Kind: "gitlab-variable", Owner: "acme", Repo: "app", Name: "K"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.t.Validate()
+			if (err == nil) != tt.ok {
+				t.Fatalf("Validate(%s) = %v, want ok=%v", tt.t, err, tt.ok)
+			}
+			if tt.t.Kind == "gitlab-variable" {
+				return
+			}
+			_, perr := ParseSecretTarget(tt.t.String())
+			if (perr == nil) != tt.ok {
+				t.Fatalf("ParseSecretTarget(%s) = %v, want ok=%v (Validate and the parser disagree)", tt.t, perr, tt.ok)
+			}
+		})
+	}
+}
