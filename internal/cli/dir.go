@@ -75,7 +75,7 @@ func (o *dirOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun(fileBundles(src))
+	run := o.newRun(fileBundles(src)).showProgress()
 	run.envCheck = finding.EnvCheck{Content: fileContent(o.sys.Getwd), Roots: o.Paths}
 	st, err := run.engine.Run(ctx, src, run.set)
 	// Stopped by a signal or a failure: the report of what was found so

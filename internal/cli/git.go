@@ -90,7 +90,7 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun(nil)
+	run := o.newRun(nil).showProgress()
 	if base, _, ok := rangeEnds(o.Range); ok {
 		run.adjust = baseMarkers(repo, base)
 	}

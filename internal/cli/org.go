@@ -131,10 +131,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 	defer state.Close()
 
 	// The org scan draws its own status line (repositories, not objects).
-	noProgress := o.NoProgress
-	o.NoProgress = true
 	run := o.newRun(nil)
-	o.NoProgress = noProgress
 	s := &org.Scanner{
 		Client: gh.GitHub(), Org: o.Org, Filter: filter, Shard: shard,
 		Mirror:      &org.Mirror{Dir: filepath.Join(cache, "repos"), Token: ghCfg.Token, TokenHosts: org.TokenHosts(ghCfg.BaseURL)},
@@ -145,7 +142,7 @@ func (o *orgOptions) run(ctx context.Context) error {
 		NoGitBinary: o.NoGitBinary,
 	}
 	var stopLine func()
-	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
+	if o.wantsProgress() {
 		s.Progress = &org.Progress{}
 		stopLine = statusLine(o.sys.Err, s.Progress.Line)
 	}

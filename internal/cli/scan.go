@@ -139,11 +139,24 @@ func (o *scanOptions) newRun(bx *bundle.Expander) *scanRun {
 		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
 	}
 	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion(bx)
-	if !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == "" {
-		r.prog = startProgress(o.sys.Err)
+	return r
+}
+
+// showProgress draws the scan's status line while it runs, where one
+// belongs (see wantsProgress). Commands that draw their own (org) do not
+// call it.
+func (r *scanRun) showProgress() *scanRun {
+	if r.opts.wantsProgress() {
+		r.prog = startProgress(r.opts.sys.Err)
 		r.engine.Progress = r.prog.update
 	}
 	return r
+}
+
+// wantsProgress says whether a status line belongs on stderr: not turned
+// off, stderr a terminal, and not CI's log.
+func (o *scanOptions) wantsProgress() bool {
+	return !o.NoProgress && o.sys.terminal(o.sys.Err) && o.sys.env("CI") == ""
 }
 
 // configFor loads the allowlist and policy: the file --config names, or

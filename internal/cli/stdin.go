@@ -46,7 +46,7 @@ func (o *stdinOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	run := o.newRun(nil)
+	run := o.newRun(nil).showProgress()
 	// A pipe nobody closes must not outlive a signal.
 	in := newCtxReader(ctx, o.sys.In)
 	st, err := run.engine.Run(ctx, &filesource.Stdin{R: in, Name: o.Name}, run.set)

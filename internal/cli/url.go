@@ -91,7 +91,7 @@ func (o *urlOptions) run(cmd *cobra.Command) error {
 		skips = append(skips, s)
 		mu.Unlock()
 	}
-	run := o.newRun(crawlerBundles(crawler))
+	run := o.newRun(crawlerBundles(crawler)).showProgress()
 	start := time.Now()
 	_, err = run.engine.Run(ctx, crawler, run.set)
 	run.failed(ctx, err)
