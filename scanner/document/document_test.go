@@ -282,3 +282,19 @@ func TestOOXML(t *testing.T) {
 		}
 	}
 }
+
+// A stream cut short by the bomb ratio is skipped; the streams after it
+// are still read, as an archive's siblings are.
+func TestPDFAfterBomb(t *testing.T) {
+	before, after := newKey(t), newKey(t)
+	doc := pdf([]pdfStream{
+		{"/Filter /FlateDecode", flate(t, "BT ("+before+")Tj ET")},
+		{"/Filter /FlateDecode", flate(t, strings.Repeat("\x00", 64<<20))},
+		{"/Filter /FlateDecode", flate(t, "BT ("+after[:9]+")Tj("+after[9:]+")Tj ET")},
+	})
+	res := scan(t, "bomb.pdf", doc, scanner.Limits{MaxRatio: 50})
+	got := res.found()
+	if len(got[fp(before)]) == 0 || len(got[fp(after)]) == 0 {
+		t.Fatalf("found %v, want the keys before and after the bomb; skips %+v", got, res.skips)
+	}
+}
