@@ -83,14 +83,19 @@ func commentValue(b []byte, name string) (string, int) {
 }
 
 // lastComment is commentValue skipping comments at offsets skip rejects.
+// It searches forward and keeps the last comment that qualifies: a
+// forward literal search is vectorised, a backward one is not, and most
+// files have no such comment at all.
 func lastComment(b []byte, name string, skip func(off int) bool) (string, int) {
 	key := []byte(name)
-	for end := len(b); ; {
-		i := bytes.LastIndex(b[:end], key)
-		if i < 0 {
-			return "", 0
+	val, at := "", 0
+	for from := 0; ; {
+		j := bytes.Index(b[from:], key)
+		if j < 0 {
+			return val, at
 		}
-		end = i
+		i := from + j
+		from = i + 1
 		if i < 4 || (b[i-3] != '/' && b[i-3] != '*') || b[i-4] != '/' || (b[i-2] != '#' && b[i-2] != '@') || b[i-1] != ' ' {
 			continue
 		}
@@ -110,7 +115,7 @@ func lastComment(b []byte, name string, skip func(off int) bool) (string, int) {
 		if e == v {
 			continue
 		}
-		return string(b[v:e]), v
+		val, at = string(b[v:e]), v
 	}
 }
 
