@@ -326,6 +326,9 @@ func (s *Scanner) spendLeaf(depth, at int) bool {
 // limit, every place an encoding can hide one, and scans what they decode
 // to.
 func (s *Scanner) scanLevel(l *level, depth int) {
+	if depth > 0 && !hasText(l.data) {
+		return // decoded to binary: no key, no encoding of one (prefilter.go)
+	}
 	var frag func(int) // a key's head that may go on in another literal
 	if depth < s.depth {
 		frag = func(at int) { s.splitLiteral(l, depth, at) }
@@ -613,6 +616,9 @@ func (s *Scanner) decodeRun(l *level, depth int, r *run) {
 			chars = append(chars, b[sg.so:sg.so+n]...)
 		}
 		s.chars[depth] = chars
+	}
+	if !base64Text(chars) {
+		return // decodes to binary at every alignment (prefilter.go)
 	}
 	p := r.phase(l.carry)
 	natural := false
