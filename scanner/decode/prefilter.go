@@ -81,24 +81,42 @@ var phaseOK = func() (t [16][4]uint8) {
 	return t
 }()
 
+// textOK[r][c] is phaseOK[asciiOK[c]][r]: one lookup a character.
+var textOK = func() (t [4][256]uint8) {
+	for r := range 4 {
+		for c := range 256 {
+			t[r][c] = phaseOK[asciiOK[c]][r]
+		}
+	}
+	return t
+}()
+
 // minTextChars is the base64 characters minText bytes take, less the
 // characters a stretch may lose at its ends to a group it shares.
 const minTextChars = minText * 4 / 3
 
 // textProbe is the spacing of probes in base64Text: a stretch of
-// minTextChars characters holds four consecutive ones starting at a
-// multiple of it.
-const textProbe = minTextChars - 3
+// minTextChars characters holds two probes of four consecutive characters
+// each, at consecutive multiples of it.
+const textProbe = (minTextChars - 3) / 2
 
 // base64Text reports whether the base64 characters chars, at one of the
 // four group alignments, decode to a stretch of at least minText ASCII
-// bytes: the only runs a key or a nested encoding can hide in.
+// bytes: the only runs a key or a nested encoding can hide in. A stretch
+// is measured only where two consecutive probes agree on an alignment,
+// which random base64 does about once in sixteen probes.
 func base64Text(chars []byte) bool {
-	ok := func(i int) uint8 { return phaseOK[asciiOK[chars[i]]][i&3] }
+	ok := func(i int) uint8 { return textOK[i&3][chars[i]] }
+	prev := uint8(0) // alignments the previous probe allows
 	for i := 0; i+4 <= len(chars); i += textProbe {
 		set := ok(i) & ok(i+1) & ok(i+2) & ok(i+3)
+		both := set & prev
+		prev = set
+		if both == 0 {
+			continue
+		}
 		for m := range 4 {
-			if set>>m&1 == 0 {
+			if both>>m&1 == 0 {
 				continue
 			}
 			bit := uint8(1) << m

@@ -475,8 +475,19 @@ func spaceAfter(b []byte, i, n int) int {
 }
 
 // segStart and segEnd return the bounds of the base64 segment around
-// b[i].
+// b[i]. They look at eight characters a step: b64val of a non-base64 byte
+// has its top bit set, so one test of the OR of eight says whether all
+// are base64 (segments are long in base64-heavy input, where this is the
+// hot loop).
 func segStart(b []byte, i int) int {
+	for i >= 8 {
+		w := b[i-8 : i : i]
+		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
+			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
+			break
+		}
+		i -= 8
+	}
 	for i > 0 && isB64(b[i-1]) {
 		i--
 	}
@@ -484,6 +495,14 @@ func segStart(b []byte, i int) int {
 }
 
 func segEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := b[i : i+8 : i+8]
+		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
+			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
+			break
+		}
+		i += 8
+	}
 	for i < len(b) && isB64(b[i]) {
 		i++
 	}

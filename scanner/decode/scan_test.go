@@ -355,9 +355,9 @@ func TestCarryNested(t *testing.T) {
 func TestBudget(t *testing.T) {
 	k := testkit.NewKey(t, patterns.Production)
 	inputs := map[string]string{
-		"percent":         strings.Repeat("%41", 50000),
-		"double percent":  strings.Repeat("%2541", 50000),
-		"triple percent":  strings.Repeat("%252541", 50000),
+		"percent":        strings.Repeat("%41", 50000),
+		"double percent": strings.Repeat("%2541", 50000),
+		"triple percent": strings.Repeat("%252541", 50000),
 		// "\/" alone decodes to "////", base64 of 0xff bytes, which the
 		// prefilter passes over; one slash a group decodes to ASCII and
 		// nests.
