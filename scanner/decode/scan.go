@@ -428,14 +428,23 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 
 // mayWrap says whether the segment b[a:e] may be a line of a wrapped run:
 // long enough to continue on the next line, or the first on its line (after
-// indentation), or at the start of a window that continues a run.
+// indentation) after a line that may wrap, or at the start of a window that
+// continues a run. It is exact: findRun would find a run shorter than
+// MinBase64Run around any other short segment.
 func (s *Scanner) mayWrap(l *level, a, e int) bool {
 	b := l.data
 	if e-a >= minSeg && e < len(b) && (b[e] == '\r' || b[e] == '\n') {
 		return true
 	}
 	if j := indentBefore(b, a); j > 0 {
-		return b[j-1] == '\n'
+		if b[j-1] != '\n' {
+			return false
+		}
+		// First on its line (as every word that starts a line of code
+		// is): only the last line of a wrapped run, after a line that
+		// ends in a long segment, or one a carried run may have begun.
+		ps, pe, ok := prevSeg(b, a)
+		return ok && (pe-ps >= minSeg || l.carry > 0)
 	}
 	return l.carry > 0
 }
