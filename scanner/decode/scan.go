@@ -484,11 +484,18 @@ func spaceAfter(b []byte, i, n int) int {
 }
 
 // segStart and segEnd return the bounds of the base64 segment around
-// b[i]. They look at eight characters a step: b64val of a non-base64 byte
-// has its top bit set, so one test of the OR of eight says whether all
-// are base64 (segments are long in base64-heavy input, where this is the
-// hot loop).
+// b[i]. Past a word's first eight characters they look at eight a step:
+// b64val of a non-base64 byte has its top bit set, so one test of the OR
+// of eight says whether all are base64 (segments are long in
+// base64-heavy input, where this is the hot loop; in code most are words
+// shorter than eight).
 func segStart(b []byte, i int) int {
+	for n := 0; n < 8; n++ {
+		if i == 0 || !isB64(b[i-1]) {
+			return i
+		}
+		i--
+	}
 	for i >= 8 {
 		w := b[i-8 : i : i]
 		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
@@ -504,6 +511,12 @@ func segStart(b []byte, i int) int {
 }
 
 func segEnd(b []byte, i int) int {
+	for n := 0; n < 8; n++ {
+		if i == len(b) || !isB64(b[i]) {
+			return i
+		}
+		i++
+	}
 	for i+8 <= len(b) {
 		w := b[i : i+8 : i+8]
 		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
