@@ -61,10 +61,11 @@ func FindFragments(buf []byte, fn func(Candidate), fragment func(start int)) {
 	}
 }
 
-// indexVendor is bytes.Index(b, vendorBytes), found by its 'x': bytes.Index
-// looks for the 'a' first, which is every twelfth byte of English text and
-// code, and pays a call for each; 'x' is a few times rarer, so the
-// vectorised byte search runs in long strides.
+// indexVendor is bytes.Index(b, []byte("atmx")), the prefix without its
+// '_' (a key split right after "atmx" still starts with it), found by its
+// 'x': bytes.Index looks for the 'a' first, which is every twelfth byte of
+// English text and code, and pays a call for each; 'x' is a few times
+// rarer, so the vectorised byte search runs in long strides.
 func indexVendor(b []byte) int {
 	for off := 3; off < len(b); {
 		j := bytes.IndexByte(b[off:], 'x')
@@ -79,7 +80,3 @@ func indexVendor(b []byte) int {
 	}
 	return -1
 }
-
-// vendorBytes is the prefix without its '_': a key split right after
-// "atmx" still starts with it.
-var vendorBytes = []byte(Prefix[:4])
