@@ -74,7 +74,7 @@ the others go on; the exit code is 2 only when none could be.`,
 	fs.StringArrayVar(&o.Match, "match", nil, "scan only repositories whose name matches `GLOB` (repeatable)")
 	fs.StringArrayVar(&o.Exclude, "exclude", nil, "skip repositories whose name matches `GLOB` (repeatable)")
 	fs.StringVar(&o.GitHubAPIURL, "github-api-url", "", "GitHub REST API `URL` (default: GITHUB_API_URL, else "+ghapi.DefaultBaseURL+")")
-	fs.BoolVar(&o.NoGitBinary, "no-git-binary", false, "read objects with go-git only, even where a git binary exists")
+	fs.BoolVar(&o.NoGitBinary, "no-git-binary", false, "fetch mirrors and read objects with go-git only, even where a git binary exists")
 	return cmd
 }
 
@@ -134,7 +134,8 @@ func (o *orgOptions) run(ctx context.Context) error {
 	run := o.newRun(nil)
 	s := &org.Scanner{
 		Client: gh.GitHub(), Org: o.Org, Filter: filter, Shard: shard,
-		Mirror:      &org.Mirror{Dir: filepath.Join(cache, "repos"), Token: ghCfg.Token, TokenHosts: org.TokenHosts(ghCfg.BaseURL)},
+		Mirror: &org.Mirror{Dir: filepath.Join(cache, "repos"), Token: ghCfg.Token, TokenHosts: org.TokenHosts(ghCfg.BaseURL),
+			NoGitBinary: o.NoGitBinary},
 		State:       state,
 		Full:        o.Full,
 		RepoWorkers: o.RepoWorkers, RepoTimeout: o.RepoTimeout,

@@ -19,8 +19,8 @@ import (
 )
 
 // Mirror keeps bare copies of repositories under Dir, one per repository
-// at Dir/OWNER/NAME.git, fetched with go-git to the disk (never into
-// memory).
+// at Dir/OWNER/NAME.git, fetched to the disk (never into memory) with the
+// git binary, hardened (gitfetch.go), or with go-git where there is none.
 type Mirror struct {
 	Dir string
 	// Token authenticates fetches ("x-access-token" basic auth, as GitHub
@@ -29,6 +29,10 @@ type Mirror struct {
 	// TokenHosts are the host names (no port) the token may go to: the
 	// GitHub host the API belongs to. Others are fetched anonymously.
 	TokenHosts []string
+	// NoGitBinary fetches with go-git even where a git binary is on PATH.
+	NoGitBinary bool
+
+	gitPath string // for tests: the git executable to run
 }
 
 // fetchRefSpec mirrors every ref: branches, tags, pull requests' refs,
@@ -43,6 +47,9 @@ func (m *Mirror) Sync(ctx context.Context, r Repo) (string, map[string]string, e
 		return "", nil, err
 	}
 	dir := filepath.Join(m.Dir, filepath.FromSlash(r.FullName)+".git")
+	if gitPath, err := m.gitBinary(); err == nil {
+		return m.syncGit(ctx, gitPath, dir, u, r)
+	}
 	repo, err := openOrInit(dir)
 	if err != nil {
 		return "", nil, err
@@ -60,13 +67,7 @@ func (m *Mirror) Sync(ctx context.Context, r Repo) (string, map[string]string, e
 	default:
 		return "", nil, cleanErr(err, r.CloneURL)
 	}
-	if r.DefaultBranch != "" {
-		head := plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName(r.DefaultBranch))
-		if err := repo.Storer.SetReference(head); err != nil {
-			return "", nil, fmt.Errorf("set HEAD: %w", err)
-		}
-	}
-	tips, err := refTips(repo)
+	tips, err := finish(repo, r)
 	if err != nil {
 		return "", nil, err
 	}
@@ -80,6 +81,36 @@ func (m *Mirror) Sync(ctx context.Context, r Repo) (string, map[string]string, e
 		}
 	}
 	return dir, tips, nil
+}
+
+// syncGit is Sync with the git binary. git updates refs only once the
+// objects they need have arrived and are connected, so a fetch cut short
+// leaves the mirror as it was.
+func (m *Mirror) syncGit(ctx context.Context, gitPath, dir string, u *url.URL, r Repo) (string, map[string]string, error) {
+	if err := m.gitFetch(ctx, gitPath, dir, u); err != nil {
+		return "", nil, cleanErr(err, r.CloneURL)
+	}
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("open mirror: %w", err)
+	}
+	tips, err := finish(repo, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, tips, nil
+}
+
+// finish points the mirror's HEAD at the default branch and returns its
+// ref tips.
+func finish(repo *git.Repository, r Repo) (map[string]string, error) {
+	if r.DefaultBranch != "" {
+		head := plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName(r.DefaultBranch))
+		if err := repo.Storer.SetReference(head); err != nil {
+			return nil, fmt.Errorf("set HEAD: %w", err)
+		}
+	}
+	return refTips(repo)
 }
 
 // openOrInit opens the bare mirror at dir, or starts it; a mirror that

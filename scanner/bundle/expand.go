@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -174,9 +175,23 @@ func readAll(it scanner.Item, r io.Reader, limit int64) ([]byte, error) {
 	} else if it.Size > 0 {
 		size = it.Size + 1
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)))
-	_, err := buf.ReadFrom(io.LimitReader(r, limit))
-	return buf.Bytes(), err
+	// Read into a buffer of the known size: bytes.Buffer.ReadFrom would
+	// double it (and clear the new half) just to see EOF.
+	buf := make([]byte, 0, min(size, limit))
+	lr := io.LimitReader(r, limit)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func self(it scanner.Item, data []byte, remap func(finding.Location) finding.Location) scanner.Item {
@@ -202,6 +217,15 @@ type region struct {
 	start, end int
 	evals      []evalModule // absolute offsets
 	sm         *Map
+	ext        *extMap // an external map, loaded on demand
+}
+
+// extMap is an external source map a region names, loaded the first time
+// a key in the region is mapped back.
+type extMap struct {
+	ref  string
+	once sync.Once
+	m    *Map
 }
 
 func (x *expansion) out(it scanner.Item) {
@@ -255,9 +279,12 @@ func (x *expansion) generated(start, end int, js bool) {
 	case strings.HasPrefix(ref, "data:"):
 		reg.sm = x.inlineMap(ref, start+at)
 	case ref != "":
-		reg.sm = x.externalMap(ref)
+		// Loaded and parsed only if a key is found in the region: the map
+		// is scanned as a file of its own anyway, and most bundles hold no
+		// key.
+		reg.ext = &extMap{ref: ref}
 	}
-	if reg.sm != nil || len(reg.evals) > 0 {
+	if reg.sm != nil || reg.ext != nil || len(reg.evals) > 0 {
 		x.regions = append(x.regions, reg)
 	}
 }
@@ -270,7 +297,7 @@ func (x *expansion) inlineMap(uri string, at int) *Map {
 		x.fail(fmt.Errorf("inline source map: %w", err))
 		return nil
 	}
-	m, err := ParseMap(raw)
+	m, err := parseLazy(raw)
 	if err != nil {
 		x.fail(fmt.Errorf("inline source map: %w", err))
 		return nil
@@ -295,6 +322,8 @@ func (x *expansion) inlineMap(uri string, at int) *Map {
 
 // externalMap loads the map a bundle names, for mapping only: its sources
 // are scanned when the map itself is.
+// Its errors are not reported: they can only be met after the item was
+// scanned, and cost only the original position of a key.
 func (x *expansion) externalMap(ref string) *Map {
 	load := x.e.LoadMap
 	if load == nil {
@@ -302,14 +331,10 @@ func (x *expansion) externalMap(ref string) *Map {
 	}
 	raw, err := load(x.ctx, x.it, ref)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			x.fail(fmt.Errorf("source map %s: %w", ref, err))
-		}
 		return nil
 	}
-	m, err := ParseMap(raw)
+	m, err := parseLazy(raw)
 	if err != nil {
-		x.fail(fmt.Errorf("source map %s: %w", ref, err))
 		return nil
 	}
 	return m
@@ -360,12 +385,17 @@ func (x *expansion) remapGenerated(l finding.Location) finding.Location {
 				return l
 			}
 		}
-		if r.sm == nil {
+		sm := r.sm
+		if r.ext != nil {
+			r.ext.once.Do(func() { r.ext.m = x.externalMap(r.ext.ref) })
+			sm = r.ext.m
+		}
+		if sm == nil {
 			return l
 		}
 		startLine, _ := x.lines.position(r.start)
 		lineStart := max(off-(l.Column-1), r.start)
-		if pos, ok := r.sm.Lookup(l.Line-startLine, utf16Len(x.data[lineStart:off])); ok {
+		if pos, ok := sm.Lookup(l.Line-startLine, utf16Len(x.data[lineStart:off])); ok {
 			l.Original = &finding.Original{Path: scanner.Label(pos.Source), Line: pos.Line, Column: pos.Column}
 		}
 		return l
@@ -415,7 +445,7 @@ func (x *expansion) html() {
 // escaped newline is glued to the "n" in the raw text). Both place a key
 // at the same spot of the map, so a key seen both ways is reported once.
 func (x *expansion) sourceMap() {
-	m, err := ParseMap(x.data)
+	m, err := parseLazy(x.data)
 	if err != nil {
 		x.out(self(x.it, x.data, identity))
 		x.fail(err)

@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -216,5 +217,30 @@ func TestOriginalPathsAreLabelled(t *testing.T) {
 	}
 	if p := locs[0].Original.Path; strings.Contains(p, inPath) || !strings.Contains(p, patterns.Redact([]byte(inPath))) {
 		t.Errorf("original path %q not redacted", patterns.Scrub(p))
+	}
+}
+
+// An external map is loaded only to place a key found in its bundle: a
+// bundle without keys costs no map read and no map parse, and one with
+// keys loads its map once.
+func TestExternalMapLoadedOnlyForKeys(t *testing.T) {
+	k := testkit.NewKey(t, patterns.Production)
+	sm := mapJSON(t, testMap{Sources: []string{"src/a.ts"}, Mappings: "AAAA"})
+	loads := 0
+	ex := &Expander{LoadMap: func(context.Context, scanner.Item, string) ([]byte, error) {
+		loads++
+		return []byte(sm), nil
+	}}
+	scan(t, ex, fileItem("dist/clean.js", "var a=1;\n//# sourceMappingURL=clean.js.map\n"))
+	if loads != 0 {
+		t.Fatalf("a bundle without keys loaded its map %d times", loads)
+	}
+	set, _ := scan(t, ex, fileItem("dist/k.js", "var a='"+k+"',b='"+k+"';\n//# sourceMappingURL=k.js.map\n"))
+	if loads != 1 {
+		t.Fatalf("map loaded %d times, want 1", loads)
+	}
+	locs := locationsOf(set, k)
+	if len(locs) == 0 || locs[0].Original == nil || locs[0].Original.Path != "src/a.ts" {
+		t.Fatalf("locations %v, want mapped to src/a.ts", describeLocs(locs))
 	}
 }

@@ -22,14 +22,29 @@ func FuzzParseMap(f *testing.F) {
 	f.Add([]byte(`{"version":3,"sources":["a"],"mappings":"AA!A"}`))
 	f.Add([]byte(`{"version":3,"sources":["\ud83d\ude00\\"],"sourcesContent":["\\\"",1],"names":[{"a":[true,false,null,-1.5e3]}],"mappings":""}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		lazy, lerr := parseLazy(data)
 		m, err := ParseMap(data)
 		if err != nil {
+			if lerr == nil { // a map the expander took: it maps nothing back where mappings are bad
+				for line := range 3 {
+					if _, ok := lazy.Lookup(line, 0); ok && strings.Contains(err.Error(), "VLQ") {
+						t.Fatalf("lazy map with bad mappings (%v) maps line %d", err, line)
+					}
+				}
+			}
 			return
+		}
+		if lerr != nil {
+			t.Fatalf("ParseMap takes the map, the lazy parse refuses it: %v", lerr)
 		}
 		for line := range 3 {
 			for _, col := range []int{0, 1, 7, 1 << 20} {
-				if p, ok := m.Lookup(line, col); ok && (p.Line < 1 || p.Column < 1) {
+				p, ok := m.Lookup(line, col)
+				if ok && (p.Line < 1 || p.Column < 1) {
 					t.Fatalf("Lookup(%d,%d) = %+v", line, col, p)
+				}
+				if lp, lok := lazy.Lookup(line, col); lp != p || lok != ok {
+					t.Fatalf("Lookup(%d,%d) = %+v %v, lazily %+v %v", line, col, p, ok, lp, lok)
 				}
 			}
 		}

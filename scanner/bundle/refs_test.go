@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,18 @@ func TestRefs(t *testing.T) {
 				t.Errorf("Refs =\n%v\nwant\n%v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestIndexBy(t *testing.T) {
+	for _, tc := range []struct{ b, sep string }{
+		{"", "eval("}, {"eval(", "eval("}, {"xeval(", "eval("}, {"evaleval(", "eval("}, {"eva", "eval("},
+		{"v(eval", "eval("}, {"a sourceMappingURL=x", "sourceMappingURL="}, {"URL=URL=", "sourceURL="},
+	} {
+		for k := range len(tc.sep) {
+			if got, want := indexBy([]byte(tc.b), []byte(tc.sep), k), strings.Index(tc.b, tc.sep); got != want {
+				t.Errorf("indexBy(%q, %q, %d) = %d, want %d", tc.b, tc.sep, k, got, want)
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -30,6 +31,14 @@ type Map struct {
 	contents []contentSpan // this map's sourcesContent strings
 	all      []spanRef     // every content span, sections too, by offset
 	lines    []vlqState    // decoder state at the start of each generated line
+
+	// lazy maps decode their mappings on the first Lookup, not when
+	// parsed: a scan needs them only to place a key it found, and most
+	// bundles hold none (decoding every map's mappings was a seventh of
+	// a scan of real npm packages).
+	lazy     bool
+	linesErr error
+	once     sync.Once
 }
 
 // Section is one part of an index map, placed at Offset in the generated
@@ -64,6 +73,20 @@ type Position struct {
 // malformed VLQ mappings, and mappings that point at sources the map does
 // not list. The Map keeps data.
 func ParseMap(data []byte) (*Map, error) {
+	return parseMap(data, false)
+}
+
+// parseLazy is ParseMap for the expander: the JSON is read and checked
+// whole (sourcesContent is scanned), but the mappings are only checked for
+// characters that cannot appear in them; they are decoded, and checked
+// against the sources, on the first Lookup. A map whose mappings turn out
+// malformed then maps nothing back: its keys are still reported, at their
+// place in the generated file.
+func parseLazy(data []byte) (*Map, error) {
+	return parseMap(data, true)
+}
+
+func parseMap(data []byte, lazy bool) (*Map, error) {
 	if len(data) > MaxMapBytes {
 		return nil, fmt.Errorf("source map of %d bytes exceeds the %d-byte limit", len(data), MaxMapBytes)
 	}
@@ -80,7 +103,7 @@ func ParseMap(data []byte) (*Map, error) {
 		return nil, fmt.Errorf("source map: %w", err)
 	}
 	m.all = p.all
-	if err := m.validate(0); err != nil {
+	if err := m.validate(0, lazy); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -96,7 +119,7 @@ func stripXSSI(data []byte) []byte {
 	return data
 }
 
-func (m *Map) validate(depth int) error {
+func (m *Map) validate(depth int, lazy bool) error {
 	if m.Version != 3 {
 		return fmt.Errorf("source map: version %d, want 3", m.Version)
 	}
@@ -112,9 +135,16 @@ func (m *Map) validate(depth int) error {
 			if s.Map == nil {
 				continue // a section by URL points elsewhere
 			}
-			if err := s.Map.validate(depth + 1); err != nil {
+			if err := s.Map.validate(depth+1, lazy); err != nil {
 				return fmt.Errorf("section %d: %w", i, err)
 			}
+		}
+		return nil
+	}
+	if lazy {
+		m.lazy = true
+		if i := badMappingChar(m.Mappings); i >= 0 {
+			return fmt.Errorf("source map: bad VLQ: %q at offset %d of the mappings", m.Mappings[i], i)
 		}
 		return nil
 	}
@@ -124,6 +154,41 @@ func (m *Map) validate(depth int) error {
 	}
 	m.lines = lines
 	return nil
+}
+
+// mappingChar marks the bytes mappings are made of: base64 digits and the
+// ',' and ';' separators.
+var mappingChar = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/,;") {
+		t[c] = true
+	}
+	return t
+}()
+
+// badMappingChar returns the offset of the first byte of s that cannot be
+// part of mappings, -1 if none.
+func badMappingChar(s string) int {
+	for i := 0; i < len(s); i++ {
+		if !mappingChar[s[i]] {
+			return i
+		}
+	}
+	return -1
+}
+
+// decodedLines returns the decoder state at the start of each generated
+// line, decoding a lazy map's mappings the first time.
+func (m *Map) decodedLines() []vlqState {
+	if !m.lazy {
+		return m.lines
+	}
+	m.once.Do(func() {
+		m.lines, m.linesErr = scanMappings(m.Mappings, len(m.Sources))
+	})
+	if m.linesErr != nil {
+		return nil
+	}
+	return m.lines
 }
 
 func less(l1, c1, l2, c2 int) bool { return l1 < l2 || l1 == l2 && c1 < c2 }
@@ -195,14 +260,15 @@ func (m *Map) Lookup(line, col int) (Position, bool) {
 		}
 		return m.Sections[i].Map.Lookup(line-o.Line, col)
 	}
-	if line < 0 || line >= len(m.lines) || col < 0 {
+	lines := m.decodedLines()
+	if line < 0 || line >= len(lines) || col < 0 {
 		return Position{}, false
 	}
 	var (
 		best  vlqState
 		found bool
 	)
-	st := m.lines[line]
+	st := lines[line]
 	_ = decodeLine(m.Mappings, &st, -1, func(seg vlqState, hasSource bool) bool {
 		if seg.genCol > col {
 			return false

@@ -326,6 +326,9 @@ func (s *Scanner) spendLeaf(depth, at int) bool {
 // limit, every place an encoding can hide one, and scans what they decode
 // to.
 func (s *Scanner) scanLevel(l *level, depth int) {
+	if depth > 0 && !hasText(l.data) {
+		return // decoded to binary: no key, no encoding of one (prefilter.go)
+	}
 	var frag func(int) // a key's head that may go on in another literal
 	if depth < s.depth {
 		frag = func(at int) { s.splitLiteral(l, depth, at) }
@@ -425,14 +428,23 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 
 // mayWrap says whether the segment b[a:e] may be a line of a wrapped run:
 // long enough to continue on the next line, or the first on its line (after
-// indentation), or at the start of a window that continues a run.
+// indentation) after a line that may wrap, or at the start of a window that
+// continues a run. It is exact: findRun would find a run shorter than
+// MinBase64Run around any other short segment.
 func (s *Scanner) mayWrap(l *level, a, e int) bool {
 	b := l.data
 	if e-a >= minSeg && e < len(b) && (b[e] == '\r' || b[e] == '\n') {
 		return true
 	}
 	if j := indentBefore(b, a); j > 0 {
-		return b[j-1] == '\n'
+		if b[j-1] != '\n' {
+			return false
+		}
+		// First on its line (as every word that starts a line of code
+		// is): only the last line of a wrapped run, after a line that
+		// ends in a long segment, or one a carried run may have begun.
+		ps, pe, ok := prevSeg(b, a)
+		return ok && (pe-ps >= minSeg || l.carry > 0)
 	}
 	return l.carry > 0
 }
@@ -472,8 +484,26 @@ func spaceAfter(b []byte, i, n int) int {
 }
 
 // segStart and segEnd return the bounds of the base64 segment around
-// b[i].
+// b[i]. Past a word's first eight characters they look at eight a step:
+// b64val of a non-base64 byte has its top bit set, so one test of the OR
+// of eight says whether all are base64 (segments are long in
+// base64-heavy input, where this is the hot loop; in code most are words
+// shorter than eight).
 func segStart(b []byte, i int) int {
+	for n := 0; n < 8; n++ {
+		if i == 0 || !isB64(b[i-1]) {
+			return i
+		}
+		i--
+	}
+	for i >= 8 {
+		w := b[i-8 : i : i]
+		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
+			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
+			break
+		}
+		i -= 8
+	}
 	for i > 0 && isB64(b[i-1]) {
 		i--
 	}
@@ -481,6 +511,20 @@ func segStart(b []byte, i int) int {
 }
 
 func segEnd(b []byte, i int) int {
+	for n := 0; n < 8; n++ {
+		if i == len(b) || !isB64(b[i]) {
+			return i
+		}
+		i++
+	}
+	for i+8 <= len(b) {
+		w := b[i : i+8 : i+8]
+		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
+			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
+			break
+		}
+		i += 8
+	}
 	for i < len(b) && isB64(b[i]) {
 		i++
 	}
@@ -613,6 +657,9 @@ func (s *Scanner) decodeRun(l *level, depth int, r *run) {
 			chars = append(chars, b[sg.so:sg.so+n]...)
 		}
 		s.chars[depth] = chars
+	}
+	if !base64Text(chars) {
+		return // decodes to binary at every alignment (prefilter.go)
 	}
 	p := r.phase(l.carry)
 	natural := false

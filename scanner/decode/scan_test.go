@@ -355,10 +355,13 @@ func TestCarryNested(t *testing.T) {
 func TestBudget(t *testing.T) {
 	k := testkit.NewKey(t, patterns.Production)
 	inputs := map[string]string{
-		"percent":         strings.Repeat("%41", 50000),
-		"double percent":  strings.Repeat("%2541", 50000),
-		"triple percent":  strings.Repeat("%252541", 50000),
-		"escaped slashes": strings.Repeat(`\/`, 50000),
+		"percent":        strings.Repeat("%41", 50000),
+		"double percent": strings.Repeat("%2541", 50000),
+		"triple percent": strings.Repeat("%252541", 50000),
+		// "\/" alone decodes to "////", base64 of 0xff bytes, which the
+		// prefilter passes over; one slash a group decodes to ASCII and
+		// nests.
+		"escaped slashes": strings.Repeat(`\/AAA`, 50000),
 		"entities":        strings.Repeat("&amp;#x41;", 50000),
 		"nested base64":   b64std(strings.Repeat(b64std(strings.Repeat(`\/`, 1000)), 50)),
 		"utf-16 base64":   b64std(utf16le(strings.Repeat(b64std(utf16le(strings.Repeat("a", 1000), false)), 20), false)),
