@@ -36,6 +36,8 @@ type gitBin struct {
 	// read once, by go-git, through guardFS.
 	refs   func() *refInfo
 	reflog func() []plumbing.Hash
+	// onGit is Repo.onGit.
+	onGit func(sub string)
 }
 
 // safeArgs keep settings that could run code, reach the network or change
@@ -92,6 +94,9 @@ func safeEnv() []string {
 // the child.
 func (g *gitBin) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stop func() error) {
 	full := append(append(append([]string{}, safeArgs...), "--git-dir="+g.gitDir), args...)
+	if g.onGit != nil {
+		g.onGit(args[0])
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, g.timeout, deadlineError{what: "git " + args[0], after: g.timeout})
 	cmd = exec.CommandContext(ctx, g.path, full...)
 	cmd.Env = safeEnv()

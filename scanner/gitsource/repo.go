@@ -44,6 +44,11 @@ type Repo struct {
 	guards []*guardFS
 	// gitTimeout, when set, overrides the deadline of each git child.
 	gitTimeout time.Duration
+	// onGit and onTree, when set, are told each git child's subcommand
+	// and each HEAD tree the go-git staged reading loads (tests: the
+	// work follows the change).
+	onGit  func(sub string)
+	onTree func(dir string)
 }
 
 // Close releases the files the repository holds open (pack files, their

@@ -170,7 +170,7 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 					s.warn("%s", w)
 				}
 				s.st = &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
-					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips}
+					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips, onGit: r.onGit}
 				s.alt = gg
 			}
 		}
