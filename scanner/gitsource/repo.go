@@ -49,6 +49,9 @@ type Repo struct {
 	// work follows the change).
 	onGit  func(sub string)
 	onTree func(dir string)
+	// minPart, when set, overrides defaultMinPart (tests: small repositories
+	// read in parallel).
+	minPart int64
 }
 
 // Close releases the files the repository holds open (pack files, their
