@@ -305,6 +305,43 @@ func (g *guardFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File,
 	return g.Filesystem.OpenFile(name, flag, perm)
 }
 
+// ReadDir hides, in objects/pack, every pack whose index is not a regular
+// file inside the repository: go-git loads all pack indexes at once and
+// stops at the first it cannot read, which would leave the packs after it
+// (in name order) unread too. goGit.all reports the hidden ones.
+func (g *guardFS) ReadDir(name string) ([]os.FileInfo, error) {
+	fis, err := g.Filesystem.ReadDir(name)
+	if err != nil || filepath.ToSlash(filepath.Clean(name)) != "objects/pack" {
+		return fis, err
+	}
+	out := fis[:0]
+	for _, fi := range fis {
+		if n, ok := strings.CutSuffix(fi.Name(), ".pack"); ok {
+			if checkFile(g.roots, g.Join(g.Root(), name, n+".idx"), false) != nil {
+				continue
+			}
+		}
+		out = append(out, fi)
+	}
+	return out, nil
+}
+
+// badPacks names the packs whose index cannot be read (guardFS hides
+// them from go-git), with why.
+func (r *Repo) badPacks() map[string]string {
+	dir := r.commonPath("objects", "pack")
+	des, _ := os.ReadDir(dir)
+	out := map[string]string{}
+	for _, de := range des {
+		if n, ok := strings.CutSuffix(de.Name(), ".pack"); ok {
+			if err := checkFile(r.roots(), filepath.Join(dir, n+".idx"), false); err != nil {
+				out[strings.TrimPrefix(n, "pack-")] = err.Error()
+			}
+		}
+	}
+	return out
+}
+
 func writeMem(m billy.Filesystem, name, content string) error {
 	f, err := m.Create(name)
 	if err != nil {
