@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -43,8 +45,59 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 		}
 	}
 	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
-		return st.read(ctx, ids, fn)
+		if _, ok := st.(*gitBin); !ok {
+			return st.read(ctx, ids, fn)
+		}
+		// What git add just wrote is loose: read it directly, sparing
+		// the hook a git process; cat-file reads the rest.
+		var rest []plumbing.Hash
+		for _, id := range ids {
+			o, ok := s.repo.looseBlob(id)
+			if !ok {
+				rest = append(rest, id)
+				continue
+			}
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		return st.read(ctx, rest, fn)
 	})
+}
+
+// looseBlob reads a blob stored as a loose object of the repository's own
+// object directory (a regular file inside it), when it is one, whole and
+// not larger than the large limit; ok is false otherwise (packed, in an
+// alternate, corrupt: cat-file decides).
+func (r *Repo) looseBlob(id plumbing.Hash) (o storedObject, ok bool) {
+	hex := id.String()
+	p := r.commonPath("objects", hex[:2], hex[2:])
+	if checkFile(r.roots(), p, false) != nil {
+		return o, false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return o, false
+	}
+	defer f.Close()
+	or, err := objfile.NewReader(f)
+	if err != nil {
+		return o, false
+	}
+	defer or.Close()
+	typ, size, err := or.Header()
+	if err != nil || typ != plumbing.BlobObject || size < 0 || size > r.large {
+		return o, false
+	}
+	data, release := getBuf(int(size))
+	if _, err := io.ReadFull(or, data); err != nil || or.Hash() != id {
+		release()
+		return o, false
+	}
+	return storedObject{id: id, typ: typ, size: size, data: data, release: release}, true
 }
 
 // emptyTree is the id git gives the empty tree, which it knows without

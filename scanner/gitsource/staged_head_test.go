@@ -52,20 +52,32 @@ func stagedRepo(t *testing.T, dirs, files int) (string, string) {
 	return d, key
 }
 
-// With the git binary, a staged scan runs one diff-index and one cat-file
-// of the changed blob: no listing of HEAD's whole tree (ls-tree) and no
+// With the git binary, a staged scan runs one diff-index and reads the
+// changed blob only: directly when it is loose (as git add leaves it),
+// else with one cat-file. No listing of HEAD's whole tree (ls-tree), no
 // reading of blobs that did not change.
 func TestStagedWorkFollowsTheChange(t *testing.T) {
 	d, key := stagedRepo(t, 12, 20)
-	var ran []string
-	got := scanRepo(t, d, Options{Staged: true}, func(r *Repo) { r.onGit = func(sub string) { ran = append(ran, sub) } })
-	if strings.Join(ran, " ") != "diff-index cat-file" {
-		t.Errorf("git children: %q, want diff-index then cat-file", ran)
-	}
-	if got.res.Blobs != 1 || len(got.findings) != 1 {
-		t.Fatalf("staged: %s", summary(got))
-	}
-	if l := got.byFP[patterns.Fingerprint([]byte(key))].Locations; len(l) != 1 || l[0].Path != "d03/sub/f01.txt" {
-		t.Errorf("locations: %+v", l)
+	for _, tc := range []struct {
+		name, want string
+	}{
+		{"loose", "diff-index"},
+		{"packed", "diff-index cat-file"},
+	} {
+		if tc.name == "packed" {
+			tgit(t, d, "repack", "-adq")
+			tgit(t, d, "prune-packed")
+		}
+		var ran []string
+		got := scanRepo(t, d, Options{Staged: true}, func(r *Repo) { r.onGit = func(sub string) { ran = append(ran, sub) } })
+		if strings.Join(ran, " ") != tc.want {
+			t.Errorf("%s: git children %q, want %q", tc.name, ran, tc.want)
+		}
+		if got.res.Blobs != 1 || len(got.findings) != 1 {
+			t.Fatalf("%s: %s", tc.name, summary(got))
+		}
+		if l := got.byFP[patterns.Fingerprint([]byte(key))].Locations; len(l) != 1 || l[0].Path != "d03/sub/f01.txt" {
+			t.Errorf("%s: locations %+v", tc.name, l)
+		}
 	}
 }
