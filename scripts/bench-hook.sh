@@ -7,8 +7,8 @@
 #     modified files, packed like a clone;
 #   - a small repository: 1,000 of those files, the same way;
 # each with a one-file and a 200-file staged change, and the go-git
-# fallback (`--no-git-binary`) beside them. Target: the hook's median at
-# most 4x git's. gitleaks (`git --pre-commit --staged`, one equivalent
+# fallback (`--no-git-binary`) and the bare process start (`--help`)
+# beside them. Target: the hook's median at most 4x git's. gitleaks (`git --pre-commit --staged`, one equivalent
 # rule) runs beside them when it is on PATH.
 #
 #   scripts/bench-hook.sh            # build (or reuse) the repositories, run, print
@@ -101,7 +101,8 @@ for repo in "$big" "$small"; do
 		label="$(basename "$repo")-$n"
 		cmds=("git -C $repo diff --cached --raw -z"
 			"$bin git --staged $repo"
-			"$bin git --staged --no-git-binary $repo")
+			"$bin git --staged --no-git-binary $repo"
+			"$bin --help")
 		if command -v gitleaks >/dev/null; then
 			cmds+=("gitleaks git --pre-commit --staged --no-banner --config $BENCH_DIR/gitleaks.toml --report-path /dev/null $repo")
 		fi
@@ -109,7 +110,7 @@ for repo in "$big" "$small"; do
 		hyperfine --style basic -N -i --warmup 3 --runs "$RUNS" --export-csv "$BENCH_DIR/$label.csv" "${cmds[@]}" >&2
 		# CSV: command,mean,stddev,median,user,system,min,max (seconds)
 		awk -F, -v files="$files" -v n="$n" '
-			BEGIN { split("git diff --cached --raw -z|atomyx-guard git --staged|  --no-git-binary (go-git)|gitleaks --pre-commit --staged", names, "|"); printf "%d files, %d staged:\n", files, n }
+			BEGIN { split("git diff --cached --raw -z|atomyx-guard git --staged|  --no-git-binary (go-git)|atomyx-guard --help (process start)|gitleaks --pre-commit --staged", names, "|"); printf "%d files, %d staged:\n", files, n }
 			NR == 1 { next }
 			NR == 2 { base = $4 }
 			{ printf "  %-32s median %7.1f ms  min %7.1f ms  %5.1fx git\n", names[NR - 1], $4 * 1000, $7 * 1000, $4 / base }' \
