@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/testkit"
@@ -142,16 +143,16 @@ func TestParallelReadersFindEverything(t *testing.T) {
 	msgKey := testkit.NewKey(t, patterns.Production)
 	commit(t, d, "message with "+msgKey, "z.txt", "z\n")
 	tgit(t, d, "repack", "-adq", "--depth=50")
-	var cats int
+	var cats atomic.Int32 // readers start git concurrently
 	par := scanRepo(t, d, Options{}, func(r *Repo) {
 		r.minPart = 1
 		r.onGit = func(sub string) {
 			if sub == "cat-file" {
-				cats++
+				cats.Add(1)
 			}
 		}
 	})
-	if cats < 3 {
+	if cats := cats.Load(); cats < 3 {
 		t.Errorf("%d cat-file processes, want the listing and at least two readers", cats)
 	}
 	one := scanRepo(t, d, Options{})

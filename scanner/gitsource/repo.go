@@ -46,7 +46,7 @@ type Repo struct {
 	gitTimeout time.Duration
 	// onGit and onTree, when set, are told each git child's subcommand
 	// and each HEAD tree the go-git staged reading loads (tests: the
-	// work follows the change).
+	// work follows the change). onGit may be called concurrently.
 	onGit  func(sub string)
 	onTree func(dir string)
 	// minPart, when set, overrides defaultMinPart (tests: small repositories
