@@ -3,9 +3,10 @@ package gitsource
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
@@ -20,9 +21,13 @@ import (
 func benchRepo(b *testing.B) string {
 	b.Helper()
 	d := initRepo(b)
-	src := filepath.Join(runtime.GOROOT(), "src", "net", "http")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Skipf("go env GOROOT: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(goroot)), "src", "net", "http")
 	var files []string
-	err := filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
+	err = filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
 		if err != nil || de.IsDir() || filepath.Ext(p) != ".go" {
 			return err
 		}
