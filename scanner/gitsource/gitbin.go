@@ -510,7 +510,14 @@ func (g *gitBin) listScannable(ctx context.Context) (*objectList, error) {
 			}
 			id, typ, size, base, ok := parseCheckLine(bytes.TrimSpace(line))
 			if !ok {
-				continue
+				// "<id> missing": listed but unreadable (a corrupt loose
+				// object). A reader asks for it all the same, so that it
+				// is reported as skipped rather than silently left out.
+				name, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte{' '})
+				if id, ok = parseHex(name); !ok {
+					continue
+				}
+				typ, size, base = plumbing.InvalidObject, 0, plumbing.ZeroHash
 			}
 			if _, dup := index[id]; dup {
 				continue // in more than one pack

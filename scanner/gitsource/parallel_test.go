@@ -2,6 +2,8 @@ package gitsource
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -163,5 +165,29 @@ func TestParallelReadersFindEverything(t *testing.T) {
 		if _, ok := par.byFP[patterns.Fingerprint([]byte(k))]; !ok {
 			t.Errorf("key %s not found", patterns.Redact([]byte(k)))
 		}
+	}
+}
+
+// A loose object too corrupt for the listing to type ("<id> missing") is
+// still asked for, so the scan reports it skipped instead of leaving it
+// out unsaid.
+func TestListedButUnreadableIsSkipped(t *testing.T) {
+	d := initRepo(t)
+	commit(t, d, "two files", "good.txt", "fine\n", "bad.txt", strings.Repeat("filler ", 2000)+"\n")
+	bad := strings.TrimSpace(tgit(t, d, "rev-parse", "HEAD:bad.txt"))
+	p := filepath.Join(d, ".git", "objects", bad[:2], bad[2:])
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 10); err != nil {
+		t.Fatal(err)
+	}
+	got := scanRepo(t, d, Options{})
+	skipped := false
+	for _, s := range got.res.Skipped {
+		skipped = skipped || strings.Contains(s.Where, bad)
+	}
+	if !got.res.Partial || !skipped {
+		t.Errorf("corrupt blob not reported: %s", summary(got))
 	}
 }
