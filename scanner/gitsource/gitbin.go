@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -36,6 +37,13 @@ type gitBin struct {
 	// read once, by go-git, through guardFS.
 	refs   func() *refInfo
 	reflog func() []plumbing.Hash
+	// onGit is Repo.onGit.
+	onGit func(sub string)
+	// readers is how many cat-file processes read objects at once in a
+	// full scan (the engine's workers).
+	readers int
+	// minPart, when set, overrides defaultMinPart.
+	minPart int64
 }
 
 // safeArgs keep settings that could run code, reach the network or change
@@ -92,6 +100,9 @@ func safeEnv() []string {
 // the child.
 func (g *gitBin) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stop func() error) {
 	full := append(append(append([]string{}, safeArgs...), "--git-dir="+g.gitDir), args...)
+	if g.onGit != nil {
+		g.onGit(args[0])
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, g.timeout, deadlineError{what: "git " + args[0], after: g.timeout})
 	cmd = exec.CommandContext(ctx, g.path, full...)
 	cmd.Env = safeEnv()
@@ -350,26 +361,145 @@ func (c *cmdReader) Close() error {
 }
 
 // all reads every object but trees: one cat-file lists the store's
-// objects with their types (headers only, no inflating), and a second
-// reads the blobs, commits and tags by id, in the listing's pack order.
-// Trees hold no text a key could hide in and are most of a history's
-// objects, so leaving them unread makes the whole scan cheaper than
-// reading every object once (cat-file --batch-all-objects --batch). A
-// corrupt object is skipped by read, which goes on with the rest.
+// objects with their types, sizes and delta bases (headers only, no
+// inflating), and readers more read the blobs, commits and tags by id.
+// Each reader gets whole delta families (an object, its base, its base's
+// base...), in pack order: the inflating, which one git process does on
+// one core, runs on every core the scan may use, and no reader inflates a
+// base another reader also inflates, so that the readers together cost no
+// more CPU than one. Trees hold no text a key could hide in and are most
+// of a history's objects, so leaving them unread makes the whole scan
+// cheaper than reading every object once (cat-file --batch-all-objects
+// --batch). A corrupt object is skipped by read, which goes on with the
+// rest.
 func (g *gitBin) all(ctx context.Context, fn func(storedObject) error) error {
-	ids, err := g.listScannable(ctx)
+	objs, err := g.listScannable(ctx)
 	if err != nil {
 		return err
 	}
-	return g.read(ctx, ids, fn)
+	least := int64(defaultMinPart)
+	if g.minPart > 0 {
+		least = g.minPart
+	}
+	parts := objs.split(g.readers, least)
+	if len(parts) <= 1 {
+		return g.read(ctx, objs.scannable(), fn)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex // fn is called by one reader at a time
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	locked := func(o storedObject) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fn(o)
+	}
+	for _, part := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.read(ctx, part, locked); err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = err
+				}
+				errMu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
-// listScannable lists the id of every blob, commit and tag in the store,
-// once each, in pack order.
-func (g *gitBin) listScannable(ctx context.Context) ([]plumbing.Hash, error) {
-	var ids []plumbing.Hash
-	seen := map[plumbing.Hash]struct{}{}
-	err := g.batch(ctx, []string{"cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)", "--unordered"}, nil, func(br *bufio.Reader) error {
+// defaultMinPart is the least content, in bytes, worth a reader of its own: a
+// git process costs a few milliseconds to start.
+const defaultMinPart = 8 << 20
+
+// objectList is the store's listing, in pack order, each object once.
+type objectList struct {
+	ids   []plumbing.Hash
+	sizes []int64
+	trees []bool
+	// family is, for each object, the index of its delta family's root
+	// (union-find over delta bases, path-halved).
+	family []int32
+}
+
+func (l *objectList) root(i int32) int32 {
+	for l.family[i] != i {
+		l.family[i] = l.family[l.family[i]]
+		i = l.family[i]
+	}
+	return i
+}
+
+// scannable is every object but the trees, in pack order.
+func (l *objectList) scannable() []plumbing.Hash {
+	out := make([]plumbing.Hash, 0, len(l.ids))
+	for i, id := range l.ids {
+		if !l.trees[i] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// split deals the scannable objects to at most n readers, whole delta
+// families at a time, each to the least loaded reader when the family is
+// first met, keeping pack order within each reader. Fewer readers when
+// the content is small (minPart bytes each); one list when n <= 1.
+func (l *objectList) split(n int, minPart int64) [][]plumbing.Hash {
+	var total int64
+	famSize := make(map[int32]int64)
+	for i := range l.ids {
+		if !l.trees[i] {
+			total += l.sizes[i]
+			famSize[l.root(int32(i))] += l.sizes[i]
+		}
+	}
+	if k := int(total / minPart); n > k {
+		n = k
+	}
+	if n <= 1 {
+		return [][]plumbing.Hash{l.scannable()}
+	}
+	out := make([][]plumbing.Hash, n)
+	load := make([]int64, n)
+	owner := make(map[int32]int, len(famSize))
+	for i, id := range l.ids {
+		if l.trees[i] {
+			continue
+		}
+		r := l.root(int32(i))
+		k, ok := owner[r]
+		if !ok {
+			k = 0
+			for j := range load {
+				if load[j] < load[k] {
+					k = j
+				}
+			}
+			owner[r] = k
+			load[k] += famSize[r]
+		}
+		out[k] = append(out[k], id)
+	}
+	return out
+}
+
+// listScannable lists every object in the store once (the first pack
+// that holds it wins), in pack order, with its type, size and delta
+// family.
+func (g *gitBin) listScannable(ctx context.Context) (*objectList, error) {
+	l := &objectList{}
+	index := map[plumbing.Hash]int32{}
+	var bases []plumbing.Hash
+	err := g.batch(ctx, []string{"cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(deltabase)", "--unordered"}, nil, func(br *bufio.Reader) error {
 		for {
 			line, err := br.ReadSlice('\n')
 			if errors.Is(err, io.EOF) && len(line) == 0 {
@@ -378,25 +508,65 @@ func (g *gitBin) listScannable(ctx context.Context) ([]plumbing.Hash, error) {
 			if err != nil {
 				return err
 			}
-			name, typ, _ := bytes.Cut(bytes.TrimSpace(line), []byte{' '})
-			if string(typ) == "tree" {
-				continue
-			}
-			id, ok := parseHex(name)
+			id, typ, size, base, ok := parseCheckLine(bytes.TrimSpace(line))
 			if !ok {
-				continue
+				// "<id> missing": listed but unreadable (a corrupt loose
+				// object). A reader asks for it all the same, so that it
+				// is reported as skipped rather than silently left out.
+				name, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte{' '})
+				if id, ok = parseHex(name); !ok {
+					continue
+				}
+				typ, size, base = plumbing.InvalidObject, 0, plumbing.ZeroHash
 			}
-			if _, dup := seen[id]; dup {
+			if _, dup := index[id]; dup {
 				continue // in more than one pack
 			}
-			seen[id] = struct{}{}
-			ids = append(ids, id)
+			if len(l.ids) >= math.MaxInt32 {
+				return fmt.Errorf("more than %d objects", math.MaxInt32)
+			}
+			index[id] = int32(len(l.ids))
+			l.ids = append(l.ids, id)
+			l.sizes = append(l.sizes, size)
+			l.trees = append(l.trees, typ == plumbing.TreeObject)
+			bases = append(bases, base)
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list objects: %w", err)
 	}
-	return ids, nil
+	l.family = make([]int32, len(l.ids))
+	for i := range l.family {
+		l.family[i] = int32(i)
+	}
+	for i, b := range bases {
+		if b.IsZero() {
+			continue
+		}
+		if j, ok := index[b]; ok {
+			if ra, rb := l.root(int32(i)), l.root(j); ra != rb {
+				l.family[ra] = rb
+			}
+		}
+	}
+	return l, nil
+}
+
+// parseCheckLine reads "<id> <type> <size> <delta base>" of cat-file
+// --batch-check (the base all zeros when the object is no delta).
+func parseCheckLine(line []byte) (id plumbing.Hash, typ plumbing.ObjectType, size int64, base plumbing.Hash, ok bool) {
+	k := bytes.LastIndexByte(line, ' ')
+	if k < 0 {
+		return id, typ, size, base, false
+	}
+	if base, ok = parseHex(line[k+1:]); !ok {
+		return id, typ, size, base, false
+	}
+	id, typ, size, err := parseBatchHeader(line[:k])
+	if err != nil || typ == plumbing.InvalidObject {
+		return id, typ, size, base, false
+	}
+	return id, typ, size, base, true
 }
 
 // read reads objects by id with cat-file --batch. When a corrupt object

@@ -46,6 +46,9 @@ func (g *goGit) all(ctx context.Context, fn func(storedObject) error) error {
 			g.skip("pack "+p.String(), err.Error())
 		}
 	}
+	for name, why := range g.r.badPacks() {
+		g.skip("pack "+name, why)
+	}
 	return g.read(ctx, ids, fn)
 }
 

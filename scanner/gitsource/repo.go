@@ -44,6 +44,14 @@ type Repo struct {
 	guards []*guardFS
 	// gitTimeout, when set, overrides the deadline of each git child.
 	gitTimeout time.Duration
+	// onGit and onTree, when set, are told each git child's subcommand
+	// and each HEAD tree the go-git staged reading loads (tests: the
+	// work follows the change). onGit may be called concurrently.
+	onGit  func(sub string)
+	onTree func(dir string)
+	// minPart, when set, overrides defaultMinPart (tests: small repositories
+	// read in parallel).
+	minPart int64
 }
 
 // Close releases the files the repository holds open (pack files, their

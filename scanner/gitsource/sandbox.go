@@ -114,7 +114,7 @@ func readRegular(p string, limit int64) ([]byte, error) {
 // alternates, objects/info/alternates is carried over with its paths made
 // absolute; without, other object stores are never read.
 func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err error) {
-	dir, err = os.MkdirTemp("", "atomyx-guard-git-*")
+	dir, err = mkShadowDir()
 	if err != nil {
 		return "", nil, fmt.Errorf("shadow git directory: %w", err)
 	}
@@ -160,9 +160,20 @@ func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err er
 		return "", nil, err
 	}
 	des, _ := os.ReadDir(r.commonPath("objects"))
+	plain := !r.objectsLinked()
 	for _, de := range des {
 		n := de.Name()
 		if n != "pack" && !(len(n) == 2 && isHex(n)) {
+			continue
+		}
+		if plain && de.Type() == fs.ModeDir {
+			// A plain directory in a plain objects directory lies inside
+			// the repository: linked without the symlink checks, which
+			// cost a hook a few stats for each of hundreds of loose
+			// object directories.
+			if err := os.Symlink(r.commonPath("objects", n), filepath.Join(objs, n)); err != nil {
+				return "", nil, err
+			}
 			continue
 		}
 		if err := link(filepath.Join("objects", n), true); err != nil {
@@ -184,6 +195,34 @@ func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err er
 		}
 	}
 	return dir, warnings, nil
+}
+
+// objectsLinked reports whether the objects directory, or a directory
+// above it up to the git directory, is a symlink (whose entries must then
+// be checked one by one).
+func (r *Repo) objectsLinked() bool {
+	fi, err := os.Lstat(r.commonPath("objects"))
+	if err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+		return true
+	}
+	real, err := filepath.EvalSymlinks(r.commonPath("objects"))
+	return err != nil || real != filepath.Join(r.roots()[len(r.roots())-1], "objects")
+}
+
+// mkShadowDir makes the (private, 0700) directory a shadow lives in: in
+// /dev/shm when TMPDIR does not say otherwise and it is there, because a
+// shadow is a few hundred symlinks (one per loose-object directory) and
+// making them on a busy disk costs a pre-commit hook up to a millisecond
+// each; on tmpfs, microseconds.
+func mkShadowDir() (string, error) {
+	if os.Getenv("TMPDIR") == "" {
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			if dir, err := os.MkdirTemp("/dev/shm", "atomyx-guard-git-*"); err == nil {
+				return dir, nil
+			}
+		}
+	}
+	return os.MkdirTemp("", "atomyx-guard-git-*")
 }
 
 // alternatePaths reads objects/info/alternates: one object directory a
@@ -264,6 +303,43 @@ func (g *guardFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File,
 		return nil, err
 	}
 	return g.Filesystem.OpenFile(name, flag, perm)
+}
+
+// ReadDir hides, in objects/pack, every pack whose index is not a regular
+// file inside the repository: go-git loads all pack indexes at once and
+// stops at the first it cannot read, which would leave the packs after it
+// (in name order) unread too. goGit.all reports the hidden ones.
+func (g *guardFS) ReadDir(name string) ([]os.FileInfo, error) {
+	fis, err := g.Filesystem.ReadDir(name)
+	if err != nil || filepath.ToSlash(filepath.Clean(name)) != "objects/pack" {
+		return fis, err
+	}
+	out := fis[:0]
+	for _, fi := range fis {
+		if n, ok := strings.CutSuffix(fi.Name(), ".pack"); ok {
+			if checkFile(g.roots, g.Join(g.Root(), name, n+".idx"), false) != nil {
+				continue
+			}
+		}
+		out = append(out, fi)
+	}
+	return out, nil
+}
+
+// badPacks names the packs whose index cannot be read (guardFS hides
+// them from go-git), with why.
+func (r *Repo) badPacks() map[string]string {
+	dir := r.commonPath("objects", "pack")
+	des, _ := os.ReadDir(dir)
+	out := map[string]string{}
+	for _, de := range des {
+		if n, ok := strings.CutSuffix(de.Name(), ".pack"); ok {
+			if err := checkFile(r.roots(), filepath.Join(dir, n+".idx"), false); err != nil {
+				out[strings.TrimPrefix(n, "pack-")] = err.Error()
+			}
+		}
+	}
+	return out
 }
 
 func writeMem(m billy.Filesystem, name, content string) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -170,7 +171,8 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 					s.warn("%s", w)
 				}
 				s.st = &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
-					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips}
+					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips, onGit: r.onGit,
+					readers: readers(eng), minPart: r.minPart}
 				s.alt = gg
 			}
 		}
@@ -204,6 +206,15 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		return s.res, ErrNothingReadable
 	}
 	return s.res, nil
+}
+
+// readers is how many object readers a full scan runs: the engine's
+// workers (--workers), GOMAXPROCS when unset.
+func readers(eng *scanner.Engine) int {
+	if eng != nil && eng.Workers > 0 {
+		return eng.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // maskedError masks an error's text: it may quote git, go-git or a ref.

@@ -1,17 +1,21 @@
 package gitsource
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -34,55 +38,178 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("read index: %w", err)
-	}
-	defer f.Close()
-	var idx index.Index
-	if err := index.NewDecoder(f).Decode(&idx); err != nil {
-		return fmt.Errorf("read index %s: %w", path, err)
-	}
-	inHead, err := s.headLookup(ctx)
-	if err != nil {
-		return err
-	}
-	var ids []plumbing.Hash
-	for _, e := range idx.Entries {
-		if e.Mode == filemode.Submodule || e.Mode == filemode.Dir || e.Hash.IsZero() || e.IntentToAdd {
-			continue
-		}
-		if h, ok := inHead(e.Name); ok && h == e.Hash {
-			continue
-		}
-		id := e.Hash.String()
-		if len(s.resolved.intros[id]) == 0 {
-			ids = append(ids, e.Hash)
-		}
-		dup := false
-		for _, in := range s.resolved.intros[id] {
-			dup = dup || in.path == e.Name
-		}
-		if !dup {
-			s.resolved.intros[id] = append(s.resolved.intros[id], intro{path: e.Name})
+	ids, ok := s.stagedByGit(ctx, path)
+	if !ok {
+		if ids, err = s.stagedByIndex(path); err != nil {
+			return err
 		}
 	}
 	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
-		return st.read(ctx, ids, fn)
+		if _, ok := st.(*gitBin); !ok {
+			return st.read(ctx, ids, fn)
+		}
+		// What git add just wrote is loose: read it directly, sparing
+		// the hook a git process; cat-file reads the rest.
+		var rest []plumbing.Hash
+		for _, id := range ids {
+			o, ok := s.repo.looseBlob(id)
+			if !ok {
+				rest = append(rest, id)
+				continue
+			}
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		return st.read(ctx, rest, fn)
 	})
 }
 
-// headLookup returns the blob id HEAD's tree has at a path. With the git
-// binary it lists HEAD's tree with one ls-tree: go-git would first index
-// every object of the pack to read one tree, a cost that grows with the
-// history rather than with the staged change (seconds in a repository of
-// 200k commits). go-git is the fallback.
-func (s *scan) headLookup(ctx context.Context) (func(path string) (plumbing.Hash, bool), error) {
-	if g, ok := s.st.(*gitBin); ok {
-		if m, err := headBlobs(ctx, g); err == nil {
-			return func(p string) (plumbing.Hash, bool) { h, ok := m[p]; return h, ok }, nil
+// looseBlob reads a blob stored as a loose object of the repository's own
+// object directory (a regular file inside it), when it is one, whole and
+// not larger than the large limit; ok is false otherwise (packed, in an
+// alternate, corrupt: cat-file decides).
+func (r *Repo) looseBlob(id plumbing.Hash) (o storedObject, ok bool) {
+	hex := id.String()
+	p := r.commonPath("objects", hex[:2], hex[2:])
+	if checkFile(r.roots(), p, false) != nil {
+		return o, false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return o, false
+	}
+	defer f.Close()
+	or, err := objfile.NewReader(f)
+	if err != nil {
+		return o, false
+	}
+	defer or.Close()
+	typ, size, err := or.Header()
+	if err != nil || typ != plumbing.BlobObject || size < 0 || size > r.large {
+		return o, false
+	}
+	data, release := getBuf(int(size))
+	if _, err := io.ReadFull(or, data); err != nil || or.Hash() != id {
+		release()
+		return o, false
+	}
+	return storedObject{id: id, typ: typ, size: size, data: data, release: release}, true
+}
+
+// emptyTree is the id git gives the empty tree, which it knows without
+// storing it: what an unborn HEAD is compared with.
+const emptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+// stage records one staged (path, blob) and says whether the blob is new
+// to the list of blobs to read.
+func (s *scan) stage(name string, h plumbing.Hash) bool {
+	id := h.String()
+	ins := s.resolved.intros[id]
+	for _, in := range ins {
+		if in.path == name {
+			return false
 		}
-		// An unborn HEAD, or git could not say: go-git decides.
+	}
+	s.resolved.intros[id] = append(ins, intro{path: name})
+	return len(ins) == 0
+}
+
+// stagedByGit lists what the index changes against HEAD with one
+// `git diff-index --cached --raw`, in the shadow directory, with
+// GIT_INDEX_FILE naming the index: git reads only the index and the trees
+// along changed paths (the index's cache-tree tells it which directories
+// are unchanged), so the cost follows the staged change rather than the
+// repository. The index is data git parses; no setting in it can make git
+// run a program (core.fsmonitor is forced off). ok is false when git is
+// not there or could not say (a split index, a conflict in progress, a
+// HEAD that cannot be read): the go-git reading decides then.
+func (s *scan) stagedByGit(ctx context.Context, index string) (ids []plumbing.Hash, ok bool) {
+	g, isBin := s.st.(*gitBin)
+	if !isBin {
+		return nil, false
+	}
+	out, err := g.diffIndex(ctx, index, "HEAD")
+	if err != nil {
+		if _, herr := s.repo.repo.Head(); !errors.Is(herr, plumbing.ErrReferenceNotFound) {
+			return nil, false
+		}
+		if out, err = g.diffIndex(ctx, index, emptyTree); err != nil {
+			return nil, false
+		}
+	}
+	es, ok := parseDiffIndex(out)
+	if !ok {
+		return nil, false
+	}
+	for _, e := range es {
+		if s.stage(e.path, e.blob) {
+			ids = append(ids, e.blob)
+		}
+	}
+	return ids, true
+}
+
+// diffIndex runs diff-index --cached against tree with the given index.
+func (g *gitBin) diffIndex(ctx context.Context, index, tree string) ([]byte, error) {
+	cmd, stop := g.command(ctx, "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev",
+		"--ignore-submodules=none", "--end-of-options", tree, "--")
+	cmd.Env = append(cmd.Env, "GIT_INDEX_FILE="+index)
+	errb := g.tail()
+	cmd.Stderr = errb
+	out, err := cmd.Output()
+	if de := stop(); de != nil {
+		return nil, de
+	}
+	if err != nil {
+		return nil, fmt.Errorf("diff-index: %s: %w", errb.msg(), err)
+	}
+	return out, nil
+}
+
+// parseDiffIndex reads `diff-index --raw -z` output: ":srcmode dstmode
+// srcid dstid status" NUL path NUL, and returns the entries that bring a
+// blob HEAD does not have at that path. ok is false on an unmerged entry
+// (its stages are read from the index itself) or output it cannot read.
+func parseDiffIndex(out []byte) (es []entry, ok bool) {
+	toks := bytes.Split(out, []byte{0})
+	if len(toks) > 0 && len(toks[len(toks)-1]) == 0 {
+		toks = toks[:len(toks)-1]
+	}
+	if len(toks)%2 != 0 {
+		return nil, false
+	}
+	for i := 0; i < len(toks); i += 2 {
+		meta, path := toks[i], toks[i+1]
+		f := bytes.Fields(meta)
+		if len(f) != 5 || len(meta) == 0 || meta[0] != ':' || len(path) == 0 {
+			return nil, false
+		}
+		if string(f[4]) == "U" {
+			return nil, false
+		}
+		if blob, keep := parseRawEntry(meta); keep {
+			es = append(es, entry{path: string(path), blob: blob})
+		}
+	}
+	return es, true
+}
+
+// stagedByIndex reads the index with go-git and keeps the entries whose
+// blob differs from HEAD's at that path. HEAD's trees are read lazily,
+// each once.
+func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	defer f.Close()
+	var idx index.Index
+	if err := index.NewDecoder(bufio.NewReaderSize(f, 1<<16)).Decode(&idx); err != nil {
+		return nil, fmt.Errorf("read index %s: %w", path, err)
 	}
 	head, err := s.headTree()
 	if err != nil {
@@ -92,44 +219,70 @@ func (s *scan) headLookup(ctx context.Context) (func(path string) (plumbing.Hash
 		s.skip("HEAD", err.Error())
 		head = nil
 	}
-	return func(p string) (plumbing.Hash, bool) {
-		if head == nil {
-			return plumbing.ZeroHash, false
+	h := newHeadIndex(s.repo, head)
+	var ids []plumbing.Hash
+	for _, e := range idx.Entries {
+		if e.Mode == filemode.Submodule || e.Mode == filemode.Dir || e.Hash.IsZero() || e.IntentToAdd {
+			continue
 		}
-		te, err := head.FindEntry(p)
-		if err != nil {
-			return plumbing.ZeroHash, false
+		if h.unchanged(e.Name, e.Hash) {
+			continue
 		}
-		return te.Hash, true
-	}, nil
+		if s.stage(e.Name, e.Hash) {
+			ids = append(ids, e.Hash)
+		}
+	}
+	return ids, nil
 }
 
-// headBlobs maps every path of HEAD's tree to its blob id.
-func headBlobs(ctx context.Context, g *gitBin) (map[string]plumbing.Hash, error) {
-	cmd, stop := g.command(ctx, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
-	defer stop()
-	errb := g.tail()
-	cmd.Stderr = errb
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("ls-tree HEAD: %s", errb.msg())
+// headIndex answers "does HEAD hold this blob at this path" one path at a
+// time, reading each of HEAD's trees once, on demand, instead of listing
+// the whole tree first. (The index's cache-tree could spare the trees of
+// unchanged directories, but go-git drops its invalidated entries, which
+// loses the extension's shape.)
+type headIndex struct {
+	r     *Repo
+	trees map[string]*object.Tree // by directory ("" the root); nil: none
+}
+
+func newHeadIndex(r *Repo, head *object.Tree) *headIndex {
+	return &headIndex{r: r, trees: map[string]*object.Tree{"": head}}
+}
+
+// tree is HEAD's tree at dir, nil when HEAD has none there.
+func (h *headIndex) tree(dir string) *object.Tree {
+	if t, ok := h.trees[dir]; ok {
+		return t
 	}
-	m := map[string]plumbing.Hash{}
-	for _, rec := range bytes.Split(out, []byte{0}) {
-		// "<mode> SP <type> SP <id> TAB <path>"
-		meta, path, ok := bytes.Cut(rec, []byte{'\t'})
-		if !ok {
-			continue
-		}
-		f := bytes.Fields(meta)
-		if len(f) != 3 || string(f[1]) != "blob" {
-			continue
-		}
-		if h, ok := parseHex(f[2]); ok {
-			m[string(path)] = h
+	parent, name := "", dir
+	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+		parent, name = dir[:i], dir[i+1:]
+	}
+	var t *object.Tree
+	if pt := h.tree(parent); pt != nil {
+		if te, err := pt.FindEntry(name); err == nil && te.Mode == filemode.Dir {
+			t, _ = object.GetTree(h.r.storage, te.Hash)
+			if h.r.onTree != nil {
+				h.r.onTree(dir)
+			}
 		}
 	}
-	return m, nil
+	h.trees[dir] = t
+	return t
+}
+
+// unchanged reports whether HEAD has blob id at path.
+func (h *headIndex) unchanged(path string, id plumbing.Hash) bool {
+	dir, name := "", path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		dir, name = path[:i], path[i+1:]
+	}
+	t := h.tree(dir)
+	if t == nil {
+		return false
+	}
+	te, err := t.FindEntry(name)
+	return err == nil && te.Mode != filemode.Dir && te.Hash == id
 }
 
 // headTree is HEAD's tree, nil when HEAD is unborn.

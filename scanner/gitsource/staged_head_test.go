@@ -1,6 +1,8 @@
 package gitsource
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/testkit"
@@ -29,5 +31,53 @@ func TestStagedComparesHeadByPath(t *testing.T) {
 	locs := got.byFP[patterns.Fingerprint([]byte(fresh))].Locations
 	if len(locs) != 2 || locs[0].Path != odd[0]+".staged" || locs[1].Path != odd[2] {
 		t.Errorf("locations: %+v", locs)
+	}
+}
+
+// stagedRepo commits dirs directories of files files each, then stages a
+// key in one of them, and returns the repository and the key.
+func stagedRepo(t *testing.T, dirs, files int) (string, string) {
+	t.Helper()
+	d := initRepo(t)
+	for i := range dirs {
+		for j := range files {
+			write(t, d, fmt.Sprintf("d%02d/sub/f%02d.txt", i, j), fmt.Sprintf("file %d %d\n", i, j))
+		}
+	}
+	tgit(t, d, "add", "-A")
+	tgit(t, d, "commit", "-q", "-m", "tree")
+	key := testkit.NewKey(t, patterns.Production)
+	write(t, d, "d03/sub/f01.txt", "K="+key+"\n")
+	tgit(t, d, "add", "-A")
+	return d, key
+}
+
+// With the git binary, a staged scan runs one diff-index and reads the
+// changed blob only: directly when it is loose (as git add leaves it),
+// else with one cat-file. No listing of HEAD's whole tree (ls-tree), no
+// reading of blobs that did not change.
+func TestStagedWorkFollowsTheChange(t *testing.T) {
+	d, key := stagedRepo(t, 12, 20)
+	for _, tc := range []struct {
+		name, want string
+	}{
+		{"loose", "diff-index"},
+		{"packed", "diff-index cat-file"},
+	} {
+		if tc.name == "packed" {
+			tgit(t, d, "repack", "-adq")
+			tgit(t, d, "prune-packed")
+		}
+		var ran []string
+		got := scanRepo(t, d, Options{Staged: true}, func(r *Repo) { r.onGit = func(sub string) { ran = append(ran, sub) } })
+		if strings.Join(ran, " ") != tc.want {
+			t.Errorf("%s: git children %q, want %q", tc.name, ran, tc.want)
+		}
+		if got.res.Blobs != 1 || len(got.findings) != 1 {
+			t.Fatalf("%s: %s", tc.name, summary(got))
+		}
+		if l := got.byFP[patterns.Fingerprint([]byte(key))].Locations; len(l) != 1 || l[0].Path != "d03/sub/f01.txt" {
+			t.Errorf("%s: locations %+v", tc.name, l)
+		}
 	}
 }
