@@ -266,3 +266,7 @@ func (s *syncBuffer) String() string {
 }
 
 var zero = strings.Repeat("0", 40)
+
+func writeFile(dir, name, content string) error {
+	return os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+}
