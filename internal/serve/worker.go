@@ -33,8 +33,12 @@ func (s *Server) process(ctx context.Context, repo string, jobs []Job) error {
 	info := org.Repo{FullName: repo, Name: repo[strings.IndexByte(repo, '/')+1:], CloneURL: last.CloneURL,
 		DefaultBranch: last.DefaultBranch, Private: last.Private && !publicized}
 	log := s.log.With("repo", repo)
+	mirror, gh, err := s.credentials(ctx, jobs)
+	if err != nil {
+		return err
+	}
 	scanStart := s.now()
-	dir, tips, err := s.cfg.Mirror.Sync(ctx, info)
+	dir, tips, err := mirror.Sync(ctx, info)
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
@@ -97,7 +101,7 @@ func (s *Server) process(ctx context.Context, repo string, jobs []Job) error {
 	}
 	log.Info("scanned", "plans", len(plans), "full", full, "findings", len(kept), "allowed", len(allowed), "skipped", skips.Load())
 	if len(kept) > 0 {
-		if err := s.respond(ctx, info, cfg, kept); err != nil {
+		if err := s.respond(ctx, gh, info, cfg, kept); err != nil {
 			return err
 		}
 	}
@@ -120,6 +124,36 @@ func (s *Server) process(ctx context.Context, repo string, jobs []Job) error {
 		return err
 	}
 	return nil
+}
+
+// credentials are the mirror and GitHub client a batch uses: the fixed
+// ones, or with a GitHub App those of the installation that sent the
+// batch's latest delivery, with a token minted (or reused) for it. The
+// token stays in memory; the mirror's copy is per batch.
+func (s *Server) credentials(ctx context.Context, jobs []Job) (*org.Mirror, responder.GitHub, error) {
+	if s.cfg.App == nil {
+		return s.cfg.Mirror, s.cfg.GitHub, nil
+	}
+	var inst int64
+	for _, j := range jobs {
+		if j.Installation > 0 {
+			inst = j.Installation
+		}
+	}
+	if inst == 0 {
+		return nil, nil, errors.New("no GitHub App installation known for the repository")
+	}
+	tok, err := s.cfg.App.Token(ctx, inst)
+	if err != nil {
+		return nil, nil, fmt.Errorf("installation token: %w", err)
+	}
+	gh, err := s.cfg.NewGitHub(tok)
+	if err != nil {
+		return nil, nil, fmt.Errorf("installation client: %w", err)
+	}
+	m := *s.cfg.Mirror
+	m.Token = tok
+	return &m, gh, nil
 }
 
 // engine is one scan's engine, from the template.
@@ -254,7 +288,7 @@ func readDefaultFile(dir, branch, name string) ([]byte, error) {
 // respond runs the responder on one repository's live keys with the
 // policy of its default branch. A public repository (or one just made
 // public) gets every grace turned into "immediately" by the responder.
-func (s *Server) respond(ctx context.Context, info org.Repo, cfg *config.Config, fs []finding.Finding) error {
+func (s *Server) respond(ctx context.Context, gh responder.GitHub, info org.Repo, cfg *config.Config, fs []finding.Finding) error {
 	start := s.now()
 	defer func() { s.m.Response.Observe(s.now().Sub(start).Seconds()) }()
 	vis := "public"
@@ -266,7 +300,7 @@ func (s *Server) respond(ctx context.Context, info org.Repo, cfg *config.Config,
 		issueRepo = info.FullName
 	}
 	rc := responder.Config{
-		Vault: s.cfg.Vault, GitHub: s.cfg.GitHub, Journal: s.cfg.Journal,
+		Vault: s.cfg.Vault, GitHub: gh, Journal: s.cfg.Journal,
 		Policy:    cfg.Policy,
 		IssueRepo: issueRepo, Labels: cfg.Labels,
 		Repo: info.FullName, Visibility: vis, ServerURL: s.cfg.ServerURL,
