@@ -20,12 +20,14 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
+	"github.com/atomyx/atomyx-guard/internal/ghapp"
 	"github.com/atomyx/atomyx-guard/internal/org"
 	"github.com/atomyx/atomyx-guard/internal/org/orgtest"
 	"github.com/atomyx/atomyx-guard/internal/serve"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	vaultserver "github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
+	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
@@ -57,6 +59,9 @@ type worldOptions struct {
 	// VaultMiddleware wraps the local Vault's handler (the benchmark
 	// times revocations there).
 	VaultMiddleware func(http.Handler) http.Handler
+	// App, when set, replaces the fixed GitHub token: installation tokens
+	// fetch and respond.
+	App *ghapp.App
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -118,7 +123,7 @@ func (w *world) open(o worldOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := serve.New(serve.Config{
+	cfg := serve.Config{
 		Secret: w.Secret, Queue: q, State: st,
 		Mirror: &org.Mirror{Dir: filepath.Join(w.Cache, "repos")},
 		Engine: &scanner.Engine{Detector: &scanner.Detector{}, Workers: 1},
@@ -126,7 +131,16 @@ func (w *world) open(o worldOptions) {
 		Workers: max(o.Workers, 1), RetryBase: 10 * time.Millisecond, MaxAttempts: 3,
 		ReconcileInterval: -1, List: o.List, ShutdownGrace: 5 * time.Second,
 		Log: slog.New(slog.NewJSONHandler(w.Log, nil)),
-	})
+	}
+	if o.App != nil {
+		cfg.GitHub, cfg.App = nil, o.App
+		cfg.Mirror.TokenHosts = org.TokenHosts(w.GH.URL())
+		cfg.NewGitHub = func(token string) (responder.GitHub, error) {
+			return ghapi.New(ghapi.Config{Token: token, BaseURL: w.GH.URL(), MutationSpacing: -1,
+				Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+		}
+	}
+	srv, err := serve.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

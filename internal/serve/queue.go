@@ -220,7 +220,16 @@ func (q *Queue) Enqueue(j Job) (Job, error) {
 		if err := p.Put(pendingKey(j.Repo, seq), b); err != nil {
 			return err
 		}
-		info, err := json.Marshal(RepoInfo{CloneURL: j.CloneURL, DefaultBranch: j.DefaultBranch, Private: j.Private, Installation: j.Installation})
+		ri := RepoInfo{CloneURL: j.CloneURL, DefaultBranch: j.DefaultBranch, Private: j.Private, Installation: j.Installation}
+		if ri.Installation == 0 {
+			// A delivery without one (an organisation webhook beside
+			// the App) does not make the App forget the repository's.
+			var prev RepoInfo
+			if b := tx.Bucket(bucketRepos).Get([]byte(j.Repo)); b != nil && json.Unmarshal(b, &prev) == nil {
+				ri.Installation = prev.Installation
+			}
+		}
+		info, err := json.Marshal(ri)
 		if err != nil {
 			return err
 		}
