@@ -30,7 +30,10 @@ func TestAppInstallationTokens(t *testing.T) {
 	w.Git.Token = "" // anonymous fetches pass too; Authed counts the token's use
 	wk, base := w.newRepo("acme/app", false, ".atomyx-guard.toml", revokePolicy)
 	w.work()
-	withInst := func(v map[string]any, id int64) map[string]any { v["installation"] = map[string]any{"id": id}; return v }
+	withInst := func(v map[string]any, id int64) map[string]any {
+		v["installation"] = map[string]any{"id": id}
+		return v
+	}
 
 	first := w.liveKey(patterns.Production).Key.Reveal()
 	b := wk.Commit("leak", "a.env", "KEY="+first+"\n")

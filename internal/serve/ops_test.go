@@ -2,14 +2,20 @@ package serve_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/cli"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -114,28 +120,16 @@ func TestLogFormatJSON(t *testing.T) {
 	}
 	env := map[string]string{"GITHUB_TOKEN": "gh-token", "GITHUB_API_URL": w.GH.URL(),
 		"ATOMYX_API_URL": w.VaultURL, "ATOMYX_API_KEY": w.Admin}
-	stderr := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--cache", w.Cache, "--webhook-secret-file", secretFile,
-			"--log-format", "json", "--reconcile-interval", "0", "--shutdown-grace", "1s"},
-			&cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: stderr, Getenv: func(k string) string { return env[k] }})
-	}()
-	defer func() { cancel(); <-done }()
-	waitFor(t, "listening", func() bool { return listening.MatchString(stderr.String()) })
-	w.URL = "http://" + listening.FindStringSubmatch(stderr.String())[1]
+	stderr, stop := runServeCLI(t, w, env, "--webhook-secret-file", secretFile)
 	body, _ := json.Marshal(w.push("acme/app", "refs/heads/main", base, after))
 	if code, _, _ := w.send("push", newID(), body, ""); code != http.StatusAccepted {
 		t.Fatalf("push: %d", code)
 	}
 	waitFor(t, "revocation", func() bool { return w.status(key) == "revoked" })
 	waitFor(t, "the response logged", func() bool { return strings.Contains(stderr.String(), `"msg":"response"`) })
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Errorf("exit %d after cancellation, want 0", code)
 	}
-	done <- 0
 	out := stderr.String()
 	if strings.Contains(out, key) {
 		t.Fatal("the log holds the whole key")
@@ -152,4 +146,72 @@ func TestLogFormatJSON(t *testing.T) {
 			t.Errorf("log lacks %s", want)
 		}
 	}
+}
+
+// runServeCLI runs `atomyx-guard serve` in process (cli.Run) on the
+// world's cache with env, waits until it listens and points w.URL at it;
+// stop cancels it and returns its exit code.
+func runServeCLI(t *testing.T, w *world, env map[string]string, args ...string) (*syncBuffer, func() int) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--cache", w.Cache,
+			"--log-format", "json", "--reconcile-interval", "0", "--shutdown-grace", "1s"}, args...),
+			&cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: stderr, Getenv: func(k string) string { return env[k] }})
+	}()
+	var once sync.Once
+	code := 0
+	stop := func() int { once.Do(func() { cancel(); code = <-done }); return code }
+	t.Cleanup(func() { stop() })
+	waitFor(t, "listening", func() bool {
+		select {
+		case c := <-done:
+			t.Fatalf("serve exited %d: %s", c, stderr.String())
+		default:
+		}
+		return listening.MatchString(stderr.String())
+	})
+	w.URL = "http://" + listening.FindStringSubmatch(stderr.String())[1]
+	return stderr, stop
+}
+
+// `serve --app-id --app-key-file` (no GITHUB_TOKEN) answers a push with
+// its installation's token; the key is read from a file only, and the
+// flags go together.
+func TestServeCLIWithApp(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.GH.Token = "not-given-to-serve"
+	w.GH.App(12, &k.PublicKey, time.Hour)
+	wk, base := w.newRepo("acme/app", false, ".atomyx-guard.toml", revokePolicy)
+	key := w.liveKey(patterns.Production).Key.Reveal()
+	after := wk.Commit("leak", "app.env", "KEY="+key+"\n")
+	w.closeServer()
+	dir := t.TempDir()
+	secretFile, keyFile := filepath.Join(dir, "secret"), filepath.Join(dir, "app.pem")
+	os.WriteFile(secretFile, w.Secret, 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o600)
+	env := map[string]string{"GITHUB_API_URL": w.GH.URL(), "ATOMYX_API_URL": w.VaultURL, "ATOMYX_API_KEY": w.Admin}
+
+	if code := cli.Run(context.Background(), []string{"serve", "--cache", w.Cache, "--webhook-secret-file", secretFile, "--app-id", "12"},
+		&cli.IO{Out: io.Discard, Err: io.Discard, Getenv: func(k string) string { return env[k] }}); code != cli.ExitError {
+		t.Fatalf("--app-id without --app-key-file: exit %d, want %d", code, cli.ExitError)
+	}
+	_, stop := runServeCLI(t, w, env, "--webhook-secret-file", secretFile, "--app-id", "12", "--app-key-file", keyFile)
+	body, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "before": base, "after": after,
+		"repository": w.repoJSON("acme/app", false), "installation": map[string]any{"id": 3}})
+	if code, _, msg := w.send("push", newID(), body, ""); code != http.StatusAccepted {
+		t.Fatalf("push: %d %s", code, msg)
+	}
+	waitFor(t, "revocation", func() bool { return w.status(key) == "revoked" })
+	waitFor(t, "one issue", func() bool { return len(w.GH.Issues("acme/app")) == 1 })
+	if n := w.GH.Minted(3); n != 1 {
+		t.Fatalf("%d tokens minted for installation 3, want 1", n)
+	}
+	stop()
 }
