@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -262,6 +263,37 @@ deliver = ["github-secret:acme/app:ATOMYX_API_KEY"]
 			if n := w.issuesAbout("acme/app", key); n != 1 {
 				t.Fatalf("%d issues, want 1", n)
 			}
+		})
+	}
+}
+
+// A key pushed and pushed over before the service fetched: the commit is
+// fetched by its id where the server allows it (GitHub does; git with
+// uploadpack.allowAnySHA1InWant) and its key revoked once; where the
+// server refuses, what the refs reach is scanned and the log says so.
+func TestPushPushedOverBeforeFetch(t *testing.T) {
+	for _, allow := range []bool{true, false} {
+		t.Run(fmt.Sprintf("server allows by id %v", allow), func(t *testing.T) {
+			variant(t, func(t *testing.T, w *world, wk *orgtest.Work, base string) {
+				if allow {
+					orgtest.Git(t, w.Git.Bare("acme/app"), "config", "uploadpack.allowAnySHA1InWant", "true")
+				}
+				leaked := w.liveKey(patterns.Production).Key.Reveal()
+				b := wk.Commit("leak", "a.env", "KEY="+leaked+"\n")
+				wk.Git("reset", "-q", "--hard", base)
+				c := wk.Commit("pushed over", "b.txt", "clean\n")
+				w.deliver("push", w.push("acme/app", "refs/heads/main", base, b))
+				w.deliver("push", w.push("acme/app", "refs/heads/main", b, c))
+				w.drain()
+				if allow {
+					w.revokedOnce(leaked)
+					return
+				}
+				w.untouched(leaked)
+				if !strings.Contains(w.Log.String(), "not fetchable by id") {
+					t.Fatalf("the log does not say the pushed commit was not scanned:\n%s", w.Log.String())
+				}
+			})
 		})
 	}
 }

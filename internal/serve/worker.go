@@ -4,22 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/atomyx/atomyx-guard/responder/journal"
 	"io"
+	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 
 	"filippo.io/age"
 	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
 	"github.com/atomyx/atomyx-guard/internal/config"
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/org"
 	"github.com/atomyx/atomyx-guard/responder"
+	"github.com/atomyx/atomyx-guard/responder/journal"
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/atomyx/atomyx-guard/scanner/gitsource"
 )
@@ -41,6 +46,11 @@ func (s *Server) process(ctx context.Context, repo string, jobs []Job) error {
 	dir, tips, err := mirror.Sync(ctx, info)
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
+	}
+	if missing := missingPushed(dir, jobs); len(missing) > 0 {
+		for _, id := range s.fetchByID(ctx, mirror, info.CloneURL, dir, missing, log) {
+			tips[pushedRef+id] = id
+		}
 	}
 	prev, had, err := s.cfg.State.Get(repo)
 	if err != nil {
@@ -154,6 +164,66 @@ func (s *Server) credentials(ctx context.Context, jobs []Job) (*org.Mirror, resp
 	m := *s.cfg.Mirror
 	m.Token = tok
 	return &m, gh, nil
+}
+
+// pushedRef holds, in the mirror, a pushed commit fetched by its id
+// because no ref of the server reached it any more. The next fetch prunes
+// it (the server has no such ref); by then it was scanned.
+const pushedRef = "refs/atomyx-guard/pushed/"
+
+// missingPushed lists the pushed commits (a push's after, a pull
+// request's head) the fetch did not bring: pushed over, or their branch
+// deleted, between the push and the fetch.
+func missingPushed(dir string, jobs []Job) []string {
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, j := range jobs {
+		id := j.After
+		if j.Kind == KindPullRequest {
+			id = j.Head
+		}
+		if j.Deleted || id == "" || strings.Trim(id, "0") == "" || slices.Contains(out, id) {
+			continue
+		}
+		if repo.Storer.HasEncodedObject(plumbing.NewHash(id)) != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// fetchByID asks the server for each commit by its id, which GitHub
+// allows (and git with uploadpack.allowAnySHA1InWant): a key pushed and
+// then pushed over within seconds was public for those seconds and is
+// still answered. A server that refuses is logged: the scan then covers
+// what the refs reach, and says so. It returns the ids fetched.
+func (s *Server) fetchByID(ctx context.Context, m *org.Mirror, cloneURL, dir string, ids []string, log *slog.Logger) []string {
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		return nil
+	}
+	var auth transport.AuthMethod
+	if u, err := url.Parse(cloneURL); err == nil && m.Token != "" && slices.Contains(m.TokenHosts, strings.ToLower(u.Hostname())) {
+		auth = &githttp.BasicAuth{Username: "x-access-token", Password: m.Token}
+	}
+	remote := git.NewRemote(repo.Storer, &gitconfig.RemoteConfig{Name: "origin", URLs: []string{cloneURL}})
+	var got []string
+	for _, id := range ids {
+		err := remote.FetchContext(ctx, &git.FetchOptions{
+			RefSpecs: []gitconfig.RefSpec{gitconfig.RefSpec(id + ":" + pushedRef + id)},
+			Auth:     auth, Tags: git.NoTags,
+		})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			log.Warn("pushed commit gone from the server and not fetchable by id; scanning what the refs reach", "commit", short(id), "err", err)
+			continue
+		}
+		log.Info("pushed commit fetched by id", "commit", short(id))
+		got = append(got, id)
+	}
+	return got
 }
 
 // engine is one scan's engine, from the template.
