@@ -130,7 +130,7 @@ func VerifyJWT(tok string, pub *rsa.PublicKey, now time.Time) (map[string]any, e
 	if len(parts) != 3 {
 		return nil, errors.New("jwt: not three parts")
 	}
-	head, err := base64.RawURLEncoding.DecodeString(parts[0])
+	head, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
 	if err != nil {
 		return nil, fmt.Errorf("jwt header: %w", err)
 	}
@@ -140,7 +140,7 @@ func VerifyJWT(tok string, pub *rsa.PublicKey, now time.Time) (map[string]any, e
 	if err := json.Unmarshal(head, &h); err != nil || h.Alg != "RS256" {
 		return nil, errors.New("jwt: alg is not RS256")
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if err != nil {
 		return nil, fmt.Errorf("jwt signature: %w", err)
 	}
@@ -148,7 +148,7 @@ func VerifyJWT(tok string, pub *rsa.PublicKey, now time.Time) (map[string]any, e
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
-	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	body, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
 	if err != nil {
 		return nil, fmt.Errorf("jwt claims: %w", err)
 	}
