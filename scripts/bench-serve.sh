@@ -12,11 +12,12 @@
 #   scripts/bench-serve.sh                          # 50 repos, 10/s, 2 minutes, 10% leaking
 #   DURATION=10m scripts/bench-serve.sh             # the issue's target run
 #   REPOS=10 RATE=5 DURATION=30s WORKERS=4 scripts/bench-serve.sh
+#   SERVE_ARGS="--no-git-binary" scripts/bench-serve.sh   # more serve flags
 #
 # This is a benchmark, not a test: nothing asserts a wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ATOMYX_BENCH_SERVE=1
 export BENCH_REPOS=${REPOS:-50} BENCH_RATE=${RATE:-10} BENCH_DURATION=${DURATION:-2m}
-export BENCH_LEAK=${LEAK:-0.1} BENCH_WORKERS=${WORKERS:-2}
+export BENCH_LEAK=${LEAK:-0.1} BENCH_WORKERS=${WORKERS:-2} BENCH_SERVE_ARGS=${SERVE_ARGS:-}
 exec go test ./internal/serve -run '^TestBenchServe$' -count=1 -v -timeout 0

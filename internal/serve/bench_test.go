@@ -138,7 +138,10 @@ func TestBenchServe(t *testing.T) {
 	if err := os.WriteFile(secretFile, w.Secret, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd, url := startServe(t, bin, w, secretFile, "--workers", strconv.Itoa(workers), "--queue-per-repo", "10000", "--queue-max", "100000")
+	args := append([]string{"--workers", strconv.Itoa(workers), "--queue-per-repo", "10000", "--queue-max", "100000"},
+		strings.Fields(os.Getenv("BENCH_SERVE_ARGS"))...)
+	t.Logf("serve %s", strings.Join(args, " "))
+	cmd, url := startServe(t, bin, w, secretFile, args...)
 	w.URL = url
 	pid := cmd.Process.Pid
 
