@@ -55,6 +55,7 @@ func TestBenchServe(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		revoked = map[string][]time.Time{} // key id → each revocation answered
+		calls   = map[string]int{}         // key id → revoke calls answered 200, already revoked or not
 	)
 	revokePath := regexp.MustCompile(`^/v1/keys/([^/]+)/revoke$`)
 	w := newWorld(t, worldOptions{VaultMiddleware: func(next http.Handler) http.Handler {
@@ -62,8 +63,15 @@ func TestBenchServe(t *testing.T) {
 			rec := &statusRecorder{ResponseWriter: rw, status: 200}
 			next.ServeHTTP(rec, r)
 			if m := revokePath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost && rec.status == 200 {
+				var rr struct {
+					AlreadyRevoked bool `json:"already_revoked"`
+				}
+				_ = json.Unmarshal(rec.body.Bytes(), &rr)
 				mu.Lock()
-				revoked[m[1]] = append(revoked[m[1]], time.Now())
+				calls[m[1]]++
+				if !rr.AlreadyRevoked { // the one call that changed the key
+					revoked[m[1]] = append(revoked[m[1]], time.Now())
+				}
 				mu.Unlock()
 			}
 		})
@@ -196,7 +204,26 @@ func TestBenchServe(t *testing.T) {
 	// Latencies, and what was lost or doubled.
 	mu.Lock()
 	var lat []time.Duration
-	missing, twice := 0, 0
+	missing, twice, extraCalls := 0, 0, 0
+	for _, n := range calls {
+		extraCalls += n - 1
+	}
+	issues := map[string]int{}
+	for r := range repos {
+		for _, is := range w.GH.Issues(fmt.Sprintf("acme/r%03d", r)) {
+			for id := range sent {
+				if strings.Contains(is.Body, id) {
+					issues[id]++
+				}
+			}
+		}
+	}
+	badIssues := 0
+	for id := range sent {
+		if issues[id] != 1 {
+			badIssues++
+		}
+	}
 	for id, t0 := range sent {
 		ts := revoked[id]
 		switch {
@@ -215,9 +242,9 @@ func TestBenchServe(t *testing.T) {
 	received := m[`atomyx_guard_deliveries_received_total{event="push"}`]
 	t.Logf("sent %d push deliveries in %s (%.1f/s; answers %v); queue drained %s after the first",
 		total, sendEnd.Round(time.Millisecond), float64(total)/sendEnd.Seconds(), statuses, drained.Round(time.Millisecond))
-	t.Logf("push deliveries received %v, processed %v (failed %v, gave up %v); %d leaked keys, %d revoked, %d not revoked, %d revoked twice",
+	t.Logf("push deliveries received %v, processed %v (failed %v, gave up %v); %d leaked keys, %d revoked, %d not revoked, %d revoked twice, %d without exactly one issue; %d extra revoke calls answered already_revoked",
 		received, pushed, m[`atomyx_guard_deliveries_processed_total{kind="push",outcome="failed"}`],
-		m[`atomyx_guard_deliveries_processed_total{kind="push",outcome="gave_up"}`], len(sent), len(lat), missing, twice)
+		m[`atomyx_guard_deliveries_processed_total{kind="push",outcome="gave_up"}`], len(sent), len(lat), missing, twice, badIssues, extraCalls)
 	if len(lat) > 0 {
 		t.Logf("delivery → revocation: p50 %s, p90 %s, p99 %s, max %s",
 			pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), lat[len(lat)-1].Round(time.Millisecond))
@@ -233,8 +260,8 @@ func TestBenchServe(t *testing.T) {
 	if received != float64(total) || pushed != float64(total) {
 		t.Errorf("received %v and processed %v push deliveries, want %d each (lost or doubled)", received, pushed, total)
 	}
-	if missing > 0 || twice > 0 {
-		t.Errorf("%d leaked keys not revoked, %d revoked twice", missing, twice)
+	if missing > 0 || twice > 0 || badIssues > 0 {
+		t.Errorf("%d leaked keys not revoked, %d revoked twice, %d without exactly one issue", missing, twice, badIssues)
 	}
 }
 
@@ -252,6 +279,14 @@ func moveRef(bare, ref, id string) error {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	body   bytes.Buffer
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.body.Len() < 4096 {
+		s.body.Write(b)
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
