@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/ghapp"
 	"github.com/atomyx/atomyx-guard/internal/org"
 	"github.com/atomyx/atomyx-guard/internal/serve"
+	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
@@ -37,6 +39,8 @@ type serveOptions struct {
 	QueuePerRepo      int
 	ShutdownGrace     time.Duration
 	NoGitBinary       bool
+	AppID             int64
+	AppKeyFile        string
 
 	sys *IO
 }
@@ -60,7 +64,10 @@ ping. On start and every --reconcile-interval, every known repository (and
 those of --org) is fetched and whatever was missed is scanned.
 
 GET /healthz and GET /metrics (Prometheus) are served on the same address.
-Needs GITHUB_TOKEN (contents: read, issues: write, secrets: write),
+Needs GITHUB_TOKEN (contents: read, issues: write, secrets: write), or
+GitHub App credentials (--app-id, --app-key-file: installation tokens minted
+per installation from the delivery's installation.id, kept in memory and
+refreshed before they expire),
 ATOMYX_API_KEY (keys:verify, keys:revoke, keys:issue); GITHUB_API_URL and
 ATOMYX_API_URL where not the defaults. The webhook secret is read from
 --webhook-secret-file, never from the command line.`,
@@ -83,6 +90,8 @@ ATOMYX_API_URL where not the defaults. The webhook secret is read from
 	fs.IntVar(&o.QueuePerRepo, "queue-per-repo", 1000, "deliveries held at most for one repository before answering 503")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long batches in progress may finish (the rest stays queued)")
 	fs.BoolVar(&o.NoGitBinary, "no-git-binary", false, "read objects with go-git only")
+	fs.Int64Var(&o.AppID, "app-id", 0, "authenticate as the GitHub App `ID` (with --app-key-file) instead of GITHUB_TOKEN")
+	fs.StringVar(&o.AppKeyFile, "app-key-file", "", "the GitHub App's private key, a PEM `FILE` (never on the command line)")
 	cmd.MarkFlagRequired("cache")
 	cmd.MarkFlagRequired("webhook-secret-file")
 	return cmd
@@ -124,12 +133,29 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if ghCfg.BaseURL == "" {
 		ghCfg.BaseURL = ghapi.DefaultBaseURL
 	}
-	if ghCfg.Token == "" {
-		return fmt.Errorf("GITHUB_TOKEN is not set (contents: read; issues: write; secrets: write)")
+	var app *ghapp.App
+	switch {
+	case (o.AppID != 0) != (o.AppKeyFile != ""):
+		return fmt.Errorf("--app-id and --app-key-file go together")
+	case o.AppID < 0:
+		return fmt.Errorf("--app-id must be positive")
+	case o.AppID > 0:
+		key, err := ghapp.LoadKey(o.path(o.AppKeyFile))
+		if err != nil {
+			return fmt.Errorf("--app-key-file: %w", err)
+		}
+		app = &ghapp.App{ID: o.AppID, Key: key, BaseURL: ghCfg.BaseURL}
+	case ghCfg.Token == "":
+		return fmt.Errorf("GITHUB_TOKEN is not set (contents: read; issues: write; secrets: write), and no --app-id")
 	}
-	gh, err := ghapi.New(ghCfg)
-	if err != nil {
-		return err
+	if len(o.Orgs) > 0 && ghCfg.Token == "" {
+		return fmt.Errorf("--org lists repositories with GITHUB_TOKEN, which is not set (with an App, reconcile covers the repositories it delivered for)")
+	}
+	var gh *ghapi.Client
+	if ghCfg.Token != "" {
+		if gh, err = ghapi.New(ghCfg); err != nil {
+			return err
+		}
 	}
 	cache := o.path(o.Cache)
 	if err := os.MkdirAll(cache, 0o700); err != nil {
@@ -161,13 +187,26 @@ func (o *serveOptions) run(ctx context.Context) error {
 		Mirror:      &org.Mirror{Dir: filepath.Join(cache, "repos"), Token: ghCfg.Token, TokenHosts: org.TokenHosts(ghCfg.BaseURL)},
 		Engine:      &scanner.Engine{Detector: &scanner.Detector{}, Workers: o.ScanWorkers, Expanders: exp, Limits: lim},
 		NoGitBinary: o.NoGitBinary,
-		Vault:       vc, GitHub: gh, Journal: j,
+		Vault:       vc, Journal: j,
 		OwnFingerprints:   ownFingerprints(o.sys),
 		ServerURL:         o.sys.env("GITHUB_SERVER_URL"),
 		Workers:           o.Workers,
 		ReconcileInterval: o.ReconcileInterval,
 		ShutdownGrace:     o.ShutdownGrace,
 		Log:               log,
+	}
+	if app != nil {
+		// The App's installation tokens; GITHUB_TOKEN, if also set, only
+		// lists --org.
+		cfg.App = app
+		cfg.Mirror.Token = ""
+		cfg.NewGitHub = func(token string) (responder.GitHub, error) {
+			c := ghCfg
+			c.Token = token
+			return ghapi.New(c)
+		}
+	} else {
+		cfg.GitHub = gh
 	}
 	if len(o.Orgs) > 0 {
 		orgs := o.Orgs

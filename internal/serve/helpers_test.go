@@ -20,12 +20,14 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
+	"github.com/atomyx/atomyx-guard/internal/ghapp"
 	"github.com/atomyx/atomyx-guard/internal/org"
 	"github.com/atomyx/atomyx-guard/internal/org/orgtest"
 	"github.com/atomyx/atomyx-guard/internal/serve"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	vaultserver "github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
+	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 	"github.com/atomyx/atomyx-guard/scanner"
 )
@@ -54,6 +56,12 @@ type worldOptions struct {
 	MaxPerRepo, MaxTotal int
 	Workers              int
 	List                 func(ctx context.Context) ([]org.Repo, error)
+	// VaultMiddleware wraps the local Vault's handler (the benchmark
+	// times revocations there).
+	VaultMiddleware func(http.Handler) http.Handler
+	// App, when set, replaces the fixed GitHub token: installation tokens
+	// fetch and respond.
+	App *ghapp.App
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -64,7 +72,11 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vweb := httptest.NewServer(vs.Handler())
+	var vh http.Handler = vs.Handler()
+	if o.VaultMiddleware != nil {
+		vh = o.VaultMiddleware(vh)
+	}
+	vweb := httptest.NewServer(vh)
 	t.Cleanup(func() { vweb.Close(); vs.Close() })
 	w.VaultURL = vweb.URL
 	admin, err := os.ReadFile(filepath.Join(vdir, vaultserver.AdminKeyFile))
@@ -77,8 +89,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	t.Cleanup(w.GH.Close)
 	w.GH.AddOrg("acme")
 	w.Git = orgtest.NewGitServer(t)
-	w.Secret = make([]byte, 32)
-	rand.Read(w.Secret)
+	// Hex, as an operator's secret file holds text: serve trims a
+	// trailing newline, which random bytes could end with.
+	w.Secret = []byte(newID() + newID())
 	w.open(o)
 	return w
 }
@@ -110,7 +123,7 @@ func (w *world) open(o worldOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := serve.New(serve.Config{
+	cfg := serve.Config{
 		Secret: w.Secret, Queue: q, State: st,
 		Mirror: &org.Mirror{Dir: filepath.Join(w.Cache, "repos")},
 		Engine: &scanner.Engine{Detector: &scanner.Detector{}, Workers: 1},
@@ -118,7 +131,16 @@ func (w *world) open(o worldOptions) {
 		Workers: max(o.Workers, 1), RetryBase: 10 * time.Millisecond, MaxAttempts: 3,
 		ReconcileInterval: -1, List: o.List, ShutdownGrace: 5 * time.Second,
 		Log: slog.New(slog.NewJSONHandler(w.Log, nil)),
-	})
+	}
+	if o.App != nil {
+		cfg.GitHub, cfg.App = nil, o.App
+		cfg.Mirror.TokenHosts = org.TokenHosts(w.GH.URL())
+		cfg.NewGitHub = func(token string) (responder.GitHub, error) {
+			return ghapi.New(ghapi.Config{Token: token, BaseURL: w.GH.URL(), MutationSpacing: -1,
+				Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+		}
+	}
+	srv, err := serve.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,3 +288,7 @@ func (s *syncBuffer) String() string {
 }
 
 var zero = strings.Repeat("0", 40)
+
+func writeFile(dir, name, content string) error {
+	return os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+}

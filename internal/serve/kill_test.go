@@ -34,10 +34,11 @@ var listening = regexp.MustCompile(`"msg":"listening","addr":"([0-9.:]+)"`)
 
 // startServe runs `atomyx-guard serve` against the world's servers and
 // returns the process and its address.
-func startServe(t *testing.T, bin string, w *world, secretFile string) (*exec.Cmd, string) {
+func startServe(t *testing.T, bin string, w *world, secretFile string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--cache", w.Cache, "--webhook-secret-file", secretFile,
-		"--log-format", "json", "--reconcile-interval", "0", "--workers", "1", "--shutdown-grace", "1s")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--cache", w.Cache, "--webhook-secret-file", secretFile,
+		"--log-format", "json", "--reconcile-interval", "0", "--workers", "1", "--shutdown-grace", "1s"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GITHUB_TOKEN=gh-token", "GITHUB_API_URL="+w.GH.URL(),
 		"ATOMYX_API_URL="+w.VaultURL, "ATOMYX_API_KEY="+w.Admin, "HOME="+t.TempDir())
 	stderr, err := cmd.StderrPipe()

@@ -37,6 +37,9 @@ type Job struct {
 	CloneURL      string `json:"clone_url"`
 	DefaultBranch string `json:"default_branch,omitempty"`
 	Private       bool   `json:"private"`
+	// Installation is the GitHub App installation that sent it (0 for an
+	// organisation webhook): whose token fetches and responds.
+	Installation int64 `json:"installation,omitempty"`
 
 	// Push: the ref and its ids before and after; Deleted for a deleted
 	// ref.
@@ -71,6 +74,7 @@ type RepoInfo struct {
 	CloneURL      string `json:"clone_url"`
 	DefaultBranch string `json:"default_branch,omitempty"`
 	Private       bool   `json:"private"`
+	Installation  int64  `json:"installation,omitempty"`
 }
 
 // Queue is the durable delivery queue: a bbolt file with fsync on every
@@ -216,7 +220,16 @@ func (q *Queue) Enqueue(j Job) (Job, error) {
 		if err := p.Put(pendingKey(j.Repo, seq), b); err != nil {
 			return err
 		}
-		info, err := json.Marshal(RepoInfo{CloneURL: j.CloneURL, DefaultBranch: j.DefaultBranch, Private: j.Private})
+		ri := RepoInfo{CloneURL: j.CloneURL, DefaultBranch: j.DefaultBranch, Private: j.Private, Installation: j.Installation}
+		if ri.Installation == 0 {
+			// A delivery without one (an organisation webhook beside
+			// the App) does not make the App forget the repository's.
+			var prev RepoInfo
+			if b := tx.Bucket(bucketRepos).Get([]byte(j.Repo)); b != nil && json.Unmarshal(b, &prev) == nil {
+				ri.Installation = prev.Installation
+			}
+		}
+		info, err := json.Marshal(ri)
 		if err != nil {
 			return err
 		}

@@ -47,7 +47,8 @@ func (s *Server) Reconcile(ctx context.Context) error {
 		}
 		for _, r := range repos {
 			if ValidRepoName(r.FullName) {
-				known[r.FullName] = RepoInfo{CloneURL: r.CloneURL, DefaultBranch: r.DefaultBranch, Private: r.Private}
+				known[r.FullName] = RepoInfo{CloneURL: r.CloneURL, DefaultBranch: r.DefaultBranch, Private: r.Private,
+					Installation: known[r.FullName].Installation}
 			}
 		}
 	}
@@ -57,7 +58,7 @@ func (s *Server) Reconcile(ctx context.Context) error {
 			return ctx.Err()
 		}
 		_, err := s.cfg.Queue.Enqueue(Job{Kind: KindReconcile, Repo: repo, CloneURL: ri.CloneURL,
-			DefaultBranch: ri.DefaultBranch, Private: ri.Private, Received: s.now()})
+			DefaultBranch: ri.DefaultBranch, Private: ri.Private, Installation: ri.Installation, Received: s.now()})
 		switch {
 		case err == nil:
 			queued++

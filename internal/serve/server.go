@@ -33,9 +33,13 @@ type Config struct {
 	Engine      *scanner.Engine
 	NoGitBinary bool
 
-	Vault   responder.Vault
-	GitHub  responder.GitHub
-	Journal *journal.Journal
+	Vault responder.Vault
+	// GitHub is the responder's GitHub with a fixed token; or, with App
+	// set, NewGitHub makes one per batch from its installation's token.
+	GitHub    responder.GitHub
+	App       TokenSource
+	NewGitHub func(token string) (responder.GitHub, error)
+	Journal   *journal.Journal
 	// Recipient is the operator's age recipient when a repository's policy
 	// names none.
 	Recipient age.Recipient
@@ -67,6 +71,11 @@ type Config struct {
 	Now func() time.Time
 }
 
+// TokenSource mints GitHub App installation tokens (ghapp.App).
+type TokenSource interface {
+	Token(ctx context.Context, installation int64) (string, error)
+}
+
 // Server is the webhook service. Create it with New, run it with Run or
 // use Handler and Work separately (tests).
 type Server struct {
@@ -86,8 +95,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("serve: no webhook secret")
 	case cfg.Queue == nil || cfg.Mirror == nil || cfg.State == nil:
 		return nil, errors.New("serve: queue, mirror and state are required")
-	case cfg.Vault == nil || cfg.GitHub == nil || cfg.Journal == nil:
-		return nil, errors.New("serve: Vault, GitHub and journal are required")
+	case cfg.Vault == nil || cfg.Journal == nil:
+		return nil, errors.New("serve: Vault and journal are required")
+	case cfg.GitHub == nil && (cfg.App == nil || cfg.NewGitHub == nil):
+		return nil, errors.New("serve: GitHub, or App and NewGitHub, are required")
 	}
 	if cfg.Workers < 1 {
 		cfg.Workers = 2

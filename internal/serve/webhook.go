@@ -81,6 +81,12 @@ type payload struct {
 		Private       bool   `json:"private"`
 	} `json:"repository"`
 
+	// Installation is the GitHub App installation the delivery is for
+	// (absent for an organisation webhook).
+	Installation *struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+
 	PullRequest *struct {
 		Number int `json:"number"`
 		Base   struct {
@@ -131,6 +137,12 @@ func ParseDelivery(event string, body []byte) (Job, error) {
 		return Job{}, errors.New("payload: repository.default_branch is not a branch name")
 	}
 	j := Job{Kind: kind, Repo: r.FullName, CloneURL: r.CloneURL, DefaultBranch: r.DefaultBranch, Private: r.Private}
+	if p.Installation != nil {
+		if p.Installation.ID < 0 {
+			return Job{}, errors.New("payload: installation.id is negative")
+		}
+		j.Installation = p.Installation.ID
+	}
 	check := func(name, v string, required bool) error {
 		if v == "" && !required {
 			return nil

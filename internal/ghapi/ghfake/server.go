@@ -2,6 +2,7 @@ package ghfake
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,8 +22,12 @@ import (
 // Server is the fake GitHub API. Create it with New; Close it when done.
 type Server struct {
 	srv *httptest.Server
-	// Token, when set, is the only bearer token accepted.
+	// Token, when set, is the only bearer token accepted (with the
+	// installation tokens App minted).
 	Token string
+	// AppClock is the App side's clock (JWT checks, token expiry);
+	// time.Now when nil. Set it before use.
+	AppClock func() time.Time
 
 	mu       sync.Mutex
 	repos    map[string]*Repo // "owner/name"
@@ -32,6 +37,13 @@ type Server struct {
 	faults   []*Fault
 	requests []Request
 	mux      *http.ServeMux
+
+	// A GitHub App's side (App): its id, public key, token lifetime and
+	// the installation tokens minted.
+	appID         int64
+	appKey        *rsa.PublicKey
+	appTTL        time.Duration
+	installTokens map[string]installToken
 }
 
 // Repo is a fake repository.
@@ -371,7 +383,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 	}()
-	if s.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.Token {
+	if s.accessTokens(sw, r) {
+		return
+	}
+	if s.Token != "" && !s.tokenOK(r.Header.Get("Authorization")) {
 		writeError(sw, http.StatusUnauthorized, "Bad credentials")
 		return
 	}
