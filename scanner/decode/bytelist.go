@@ -135,7 +135,7 @@ func (s *Scanner) listRun(l *level, depth, a, e int) bool {
 func listBack(b []byte, a, p int, m listMode) (int, bool) {
 	switch m {
 	case listHex0x:
-		if p-2 < a || b[p-2] != '0' || b[p-1]|0x20 != 'x' || p+2 < len(b) && unhex(b[p+2]) >= 0 {
+		if p-2 < a || b[p-2] != '0' || b[p-1]|0x20 != 'x' || p+2 < len(b) && HexDigit(b[p+2]) >= 0 {
 			return 0, false
 		}
 		p -= 2
@@ -154,12 +154,12 @@ func listBack(b []byte, a, p int, m listMode) (int, bool) {
 		}
 		switch m {
 		case listHex:
-			if q-2 < a || unhex(b[q-1]) < 0 || unhex(b[q-2]) < 0 {
+			if q-2 < a || HexDigit(b[q-1]) < 0 || HexDigit(b[q-2]) < 0 {
 				return 0, false
 			}
 			p = q - 2
 		case listHex0x:
-			if q-4 < a || unhex(b[q-1]) < 0 || unhex(b[q-2]) < 0 || b[q-4] != '0' || b[q-3]|0x20 != 'x' {
+			if q-4 < a || HexDigit(b[q-1]) < 0 || HexDigit(b[q-2]) < 0 || b[q-4] != '0' || b[q-3]|0x20 != 'x' {
 				return 0, false
 			}
 			p = q - 4
@@ -182,19 +182,19 @@ func listBack(b []byte, a, p int, m listMode) (int, bool) {
 func parseListByte(b []byte, i int, m listMode) (byte, int, bool) {
 	switch m {
 	case listHex:
-		if i+2 > len(b) || unhex(b[i]) < 0 || unhex(b[i+1]) < 0 {
+		if i+2 > len(b) || HexDigit(b[i]) < 0 || HexDigit(b[i+1]) < 0 {
 			return 0, 0, false
 		}
-		return byte(unhex(b[i])<<4 | unhex(b[i+1])), 2, true
+		return byte(HexDigit(b[i])<<4 | HexDigit(b[i+1])), 2, true
 	case listHex0x:
-		if i+3 > len(b) || b[i] != '0' || b[i+1]|0x20 != 'x' || unhex(b[i+2]) < 0 {
+		if i+3 > len(b) || b[i] != '0' || b[i+1]|0x20 != 'x' || HexDigit(b[i+2]) < 0 {
 			return 0, 0, false
 		}
-		v, n := unhex(b[i+2]), 3
-		if i+3 < len(b) && unhex(b[i+3]) >= 0 {
-			v, n = v<<4|unhex(b[i+3]), 4
+		v, n := HexDigit(b[i+2]), 3
+		if i+3 < len(b) && HexDigit(b[i+3]) >= 0 {
+			v, n = v<<4|HexDigit(b[i+3]), 4
 		}
-		if i+n < len(b) && unhex(b[i+n]) >= 0 {
+		if i+n < len(b) && HexDigit(b[i+n]) >= 0 {
 			return 0, 0, false // more than two digits: not a byte
 		}
 		return byte(v), n, true

@@ -98,7 +98,9 @@ func parseEsc(k escKind, b []byte, i int) (rune, int, bool) {
 	}
 }
 
-func unhex(c byte) int {
+// HexDigit is the value of one hex digit, either case, or -1: shared by
+// every reader of hex escapes (JS, percent, entities, PDF and RTF).
+func HexDigit(c byte) int {
 	switch {
 	case '0' <= c && c <= '9':
 		return int(c - '0')
@@ -117,7 +119,7 @@ func hexN(b []byte, i, n int) (rune, bool) {
 	}
 	var v rune
 	for _, c := range b[i : i+n] {
-		d := unhex(c)
+		d := HexDigit(c)
 		if d < 0 {
 			return 0, false
 		}
@@ -149,7 +151,7 @@ func parseJS(b []byte, i int) (rune, int, bool) {
 				if b[j] == '}' {
 					break
 				}
-				d := unhex(b[j])
+				d := HexDigit(b[j])
 				if d < 0 {
 					return 0, 0, false
 				}
@@ -226,7 +228,7 @@ func parseEntity(b []byte, i int) (rune, int, bool) {
 		for ; j < len(b) && j-start < maxDigits; j++ {
 			var d int
 			if hex {
-				d = unhex(b[j])
+				d = HexDigit(b[j])
 			} else if '0' <= b[j] && b[j] <= '9' {
 				d = int(b[j] - '0')
 			} else {
@@ -246,7 +248,7 @@ func parseEntity(b []byte, i int) (rune, int, bool) {
 		}
 		if j < len(b) && b[j] == ';' {
 			j++
-		} else if j < len(b) && (unhex(b[j]) >= 0 && hex || '0' <= b[j] && b[j] <= '9') {
+		} else if j < len(b) && (HexDigit(b[j]) >= 0 && hex || '0' <= b[j] && b[j] <= '9') {
 			return 0, 0, false // too many digits
 		}
 		switch {

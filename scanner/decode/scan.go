@@ -795,7 +795,7 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 // and quotes, which minified code is full of.
 var quickSkip = func() (t [3][256]bool) {
 	for c := range 256 {
-		t[escPercent][c] = unhex(byte(c)) < 0
+		t[escPercent][c] = HexDigit(byte(c)) < 0
 		t[escHTML][c] = !(c == '#' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
 		t[escJS][c] = !strings.ContainsRune("xu/\\0", rune(c))
 	}

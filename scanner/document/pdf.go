@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"fmt"
+	"github.com/atomyx/atomyx-guard/scanner/decode"
 	"io"
 	"strconv"
 )
@@ -201,18 +202,6 @@ func (s stream) open() (io.ReadCloser, error) {
 	return io.NopCloser(r), nil
 }
 
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
-
 // asciiHex decodes ASCIIHexDecode data: hex digits, white space ignored,
 // '>' ends it, an odd last digit is followed by 0.
 func asciiHex(in []byte) []byte {
@@ -222,7 +211,7 @@ func asciiHex(in []byte) []byte {
 		if c == '>' {
 			break
 		}
-		d := unhex(c)
+		d := decode.HexDigit(c)
 		if d < 0 {
 			continue
 		}

@@ -1,5 +1,7 @@
 package document
 
+import "github.com/atomyx/atomyx-guard/scanner/decode"
+
 // rtfText returns the text of an RTF document: control words and group
 // braces dropped, \'hh and \uN written as the characters they stand for,
 // \par and \line as line breaks, and the document's own line breaks
@@ -29,11 +31,11 @@ func rtfText(data []byte) []byte {
 		c = data[i]
 		switch {
 		case c == '\'':
-			if i+2 < len(data) && unhex(data[i+1]) >= 0 && unhex(data[i+2]) >= 0 {
+			if i+2 < len(data) && decode.HexDigit(data[i+1]) >= 0 && decode.HexDigit(data[i+2]) >= 0 {
 				if skip > 0 {
 					skip--
 				} else {
-					out = append(out, byte(unhex(data[i+1])<<4|unhex(data[i+2])))
+					out = append(out, byte(decode.HexDigit(data[i+1])<<4|decode.HexDigit(data[i+2])))
 				}
 				i += 2
 			}
