@@ -112,7 +112,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if o.LogFormat == "json" {
 		h = slog.NewJSONHandler(o.sys.Err, nil)
 	}
-	log := slog.New(h)
+	log := slog.New(serve.MaskedHandler(h))
 
 	secret, err := os.ReadFile(o.path(o.SecretFile))
 	if err != nil {
