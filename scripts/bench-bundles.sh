@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-bench}
 corpus="$BENCH_DIR/bundles"
-bin="$BENCH_DIR/atomyx-guard"
+bin=${BIN:-"$BENCH_DIR/atomyx-guard"} # BIN: where to build the binary (side-by-side runs of several trees)
 PACKAGES=(typescript monaco-editor pdfjs-dist three @babel/standalone firebase react-dom @angular/core lodash aws-sdk)
 
 if [ ! -x /usr/bin/time ]; then

@@ -16,7 +16,7 @@ FILES=${FILES:-40}
 RUNS=${RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-bench}
 repo="$BENCH_DIR/rewrites-$COMMITS-$FILES"
-bin="$BENCH_DIR/atomyx-guard"
+bin=${BIN:-"$BENCH_DIR/atomyx-guard"} # BIN: where to build the binary (side-by-side runs of several trees)
 mkdir -p "$BENCH_DIR"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 

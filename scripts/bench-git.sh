@@ -25,7 +25,7 @@ FILES_PER_REV=${FILES_PER_REV:-300}
 RUNS=${RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-bench}
 repo="$BENCH_DIR/gosrc-$REVS-$FILES_PER_REV"
-bin="$BENCH_DIR/atomyx-guard"
+bin=${BIN:-"$BENCH_DIR/atomyx-guard"} # BIN: where to build the binary (side-by-side runs of several trees)
 mkdir -p "$BENCH_DIR"
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null

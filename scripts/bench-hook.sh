@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-30}
 BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-hook-bench}
-bin="$BENCH_DIR/atomyx-guard"
+bin=${BIN:-"$BENCH_DIR/atomyx-guard"} # BIN: where to build the binary (side-by-side runs of several trees)
 mkdir -p "$BENCH_DIR"
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null

@@ -26,7 +26,7 @@ GOGIT=${GOGIT:-1}
 BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-bench}
 src="$BENCH_DIR/gosrc-$REVS-$FILES_PER_REV"
 root="$BENCH_DIR/org-root"
-bin="$BENCH_DIR/atomyx-guard"
+bin=${BIN:-"$BENCH_DIR/atomyx-guard"} # BIN: where to build the binary (side-by-side runs of several trees)
 work="$BENCH_DIR/org-work"
 
 if [ ! -f "$src/.bench-complete" ]; then
