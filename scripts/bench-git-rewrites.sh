@@ -18,6 +18,8 @@ BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-bench}
 repo="$BENCH_DIR/rewrites-$COMMITS-$FILES"
 bin=${BIN:-"$BENCH_DIR/atomyx-guard"} # BIN: where to build the binary (side-by-side runs of several trees)
 mkdir -p "$BENCH_DIR"
+runtmp=$(mktemp -d) # per run: concurrent runs share BENCH_DIR
+trap 'rm -rf "$runtmp"' EXIT
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 
 go build -o "$bin" ./cmd/atomyx-guard
@@ -37,8 +39,8 @@ best() {
 	local label=$1 b=999999 t
 	shift
 	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -f '%e' -o "$BENCH_DIR/time.out" "$@" >/dev/null 2>&1 || true
-		t=$(tail -1 "$BENCH_DIR/time.out")
+		/usr/bin/time -f '%e' -o "$runtmp/time.out" "$@" >/dev/null 2>&1 || true
+		t=$(tail -1 "$runtmp/time.out")
 		if awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t; fi
 	done
 	printf '  %-36s %8.2f s\n' "$label" "$b" >&2

@@ -27,6 +27,8 @@ BENCH_DIR=${BENCH_DIR:-/tmp/atomyx-bench}
 repo="$BENCH_DIR/gosrc-$REVS-$FILES_PER_REV"
 bin=${BIN:-"$BENCH_DIR/atomyx-guard"} # BIN: where to build the binary (side-by-side runs of several trees)
 mkdir -p "$BENCH_DIR"
+runtmp=$(mktemp -d) # per run: concurrent runs share BENCH_DIR
+trap 'rm -rf "$runtmp"' EXIT
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid
@@ -113,8 +115,8 @@ for k in "${!cmds[@]}"; do bw[k]=999999 bc[k]=0 br[k]=0; done
 for _ in $(seq "$RUNS"); do
 	for k in "${!cmds[@]}"; do
 		# shellcheck disable=SC2086 # the commands are word lists
-		/usr/bin/time -f 'TIME %e %U %S %M' -o "$BENCH_DIR/time.out" ${cmds[k]} >/dev/null 2>"$BENCH_DIR/stderr.out" || true
-		read -r _ t u s m < <(grep '^TIME ' "$BENCH_DIR/time.out") || { cat "$BENCH_DIR/time.out" "$BENCH_DIR/stderr.out" >&2; exit 1; }
+		/usr/bin/time -f 'TIME %e %U %S %M' -o "$runtmp/time.out" ${cmds[k]} >/dev/null 2>"$runtmp/stderr.out" || true
+		read -r _ t u s m < <(grep '^TIME ' "$runtmp/time.out") || { cat "$runtmp/time.out" "$runtmp/stderr.out" >&2; exit 1; }
 		if awk -v t="$t" -v b="${bw[k]}" 'BEGIN { exit !(t < b) }'; then
 			bw[k]=$t br[k]=$m bc[k]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
 		fi
