@@ -273,6 +273,29 @@ func (x *expansion) scan(ctx context.Context, it Item, depth int) (int64, error)
 		}
 		defer rc.Close()
 		r, ra = rc, randomAccess(rc)
+		if it.Size < 0 && ra != nil {
+			it.Size = ra.Size() // a source that learns sizes on opening
+		}
+		if ra != nil && it.Size >= 0 && it.Size <= wholeItem {
+			// A file of moderate size is read whole, once, into a
+			// pooled buffer and scanned as in memory: its head, the
+			// expanders and the detector then share one copy, where
+			// each read and buffered it again.
+			buf := getBuf(it.Size + 1)
+			defer putBuf(buf)
+			k, err := io.ReadFull(r, *buf)
+			switch {
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+				it.Data, it.Open = (*buf)[:k], nil
+				br := bytes.NewReader(it.Data)
+				r, ra = br, br
+			case err != nil:
+				return int64(k), fmt.Errorf("read: %w", err)
+			default:
+				// Longer than announced: streamed, as any stream.
+				r, ra = io.MultiReader(bytes.NewReader((*buf)[:k]), r), nil
+			}
+		}
 	}
 	if len(x.e.Expanders) == 0 {
 		return x.leaf(ctx, it, r)
@@ -487,6 +510,44 @@ func (s skipSink) Skip(k Skip) { s.skip(k) }
 const smallItem = 256 << 10
 
 var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallItem+1); return &b }}
+
+// wholeItem is the largest file read whole into memory before it is
+// scanned (see scan); larger ones stream. Bundles up to the bundle
+// expander's limit are read whole by it anyway.
+const wholeItem = 8 << 20
+
+// wholeBufs holds buffers of up to wholeItem+1 bytes, for files read
+// whole.
+var wholeBufs sync.Pool
+
+// getBuf returns a buffer of n bytes, from the pools when one is large
+// enough.
+func getBuf(n int64) *[]byte {
+	if n <= smallItem+1 {
+		bp := smallBufs.Get().(*[]byte)
+		*bp = (*bp)[:n]
+		return bp
+	}
+	if v := wholeBufs.Get(); v != nil {
+		bp := v.(*[]byte)
+		if int64(cap(*bp)) >= n {
+			*bp = (*bp)[:n]
+			return bp
+		}
+	}
+	// Rounded up, so that a few sizes serve the files in between.
+	b := make([]byte, n, min(max(n+n/4, 2<<20), wholeItem+1))
+	return &b
+}
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) == smallItem+1 {
+		*bp = (*bp)[:smallItem+1]
+		smallBufs.Put(bp)
+		return
+	}
+	wholeBufs.Put(bp)
+}
 
 // meter counts the bytes of an inner item as they are read, against the
 // limits of its level and of the whole expansion. At a limit it ends the

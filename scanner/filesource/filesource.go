@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,6 +42,11 @@ type Source struct {
 
 	files, dirs, gitDirs, linkedDirs, revisits, broken, special atomic.Int64
 	outside, kernel                                             atomic.Int64
+
+	// fsOf caches, by device, the kernel file system a device holds ("" for
+	// an ordinary one): a tree lies on few devices, and asking the kernel
+	// once per file cost as much as the open.
+	fsOf sync.Map
 }
 
 // Budgets of a walk that follows symlinks.
@@ -220,17 +226,13 @@ func (s *Source) ReadRelative(label, ref string, max int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s is outside the scanned directory", fs.ErrNotExist, ref)
 		}
 	}
-	f, err := openRegular(filepath.Join(root, target), nil)
+	f, err := s.openRegular(filepath.Join(root, target), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%d bytes exceeds the %d-byte limit", fi.Size(), max)
+	if f.size > max {
+		return nil, fmt.Errorf("%d bytes exceeds the %d-byte limit", f.size, max)
 	}
 	return io.ReadAll(io.LimitReader(f, max))
 }
@@ -364,6 +366,12 @@ func (w *walker) walk(ctx context.Context, dir, real, rel string) error {
 			if err := w.file(ctx, full, childRel, fi, true); err != nil {
 				return err
 			}
+		case t.IsRegular() && !w.budget.on:
+			// The listing says regular; the open checks again, so no
+			// stat here.
+			if err := w.file(ctx, full, childRel, nil, false); err != nil {
+				return err
+			}
 		default:
 			fi, err := e.Info()
 			if err != nil {
@@ -392,7 +400,7 @@ func (w *walker) walk(ctx context.Context, dir, real, rel string) error {
 // enter walks a subdirectory once: a directory reached again (a symlink
 // loop, or two links to one place) is counted, not walked.
 func (w *walker) enter(ctx context.Context, full, real, rel string, fi fs.FileInfo) error {
-	if why, ok := kernelPath(real, true); ok {
+	if why, ok := kernelPath(real, false); ok {
 		w.s.kernel.Add(1)
 		return w.emit(skipItem(rel, why))
 	}
@@ -401,6 +409,10 @@ func (w *walker) enter(ctx context.Context, full, real, rel string, fi fs.FileIn
 		if fi, err = os.Stat(full); err != nil {
 			return w.emit(skipItem(rel, "stat: "+unwrapPath(err).Error()))
 		}
+	}
+	if why, ok := w.s.kernelDir(real, fi); ok {
+		w.s.kernel.Add(1)
+		return w.emit(skipItem(rel, why))
 	}
 	if id, ok := idOf(fi); ok {
 		if w.seen[id] {
@@ -420,11 +432,21 @@ func (w *walker) enter(ctx context.Context, full, real, rel string, fi fs.FileIn
 
 // file emits a regular file, or a skip for anything else. A file reached
 // through a symlink (linked) must still be the file the walk checked when
-// it is opened: a link pointed elsewhere in between is refused.
+// it is opened: a link pointed elsewhere in between is refused. fi is nil
+// for a file the listing says is regular: its size is then unknown (-1)
+// until the open tells it.
 func (w *walker) file(ctx context.Context, full, label string, fi fs.FileInfo, linked bool) error {
 	s := w.s
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if fi == nil {
+		s.files.Add(1)
+		return w.emit(scanner.Item{
+			Loc:  finding.Location{Source: finding.SourceFile, Path: scanner.Label(label)},
+			Size: -1,
+			Open: func() (io.ReadCloser, error) { return s.open(full, nil) },
+		})
 	}
 	if !fi.Mode().IsRegular() {
 		s.special.Add(1)
@@ -445,7 +467,7 @@ func (w *walker) file(ctx context.Context, full, label string, fi fs.FileInfo, l
 	return w.emit(scanner.Item{
 		Loc:  finding.Location{Source: finding.SourceFile, Path: scanner.Label(label)},
 		Size: fi.Size(),
-		Open: func() (io.ReadCloser, error) { return openRegular(full, want) },
+		Open: func() (io.ReadCloser, error) { return s.open(full, want) },
 	})
 }
 
@@ -454,7 +476,7 @@ func (w *walker) file(ctx context.Context, full, label string, fi fs.FileInfo, l
 // anything on a kernel file system (proc, sysfs...: the process's own
 // environment is one open away), and, when want is set, any other file
 // than the one listed.
-func openRegular(name string, want *fileID) (*os.File, error) {
+func (s *Source) openRegular(name string, want *fileID) (*regularFile, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", unwrapPath(err))
@@ -468,7 +490,7 @@ func openRegular(name string, want *fileID) (*os.File, error) {
 		f.Close()
 		return nil, errors.New(specialReason(fi.Mode()))
 	}
-	if kfs, ok := kernelFSOf(f); ok {
+	if kfs, ok := s.kernelFSOf(f, fi); ok {
 		f.Close()
 		return nil, fmt.Errorf("on a %s file system: a kernel file system, never read", kfs)
 	}
@@ -478,8 +500,62 @@ func openRegular(name string, want *fileID) (*os.File, error) {
 			return nil, errors.New("the symlink points elsewhere than when the walk checked it: not read")
 		}
 	}
+	return &regularFile{File: f, size: fi.Size()}, nil
+}
+
+// open is openRegular as an io.ReadCloser (nil on error).
+func (s *Source) open(name string, want *fileID) (io.ReadCloser, error) {
+	f, err := s.openRegular(name, want)
+	if err != nil {
+		return nil, err
+	}
 	return f, nil
 }
+
+// kernelFSOf is the package's kernelFSOf for an open file whose stat is
+// fi, asking the kernel once per device: a device is one file system.
+func (s *Source) kernelFSOf(f *os.File, fi fs.FileInfo) (string, bool) {
+	id, ok := idOf(fi)
+	if !ok {
+		return kernelFSOf(f)
+	}
+	if v, ok := s.fsOf.Load(id.dev); ok {
+		name := v.(string)
+		return name, name != ""
+	}
+	name, _ := kernelFSOf(f)
+	s.fsOf.Store(id.dev, name)
+	return name, name != ""
+}
+
+// kernelDir is kernelPath's file-system check for a directory whose stat
+// is fi, asking the kernel once per device.
+func (s *Source) kernelDir(real string, fi fs.FileInfo) (string, bool) {
+	id, ok := idOf(fi)
+	if !ok {
+		return kernelPath(real, true)
+	}
+	v, ok := s.fsOf.Load(id.dev)
+	if !ok {
+		v, _ = kernelFSAt(real)
+		s.fsOf.Store(id.dev, v)
+	}
+	if name := v.(string); name != "" {
+		return "on a " + name + " file system: a kernel file system, never read", true
+	}
+	return "", false
+}
+
+// regularFile is an open regular file with the size its open checked: the
+// Engine reads its size and reads at offsets (a zip) without asking the
+// kernel again.
+type regularFile struct {
+	*os.File
+	size int64
+}
+
+// Size implements scanner.RandomAccess.
+func (f *regularFile) Size() int64 { return f.size }
 
 func specialReason(m fs.FileMode) string {
 	switch {

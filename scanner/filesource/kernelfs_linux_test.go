@@ -32,9 +32,17 @@ func TestKernelFSByMagic(t *testing.T) {
 	if name, ok := kernelFSOf(g); ok {
 		t.Errorf("an ordinary file is on a kernel file system %q", name)
 	}
-	// openRegular refuses proc's regular-looking files.
-	if h, err := openRegular("/proc/self/environ", nil); err == nil {
-		h.Close()
-		t.Error("openRegular read /proc/self/environ")
+	// openRegular refuses proc's regular-looking files, the first time
+	// and when the kernel is no longer asked (its answer cached by
+	// device), before and after an ordinary file.
+	s := &Source{}
+	for _, name := range []string{"/proc/self/environ", p, "/proc/self/environ", "/proc/self/cmdline", p} {
+		h, err := s.openRegular(name, nil)
+		if err == nil {
+			h.Close()
+		}
+		if want := name != p; (err != nil) != want {
+			t.Errorf("openRegular(%s): %v; want refused: %v", name, err, want)
+		}
 	}
 }
