@@ -276,11 +276,13 @@ func (x *expansion) scan(ctx context.Context, it Item, depth int) (int64, error)
 		if it.Size < 0 && ra != nil {
 			it.Size = ra.Size() // a source that learns sizes on opening
 		}
-		if ra != nil && it.Size >= 0 && it.Size <= wholeItem {
-			// A file of moderate size is read whole, once, into a
-			// pooled buffer and scanned as in memory: its head, the
-			// expanders and the detector then share one copy, where
-			// each read and buffered it again.
+		if depth == 0 && it.Size >= 0 && it.Size <= wholeItem {
+			// A file (or a large git blob) of moderate size is read
+			// whole, once, into a pooled buffer and scanned as in
+			// memory: its head, the expanders and the detector then
+			// share one copy, where each read and buffered it again.
+			// Inner items keep streaming: their sizes come from the
+			// archives that hold them, and nest.
 			buf := getBuf(it.Size + 1)
 			defer putBuf(buf)
 			k, err := io.ReadFull(r, *buf)

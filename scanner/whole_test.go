@@ -20,8 +20,8 @@ type sizedFile struct {
 func (f sizedFile) Size() int64  { return f.size }
 func (f sizedFile) Close() error { return nil }
 
-// Files of known size are read whole before they are scanned; what a file
-// holds is scanned all the same when its size was unknown until opened,
+// Files and streams of known size are read whole before they are scanned;
+// what they hold is scanned all the same when a size was unknown until opened,
 // when it grew or shrank since its stat, and when it is too large to be
 // read whole: a key at its very end is found once, with the file's bytes
 // counted, and nothing is skipped.
@@ -48,16 +48,23 @@ func TestFilesReadWhole(t *testing.T) {
 					{"f.txt", "f.txt", []Expander{&splitter{}}},
 					{"f.split", "f.split!part1", []Expander{&splitter{}}},
 				} {
-					it := Item{Loc: finding.Location{Source: finding.SourceFile, Path: v.path}, Size: tc.given,
-						Open: func() (io.ReadCloser, error) { return sizedFile{bytes.NewReader(data), tc.stat}, nil }}
-					c, st := runEngine(t, &Engine{Expanders: v.ex}, it)
-					if got := c.at(fpOf(k)); len(got) != 1 || got[0] != v.want {
-						t.Errorf("%s, %d expanders: key at %v, want once in %s", v.path, len(v.ex), got, v.want)
-					}
-					// An expander that may read at offsets counts the size
-					// the stat said when it exceeds what was read.
-					if st.Bytes < int64(n) || len(c.skips) != 0 {
-						t.Errorf("%s, %d expanders: %d bytes, skips %v; want %d, none", v.path, len(v.ex), st.Bytes, c.skips, n)
+					for _, file := range []bool{true, false} {
+						it := Item{Loc: finding.Location{Source: finding.SourceFile, Path: v.path}, Size: tc.given,
+							Open: func() (io.ReadCloser, error) {
+								if !file { // a stream: a git blob
+									return io.NopCloser(bytes.NewReader(data)), nil
+								}
+								return sizedFile{bytes.NewReader(data), tc.stat}, nil
+							}}
+						c, st := runEngine(t, &Engine{Detector: &Detector{Plain: true}, Expanders: v.ex}, it)
+						if got := c.at(fpOf(k)); len(got) != 1 || got[0] != v.want {
+							t.Errorf("%s, %d expanders: key at %v, want once in %s", v.path, len(v.ex), got, v.want)
+						}
+						// An expander that may read at offsets counts the size
+						// the stat said when it exceeds what was read.
+						if st.Bytes < int64(n) || len(c.skips) != 0 {
+							t.Errorf("%s, %d expanders: %d bytes, skips %v; want %d, none", v.path, len(v.ex), st.Bytes, c.skips, n)
+						}
 					}
 				}
 			})

@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +21,7 @@ func FuzzParseMap(f *testing.F) {
 	f.Add([]byte(`{"version":3,"sections":[{"offset":{"line":0,"column":0},"map":{"version":3,"sources":["s"],"sourcesContent":["k"],"mappings":"AAAA"}}]}`))
 	f.Add([]byte(")]}'\n" + `{"version":3,"sources":[null],"sourcesContent":[null],"mappings":";;"}`))
 	f.Add([]byte(`{"version":3,"sources":["a"],"mappings":"AA!A"}`))
+	f.Add([]byte(`{"version":3,"sources":["a"],"mappings":"A\u0041AA;AACA","mappings":"AAAA"}`))
 	f.Add([]byte(`{"version":3,"sources":["\ud83d\ude00\\"],"sourcesContent":["\\\"",1],"names":[{"a":[true,false,null,-1.5e3]}],"mappings":""}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lazy, lerr := parseLazy(data)
@@ -81,7 +83,7 @@ func FuzzParseMap(f *testing.F) {
 			if sp.index >= len(std.SourcesContent) || std.SourcesContent[sp.index] == nil {
 				t.Fatalf("sourcesContent[%d] found, encoding/json has none", sp.index)
 			}
-			if want := *std.SourcesContent[sp.index]; err != nil || c != want {
+			if want := *std.SourcesContent[sp.index]; err != nil || string(c) != want {
 				t.Fatalf("sourcesContent[%d] = %q (%v), encoding/json reads %q", sp.index, c, err, want)
 			}
 		}
@@ -129,4 +131,37 @@ func FuzzRefs(f *testing.F) {
 
 func noMaps(context.Context, scanner.Item, string) ([]byte, error) {
 	return nil, errors.New("no maps while fuzzing")
+}
+
+// FuzzHides: hides, three searches, says yes wherever a walk over the
+// escapes of the JSON string finds one that could hide a key.
+func FuzzHides(f *testing.F) {
+	for _, s := range []string{`a\nb`, `\u0041`, `\\u`, `x\/y`, `\natmx_prd_`, `\\natmx_`, `atmx_\n`, `\tatmx_`, `\`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if walkHides(raw) && !hides(raw) {
+			t.Fatalf("hides(%q) = false; an escape there could hide a key", raw)
+		}
+	})
+}
+
+// walkHides is hides as a walk from escape to escape: exact, and slow on
+// sources with an escaped newline on every line.
+func walkHides(raw []byte) bool {
+	for i := 0; ; i += 2 {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 || i+j+1 >= len(raw) {
+			return false
+		}
+		i += j
+		switch raw[i+1] {
+		case 'u', '/':
+			return true
+		case 'b', 'f', 'n', 'r', 't':
+			if bytes.HasPrefix(raw[i+2:], prefix) {
+				return true
+			}
+		}
+	}
 }

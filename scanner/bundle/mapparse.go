@@ -22,6 +22,8 @@ type mapParser struct {
 	b   []byte
 	i   int
 	all []spanRef
+	// lazy leaves mappings without escapes in b (see Map.rawMappings).
+	lazy bool
 }
 
 func (p *mapParser) fail(what string) error {
@@ -237,6 +239,15 @@ func (p *mapParser) mapObject(depth int) (*Map, error) {
 		case "sources":
 			m.Sources, err = p.strings(depth)
 		case "mappings":
+			m.rawMappings = nil
+			if p.lazy && p.peek() == '"' {
+				s, e, err := p.str()
+				if err != nil || bytes.IndexByte(p.b[s:e], '\\') < 0 {
+					m.Mappings, m.rawMappings = "", p.b[s:e:e]
+					return err
+				}
+				p.i = s - 1 // escaped: decoded below
+			}
 			m.Mappings, err = p.strValue()
 		case "sourcesContent":
 			m.contents = m.contents[:0]

@@ -38,7 +38,11 @@ type Map struct {
 	// a scan of real npm packages).
 	lazy     bool
 	linesErr error
-	once     sync.Once
+	// rawMappings holds a lazy map's mappings as they sit in raw (they
+	// had no escapes) until decoded: most are never decoded, and copying
+	// them into Mappings cost as much as checking them.
+	rawMappings []byte
+	once        sync.Once
 }
 
 // Section is one part of an index map, placed at Offset in the generated
@@ -90,7 +94,7 @@ func parseMap(data []byte, lazy bool) (*Map, error) {
 	if len(data) > MaxMapBytes {
 		return nil, fmt.Errorf("source map of %d bytes exceeds the %d-byte limit", len(data), MaxMapBytes)
 	}
-	p := mapParser{b: data, i: len(data) - len(stripXSSI(data))}
+	p := mapParser{b: data, i: len(data) - len(stripXSSI(data)), lazy: lazy}
 	p.space()
 	m, err := p.mapObject(0)
 	if err == nil {
@@ -143,6 +147,12 @@ func (m *Map) validate(depth int, lazy bool) error {
 	}
 	if lazy {
 		m.lazy = true
+		if m.rawMappings != nil {
+			if i := badMappingChar(m.rawMappings); i >= 0 {
+				return fmt.Errorf("source map: bad VLQ: %q at offset %d of the mappings", m.rawMappings[i], i)
+			}
+			return nil
+		}
 		if i := badMappingChar(m.Mappings); i >= 0 {
 			return fmt.Errorf("source map: bad VLQ: %q at offset %d of the mappings", m.Mappings[i], i)
 		}
@@ -167,7 +177,7 @@ var mappingChar = func() (t [256]bool) {
 
 // badMappingChar returns the offset of the first byte of s that cannot be
 // part of mappings, -1 if none.
-func badMappingChar(s string) int {
+func badMappingChar[T string | []byte](s T) int {
 	for i := 0; i < len(s); i++ {
 		if !mappingChar[s[i]] {
 			return i
@@ -183,6 +193,9 @@ func (m *Map) decodedLines() []vlqState {
 		return m.lines
 	}
 	m.once.Do(func() {
+		if m.rawMappings != nil {
+			m.Mappings, m.rawMappings = string(m.rawMappings), nil
+		}
 		m.lines, m.linesErr = scanMappings(m.Mappings, len(m.Sources))
 	})
 	if m.linesErr != nil {
@@ -220,17 +233,18 @@ func (m *Map) eachContent(fn func(owner *Map, sp contentSpan)) {
 	}
 }
 
-// content decodes one sourcesContent string.
-func (m *Map) content(sp contentSpan) (string, error) {
+// content decodes one sourcesContent string: the raw bytes themselves,
+// not a copy, when there is nothing to decode.
+func (m *Map) content(sp contentSpan) ([]byte, error) {
 	body := m.raw[sp.start:sp.end]
 	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
-		return string(body), nil
+		return body, nil
 	}
 	var s string
 	if err := json.Unmarshal(m.raw[sp.start-1:sp.end+1], &s); err != nil {
-		return "", fmt.Errorf("sourcesContent[%d]: %w", sp.index, err)
+		return nil, fmt.Errorf("sourcesContent[%d]: %w", sp.index, err)
 	}
-	return s, nil
+	return []byte(s), nil
 }
 
 // spanAt returns the content span holding raw offset off, with its map.

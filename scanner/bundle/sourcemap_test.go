@@ -96,7 +96,7 @@ func TestIndexMap(t *testing.T) {
 		if err != nil || owner != m.Sections[1].Map {
 			t.Errorf("content %+v of %p: %v", sp, owner, err)
 		}
-		got = append(got, c)
+		got = append(got, string(c))
 	})
 	if len(got) != 1 || got[0] != "x" {
 		t.Errorf("contents %q", got)
