@@ -488,27 +488,25 @@ func (x *expansion) sourceMap() {
 
 // hides reports whether a JSON string body could hide a key from a scan
 // of its raw text: a \u or \/ escape inside it, or a key glued to an
-// escape letter ("\natmx_..." reads as "natmx_..."). It may say yes
-// when the backslash is itself escaped ("\\u"): that costs a decoding,
-// not a key. Three vectorised searches, where a walk from escape to escape
-// stopped at every line of a source (each one a "\n").
+// escape letter ("\natmx_..." reads as "natmx_..."). A walk from escape
+// to escape: searching the whole body for each of the three instead was
+// twice as slow, the backslash of "\n" ending every line of a source.
 func hides(raw []byte) bool {
-	if bytes.Contains(raw, escU) || bytes.Contains(raw, escSlash) {
-		return true
-	}
-	for i := 0; ; {
-		j := bytes.Index(raw[i:], prefix)
-		if j < 0 {
+	for i := 0; ; i += 2 {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 || i+j+1 >= len(raw) {
 			return false
 		}
 		i += j
-		if i >= 2 && raw[i-2] == '\\' && bytes.IndexByte([]byte("bfnrt"), raw[i-1]) >= 0 {
+		switch raw[i+1] {
+		case 'u', '/':
 			return true
+		case 'b', 'f', 'n', 'r', 't':
+			if bytes.HasPrefix(raw[i+2:], prefix) {
+				return true
+			}
 		}
-		i++
 	}
 }
-
-var escU, escSlash = []byte(`\u`), []byte(`\/`)
 
 var prefix = []byte(patterns.Prefix)

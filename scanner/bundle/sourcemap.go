@@ -2,7 +2,6 @@ package bundle
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -240,11 +239,11 @@ func (m *Map) content(sp contentSpan) ([]byte, error) {
 	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
 		return body, nil
 	}
-	var s string
-	if err := json.Unmarshal(m.raw[sp.start-1:sp.end+1], &s); err != nil {
-		return nil, fmt.Errorf("sourcesContent[%d]: %w", sp.index, err)
+	s, ok := unquote(body)
+	if !ok {
+		return nil, fmt.Errorf("sourcesContent[%d]: %w: bad string", sp.index, errJSON)
 	}
-	return []byte(s), nil
+	return s, nil
 }
 
 // spanAt returns the content span holding raw offset off, with its map.
