@@ -165,20 +165,31 @@ func (m *Map) validate(depth int, lazy bool) error {
 	return nil
 }
 
-// mappingChar marks the bytes mappings are made of: base64 digits and the
-// ',' and ';' separators.
-var mappingChar = func() (t [256]bool) {
+// notMapping marks, with 1, the bytes mappings cannot hold: all but base64
+// digits and the ',' and ';' separators.
+var notMapping = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 1
+	}
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/,;") {
-		t[c] = true
+		t[c] = 0
 	}
 	return t
 }()
 
 // badMappingChar returns the offset of the first byte of s that cannot be
-// part of mappings, -1 if none.
+// part of mappings, -1 if none. Eight bytes are looked up per step with no
+// branch between them: mappings are most of a map's bytes, and valid.
 func badMappingChar[T string | []byte](s T) int {
-	for i := 0; i < len(s); i++ {
-		if !mappingChar[s[i]] {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if notMapping[s[i]]|notMapping[s[i+1]]|notMapping[s[i+2]]|notMapping[s[i+3]]|
+			notMapping[s[i+4]]|notMapping[s[i+5]]|notMapping[s[i+6]]|notMapping[s[i+7]] != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if notMapping[s[i]] != 0 {
 			return i
 		}
 	}

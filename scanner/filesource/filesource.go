@@ -132,7 +132,10 @@ func (s *Source) Items(ctx context.Context, emit func(scanner.Item) error) error
 			w.seen[id] = true
 		}
 		s.dirs.Add(1)
-		if err := w.walk(ctx, root, real, prefix); err != nil {
+		if prefix != "" {
+			prefix = path.Clean(prefix)
+		}
+		if err := w.walk(ctx, filepath.Clean(root), real, prefix); err != nil {
 			return err
 		}
 	}
@@ -303,9 +306,9 @@ func (w *walker) walk(ctx context.Context, dir, real, rel string) error {
 		return w.emit(skipItem(labelOf(rel, dir), "cannot read directory: "+unwrapPath(err).Error()))
 	}
 	for _, e := range entries {
-		full := filepath.Join(dir, e.Name())
-		childRel := path.Join(rel, e.Name())
-		childReal := filepath.Join(real, e.Name())
+		full := join(dir, e.Name(), filepath.Separator)
+		childRel := join(rel, e.Name(), '/')
+		childReal := join(real, e.Name(), filepath.Separator)
 		if stop, err := w.overTime(labelOf(childRel, full)); stop || err != nil {
 			return err
 		}
@@ -395,6 +398,26 @@ func (w *walker) walk(ctx context.Context, dir, real, rel string) error {
 		return w.emit(skipItem(labelOf(rel, dir), "directory listing incomplete: "+unwrapPath(err).Error()))
 	}
 	return nil
+}
+
+// join is filepath.Join (path.Join for sep '/') of a clean directory and
+// a name from its listing: no separator in it, never "." or "..", so a
+// concatenation is clean already. Cleaning every path of a tree cost a
+// tenth of its walk.
+func join(dir, name string, sep byte) string {
+	if filepath.Separator != '/' { // volume names and their rules
+		if sep == '/' {
+			return path.Join(dir, name)
+		}
+		return filepath.Join(dir, name)
+	}
+	switch {
+	case dir == "" || dir == ".":
+		return name
+	case dir[len(dir)-1] == sep:
+		return dir + name // the root directory
+	}
+	return dir + string(sep) + name
 }
 
 // enter walks a subdirectory once: a directory reached again (a symlink
