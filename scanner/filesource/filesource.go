@@ -301,7 +301,10 @@ func (w *walker) walk(ctx context.Context, dir, real, rel string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(dir)
+	d, entries, err := openDir(dir)
+	if d != nil {
+		defer d.release()
+	}
 	if err != nil && len(entries) == 0 {
 		return w.emit(skipItem(labelOf(rel, dir), "cannot read directory: "+unwrapPath(err).Error()))
 	}
@@ -372,7 +375,7 @@ func (w *walker) walk(ctx context.Context, dir, real, rel string) error {
 		case t.IsRegular() && !w.budget.on:
 			// The listing says regular; the open checks again, so no
 			// stat here.
-			if err := w.file(ctx, full, childRel, nil, false); err != nil {
+			if err := w.listed(ctx, d, e.Name(), full, childRel); err != nil {
 				return err
 			}
 		default:
@@ -453,23 +456,58 @@ func (w *walker) enter(ctx context.Context, full, real, rel string, fi fs.FileIn
 	return w.walk(ctx, full, real, rel)
 }
 
+// listed emits a file the listing of d says is regular: its size is
+// unknown (-1) until the open tells it. With a directory handle (see
+// openDir) it is opened relative to d, which it keeps open until the
+// Engine releases it.
+func (w *walker) listed(ctx context.Context, d *dirHandle, name, full, label string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := w.s
+	s.files.Add(1)
+	it := scanner.Item{
+		Loc:  finding.Location{Source: finding.SourceFile, Path: scanner.Label(label)},
+		Size: -1,
+		Open: func() (io.ReadCloser, error) { return s.open(full, nil) },
+	}
+	if d == nil {
+		return w.emit(it)
+	}
+	d.refs.Add(1)
+	var once sync.Once
+	release := func() { once.Do(d.release) }
+	it.Open = func() (io.ReadCloser, error) { return s.openIn(d, name) }
+	it.Release = release
+	if err := w.emit(it); err != nil {
+		release() // not taken
+		return err
+	}
+	return nil
+}
+
+// dirHandle is a directory kept open while the files listed in it wait
+// to be scanned; the last of the walk and those files to release it
+// closes it.
+type dirHandle struct {
+	f    *os.File
+	rc   syscall.RawConn
+	refs atomic.Int32
+}
+
+func (d *dirHandle) release() {
+	if d.refs.Add(-1) == 0 {
+		d.f.Close()
+	}
+}
+
 // file emits a regular file, or a skip for anything else. A file reached
 // through a symlink (linked) must still be the file the walk checked when
-// it is opened: a link pointed elsewhere in between is refused. fi is nil
-// for a file the listing says is regular: its size is then unknown (-1)
-// until the open tells it.
+// it is opened: a link pointed elsewhere in between is refused.
 func (w *walker) file(ctx context.Context, full, label string, fi fs.FileInfo, linked bool) error {
 	s := w.s
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	if fi == nil {
-		s.files.Add(1)
-		return w.emit(scanner.Item{
-			Loc:  finding.Location{Source: finding.SourceFile, Path: scanner.Label(label)},
-			Size: -1,
-			Open: func() (io.ReadCloser, error) { return s.open(full, nil) },
-		})
 	}
 	if !fi.Mode().IsRegular() {
 		s.special.Add(1)

@@ -37,8 +37,24 @@ func kernelFSAt(path string) (string, bool) {
 // kernelFSOf is kernelFSAt for an open file: the check that holds even if
 // a path was swapped after it was looked at.
 func kernelFSOf(f *os.File) (string, bool) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return "", false
+	}
+	var (
+		name string
+		ok   bool
+	)
+	if err := rc.Control(func(fd uintptr) { name, ok = kernelFSOfFd(int(fd)) }); err != nil {
+		return "", false
+	}
+	return name, ok
+}
+
+// kernelFSOfFd is kernelFSOf for a file descriptor.
+func kernelFSOfFd(fd int) (string, bool) {
 	var st syscall.Statfs_t
-	if err := syscall.Fstatfs(int(f.Fd()), &st); err != nil {
+	if err := syscall.Fstatfs(fd, &st); err != nil {
 		return "", false
 	}
 	name, ok := kernelMagic[int64(st.Type)] //nolint:unconvert // width differs by platform

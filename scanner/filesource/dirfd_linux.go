@@ -1,0 +1,166 @@
+package filesource
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// openDir lists a directory and keeps it open: the files listed are opened
+// relative to it (see openIn).
+func openDir(name string) (*dirHandle, []fs.DirEntry, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := f.ReadDir(-1)
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	rc, rerr := f.SyscallConn()
+	if rerr != nil {
+		f.Close()
+		return nil, entries, err
+	}
+	d := &dirHandle{f: f, rc: rc}
+	d.refs.Store(1)
+	return d, entries, err
+}
+
+// openIn is openRegular for the file name lists in d: one path component
+// for the kernel to resolve, not all of a deep path, and a symlink swapped
+// in since the listing is refused, not followed. The file is read through
+// its descriptor, without an os.File: the runtime's poller cannot take a
+// regular file, and asking it to was a failed system call per file.
+func (s *Source) openIn(d *dirHandle, name string) (io.ReadCloser, error) {
+	fd := -1
+	var err error
+	cerr := d.rc.Control(func(dfd uintptr) {
+		for {
+			fd, err = unix.Openat(int(dfd), name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	})
+	if cerr != nil {
+		return nil, fmt.Errorf("open: %w", cerr)
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return nil, errors.New("open: a symlink since the directory was listed: not followed")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("stat: %w", err)
+	}
+	if m := st.Mode & unix.S_IFMT; m != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, errors.New(specialReason(modeOf(m)))
+	}
+	if kfs := s.kernelFSOfFd(fd, st.Dev); kfs != "" {
+		unix.Close(fd)
+		return nil, fmt.Errorf("on a %s file system: a kernel file system, never read", kfs)
+	}
+	return &fdFile{fd: fd, size: st.Size}, nil
+}
+
+// kernelFSOfFd names the kernel file system an open file lies on ("" for
+// an ordinary one), asking the kernel once per device.
+func (s *Source) kernelFSOfFd(fd int, dev uint64) string {
+	if v, ok := s.fsOf.Load(dev); ok {
+		return v.(string)
+	}
+	name, _ := kernelFSOfFd(fd)
+	s.fsOf.Store(dev, name)
+	return name
+}
+
+// modeOf is the type bits of a stat's mode as an fs.FileMode.
+func modeOf(m uint32) fs.FileMode {
+	switch m {
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	}
+	return fs.ModeIrregular
+}
+
+// fdFile is an open regular file read through its descriptor. It
+// implements scanner.RandomAccess; it is not safe for concurrent use.
+type fdFile struct {
+	fd   int
+	size int64
+}
+
+// maxRW caps one read, as os.File does.
+const maxRW = 1 << 30
+
+func (f *fdFile) Read(p []byte) (int, error) {
+	if f.fd < 0 {
+		return 0, os.ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := unix.Read(f.fd, p[:min(len(p), maxRW)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (f *fdFile) ReadAt(p []byte, off int64) (int, error) {
+	if f.fd < 0 {
+		return 0, os.ErrClosed
+	}
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pread(f.fd, p[n:min(len(p), n+maxRW)], off+int64(n))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return n, err
+		case m == 0:
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Size implements scanner.RandomAccess: the size the open's stat said.
+func (f *fdFile) Size() int64 { return f.size }
+
+func (f *fdFile) Close() error {
+	if f.fd < 0 {
+		return os.ErrClosed
+	}
+	err := unix.Close(f.fd)
+	f.fd = -1
+	return err
+}
