@@ -37,8 +37,10 @@ func (k Kind) String() string {
 // KindOf classifies an item by its name (a path or URL) and, failing that,
 // by its first bytes.
 func KindOf(name string, head []byte) Kind {
-	if i := strings.IndexAny(name, "?#"); i >= 0 && strings.Contains(name, "://") {
-		name = name[:i]
+	if strings.Contains(name, "://") {
+		if i := strings.IndexAny(name, "?#"); i >= 0 {
+			name = name[:i]
+		}
 	}
 	if i := strings.LastIndexByte(name, '!'); i >= 0 {
 		name = name[i+1:] // an archive member
@@ -54,9 +56,8 @@ func KindOf(name string, head []byte) Kind {
 		return SourceMap
 	}
 	h := bytes.TrimLeft(head[:min(len(head), 512)], " \t\r\n\ufeff")
-	lower := bytes.ToLower(h[:min(len(h), 16)])
 	switch {
-	case bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")):
+	case hasPrefixFold(h, "<!doctype html"), hasPrefixFold(h, "<html"):
 		return HTML
 	case bytes.HasPrefix(h, []byte(")]}")),
 		bytes.HasPrefix(h, []byte("{")) && bytes.Contains(h, []byte(`"version"`)) &&
@@ -64,6 +65,20 @@ func KindOf(name string, head []byte) Kind {
 		return SourceMap
 	}
 	return Unknown
+}
+
+// hasPrefixFold is bytes.HasPrefix ignoring ASCII case, for a lower-case
+// prefix, without lowering a copy of b.
+func hasPrefixFold(b []byte, prefix string) bool {
+	if len(b) < len(prefix) {
+		return false
+	}
+	for i := range len(prefix) {
+		if c, p := b[i], prefix[i]; c != p && (p < 'a' || p > 'z' || c|0x20 != p) {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultMaxBytes is the largest item the Expander reads into memory.

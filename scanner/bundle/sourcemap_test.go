@@ -172,6 +172,9 @@ func TestKindOf(t *testing.T) {
 		{"https://x.test/", "\n<!DOCTYPE html><html>", HTML},
 		{"blob", `{"version":3,"sources":["a"],"mappings":""}`, SourceMap},
 		{"blob", ")]}'\n{}", SourceMap},
+		{"page", "<HtMl lang=en>", HTML},
+		{"page", "<!doctype\x00html>", Unknown},
+		{"page", "\x1c\x01doctype html", Unknown},
 		{"README.md", "# hello", Unknown},
 		{"data.json", `{"version":"1.0"}`, Unknown},
 	}
