@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
@@ -631,5 +633,47 @@ func TestManyBombMembers(t *testing.T) {
 	}
 	if n := len(res.skips); n != 9 {
 		t.Errorf("%d skips, want 8 members and the archive", n)
+	}
+}
+
+// A stream decompressed ahead of its scan (a file or bytes in memory) is
+// stopped where the scan stops, a bomb cut short or a total limit
+// reached, and leaves no goroutine behind; what it holds is found either
+// way, before the cut and whole.
+func TestReadAheadStops(t *testing.T) {
+	k1, k2 := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Production)
+	z := zeros(64 << 20)
+	var zb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&zb, gzip.BestCompression)
+	zw.Write(text(k1))
+	io.Copy(zw, &z)
+	zw.Write(text(k2))
+	zw.Close()
+	plain := gz(t, bytes.Repeat(append(text(k2), strings.Repeat("x", 1000)+"\n"...), 2000))
+	before := runtime.NumGoroutine()
+	for _, tt := range []struct {
+		name string
+		data []byte
+		lim  scanner.Limits
+		want []string // keys found
+		skip string
+	}{
+		{"ratio", zb.Bytes(), scanner.Limits{}, []string{k1}, "zip bomb"},
+		{"total", zb.Bytes(), scanner.Limits{MaxRatio: -1, MaxTotalBytes: 1 << 20}, []string{k1}, "expansion limit"},
+		{"whole", plain, scanner.Limits{}, []string{k2}, ""},
+	} {
+		res := scan(t, "z.gz", tt.data, false, tt.lim)
+		if got := res.paths(); len(got) != len(tt.want) || got[fp(tt.want[0])] == nil {
+			t.Errorf("%s: found %v, want %d key(s)", tt.name, got, len(tt.want))
+		}
+		if tt.skip != "" && !res.skipped(tt.skip) {
+			t.Errorf("%s: skips %+v, want %q", tt.name, res.skips, tt.skip)
+		}
+	}
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond) // the engine's own workers wind down
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left running", n-before)
 	}
 }
