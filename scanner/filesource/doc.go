@@ -14,6 +14,8 @@
 // directory are not followed unless asked, paths under /proc, /sys and
 // /dev and files on kernel file systems (proc, sysfs... wherever mounted,
 // checked on the open file) are never read, a linked file must still be
-// the one checked when it is opened, and a walk that follows symlinks is
-// bounded in bytes and time, saying where it stopped.
+// the one checked when it is opened, a listed file that has become a
+// symlink by the time it is opened is refused (on Linux, where files are
+// opened relative to their directory), and a walk that follows symlinks
+// is bounded in bytes and time, saying where it stopped.
 package filesource
