@@ -6,9 +6,12 @@
 # then `git cat-file --batch-all-objects` and `atomyx-guard git` on the
 # served repository itself. Wall time is best of RUNS; peak RSS comes from
 # GNU time for the same run (the largest process of the tree, git children
-# included) and is split into the atomyx-guard process's own (its VmHWM,
-# sampled every 0.2 s) and the largest git child's (a `git` first on PATH
-# runs the real one under GNU time).
+# included). A git child's RSS includes the pages of the pack it maps,
+# which every git reader of the pack shares with the page cache, so the
+# figure is split: the atomyx-guard process's own (its VmHWM, sampled every
+# 0.2 s), the largest git child's (a `git` first on PATH runs the real one
+# under GNU time) with its anonymous part, and the tree's PSS (shared
+# pages counted once).
 #
 #   scripts/bench-org.sh            # needs scripts/bench-git.sh's repository
 #   RUNS=5 GOGIT=0 scripts/bench-org.sh
@@ -113,16 +116,21 @@ tree() {
 # not), the peak RSS (KB) of the whole tree, of the atomyx-guard process
 # (the largest VmHWM sampled) and of the largest git child, and that
 # child's subcommand, and the largest anonymous (not file-backed: not the
-# pack git maps) RSS sampled of any git process.
+# pack git maps) RSS sampled of any git process, and the largest sum of
+# the PSS of every process of the tree sampled (shared pages counted once:
+# what the run takes from the machine).
 once() {
-	local tp own=0 anon=0 u p h w c m g
+	local tp own=0 anon=0 pss=0 sum u p h w c m g
 	rm -rf "$work/run"
 	mkdir -p "$work/run"
 	: >"$work/gitrss"
 	PATH="$work/bin:$PATH" /usr/bin/time -o "$work/time" -f '%e %U %S %M' "$@" >/dev/null 2>"$work/err" &
 	tp=$!
 	while kill -0 "$tp" 2>/dev/null; do
+		sum=0
 		for p in $(tree "$tp"); do
+			h=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+			sum=$((sum + ${h:-0}))
 			case "$(cat "/proc/$p/comm" 2>/dev/null)" in
 			atomyx-guard)
 				h=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
@@ -134,6 +142,7 @@ once() {
 				;;
 			esac
 		done
+		if [ "$sum" -gt "$pss" ]; then pss=$sum; fi
 		sleep 0.2
 	done
 	wait "$tp" || true
@@ -150,7 +159,7 @@ once() {
 			}
 		}
 		END {print m, s}' "$work/gitrss")
-	echo "$w $c $m $own $g $anon"
+	echo "$w $c $m $pss $own $g $anon"
 }
 
 # best CMD...: runs CMD RUNS times; prints once's figures for the fastest.
@@ -175,14 +184,14 @@ export -f clone_and_scan
 export clone bin work
 
 mb() { echo "$(($1 / 1024))MB"; }
-row() { # label ratio wall cpu rss own git sub anon
+row() { # label ratio wall cpu rss pss own git sub anon
 	local own=- git=-
-	if [ "$6" != 0 ]; then own=$(mb "$6"); fi
-	if [ "$7" != 0 ]; then git="$(mb "$7") ($8; anonymous $(mb "$9"))"; fi
-	printf '%-48s %6s %7s %6s %8s %7s  %s\n' "$1" "$2" "$3" "$4" "$(mb "$5")" "$own" "$git"
+	if [ "$7" != 0 ]; then own=$(mb "$7"); fi
+	if [ "$8" != 0 ]; then git="$(mb "$8") ($9; anonymous $(mb "${10}"))"; fi
+	printf '%-48s %6s %7s %6s %8s %8s %7s  %s\n' "$1" "$2" "$3" "$4" "$(mb "$5")" "$(mb "$6")" "$own" "$git"
 }
 header() {
-	printf '%-48s %6s %7s %6s %8s %7s  %s\n' "$1" ratio "wall s" "CPU s" "peak RSS" guard "largest git child"
+	printf '%-48s %6s %7s %6s %8s %8s %7s  %s\n' "$1" ratio "wall s" "CPU s" "peak RSS" "tree PSS" guard "largest git child"
 }
 
 clone_row=$(best git clone -q --mirror "$clone" "$work/run/m.git")
