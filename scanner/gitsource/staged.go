@@ -1,7 +1,6 @@
 package gitsource
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -198,18 +197,15 @@ func parseDiffIndex(out []byte) (es []entry, ok bool) {
 	return es, true
 }
 
-// stagedByIndex reads the index with go-git and keeps the entries whose
-// blob differs from HEAD's at that path. HEAD's trees are read lazily,
-// each once.
+// stagedByIndex reads the index and keeps the entries whose blob differs
+// from HEAD's at that path. HEAD's trees are read lazily, each once, and
+// a directory whose cache-tree entry is HEAD's tree there is skipped
+// whole (parseIndex). An index parseIndex does not read is decoded with
+// go-git, without the cache-tree.
 func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
-	f, err := os.Open(path)
+	es, ct, err := s.readIndex(path)
 	if err != nil {
-		return nil, fmt.Errorf("read index: %w", err)
-	}
-	defer f.Close()
-	var idx index.Index
-	if err := index.NewDecoder(bufio.NewReaderSize(f, 1<<16)).Decode(&idx); err != nil {
-		return nil, fmt.Errorf("read index %s: %w", path, err)
+		return nil, err
 	}
 	head, err := s.headTree()
 	if err != nil {
@@ -221,18 +217,91 @@ func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 	}
 	h := newHeadIndex(s.repo, head)
 	var ids []plumbing.Hash
-	for _, e := range idx.Entries {
-		if e.Mode == filemode.Submodule || e.Mode == filemode.Dir || e.Hash.IsZero() || e.IntentToAdd {
+	seen := map[string]bool{} // directories whose cache-tree entry was tried
+	for i := 0; i < len(es); i++ {
+		if n := h.cachedSkip(es, i, ct, seen); n > 0 {
+			i += n - 1
 			continue
 		}
-		if h.unchanged(e.Name, e.Hash) {
+		e := es[i]
+		if e.mode == filemode.Submodule || e.mode == filemode.Dir || e.hash.IsZero() || e.ita {
 			continue
 		}
-		if s.stage(e.Name, e.Hash) {
-			ids = append(ids, e.Hash)
+		if h.unchanged(e.name, e.hash) {
+			continue
+		}
+		if s.stage(e.name, e.hash) {
+			ids = append(ids, e.hash)
 		}
 	}
 	return ids, nil
+}
+
+// readIndex reads the index at path with parseIndex, or, when that does
+// not read it, with go-git's decoder (no cache-tree then).
+func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read index: %w", err)
+	}
+	if es, ct, err := parseIndex(b); err == nil {
+		return es, ct, nil
+	}
+	var idx index.Index
+	if err := index.NewDecoder(bytes.NewReader(b)).Decode(&idx); err != nil {
+		return nil, nil, fmt.Errorf("read index %s: %w", path, err)
+	}
+	es := make([]ixEntry, len(idx.Entries))
+	for i, e := range idx.Entries {
+		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd}
+	}
+	return es, nil, nil
+}
+
+// cachedSkip returns how many entries from es[i] on lie in a directory
+// whose cache-tree entry is HEAD's tree at that directory, 0 if none:
+// the shallowest such directory that starts at es[i] and was not tried
+// before. The entry's count must cover exactly the entries under the
+// directory, or it is not trusted.
+func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, seen map[string]bool) int {
+	if len(ct) == 0 {
+		return 0
+	}
+	name := es[i].name
+	for dir, rest := "", name; ; {
+		if !seen[dir] {
+			seen[dir] = true
+			if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
+				if id, ok := h.treeID(dir); ok && id == c.hash {
+					return c.entries
+				}
+			}
+		}
+		j := strings.IndexByte(rest, '/')
+		if j < 0 {
+			return 0
+		}
+		if dir != "" {
+			dir += "/"
+		}
+		dir += rest[:j]
+		rest = rest[j+1:]
+	}
+}
+
+// covers reports whether the first n of es, and no more, lie under dir
+// ("" holds everything).
+func covers(es []ixEntry, dir string, n int) bool {
+	if dir == "" {
+		return n == len(es)
+	}
+	prefix := dir + "/"
+	for _, e := range es[:n] {
+		if !strings.HasPrefix(e.name, prefix) {
+			return false
+		}
+	}
+	return n == len(es) || !strings.HasPrefix(es[n].name, prefix)
 }
 
 // headIndex answers "does HEAD hold this blob at this path" one path at a
@@ -269,6 +338,30 @@ func (h *headIndex) tree(dir string) *object.Tree {
 	}
 	h.trees[dir] = t
 	return t
+}
+
+// treeID is the id of HEAD's tree at dir; ok is false when HEAD has none
+// there.
+func (h *headIndex) treeID(dir string) (id plumbing.Hash, ok bool) {
+	if dir == "" {
+		if t := h.tree(""); t != nil {
+			return t.Hash, true
+		}
+		return id, false
+	}
+	parent, name := "", dir
+	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+		parent, name = dir[:i], dir[i+1:]
+	}
+	pt := h.tree(parent)
+	if pt == nil {
+		return id, false
+	}
+	te, err := pt.FindEntry(name)
+	if err != nil || te.Mode != filemode.Dir {
+		return id, false
+	}
+	return te.Hash, true
 }
 
 // unchanged reports whether HEAD has blob id at path.
