@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -37,6 +39,7 @@ func indexRepo(t testing.TB) string {
 	if err := os.Symlink("top.txt", filepath.Join(d, "link")); err != nil {
 		t.Fatal(err)
 	}
+	ageFiles(t, d)
 	tgit(t, d, "add", "-A")
 	tgit(t, d, "commit", "-q", "-m", "tree")
 	write(t, d, "d2/s1/f1.txt", "changed\n")
@@ -44,6 +47,24 @@ func indexRepo(t testing.TB) string {
 	tgit(t, d, "add", "d2/s1/f1.txt")
 	tgit(t, d, "add", "-N", "later.txt")
 	return d
+}
+
+// ageFiles dates the work tree's files an hour back. Files written in the
+// second the index is then written are racily clean to git, and git add
+// -A after that can write the index without its cache-tree; a hook's
+// files were most often committed long before.
+func ageFiles(t testing.TB, dir string) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() || de.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		return os.Chtimes(p, old, old)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // readGoGit decodes an index with go-git, as parseIndex's reference.
@@ -119,7 +140,18 @@ func TestParseIndex(t *testing.T) {
 // The go-git fallback of a staged scan reads HEAD's trees along the
 // change only: the cache-tree vouches for the other directories.
 func TestStagedFallbackReadsTreesAlongTheChange(t *testing.T) {
-	d, key := stagedRepo(t, 12, 20)
+	d := initRepo(t)
+	for i := range 12 {
+		for j := range 20 {
+			write(t, d, fmt.Sprintf("d%02d/sub/f%02d.txt", i, j), fmt.Sprintf("file %d %d\n", i, j))
+		}
+	}
+	ageFiles(t, d)
+	tgit(t, d, "add", "-A")
+	tgit(t, d, "commit", "-q", "-m", "tree")
+	key := testkit.NewKey(t, patterns.Production)
+	write(t, d, "d03/sub/f01.txt", "K="+key+"\n")
+	tgit(t, d, "add", "-A")
 	var trees []string
 	got := scanRepo(t, d, Options{Staged: true, NoGitBinary: true}, func(r *Repo) { r.onTree = func(dir string) { trees = append(trees, dir) } })
 	slices.Sort(trees)
@@ -135,7 +167,10 @@ func TestStagedFallbackReadsTreesAlongTheChange(t *testing.T) {
 // not trusted: the staged key in the directory after it is still found.
 func TestStagedFallbackDistrustsCacheTree(t *testing.T) {
 	d := initRepo(t)
-	commit(t, d, "one", "a/x.txt", "x\n", "b.txt", "b\n")
+	write(t, d, "a/x.txt", "x\n")
+	write(t, d, "b.txt", "b\n")
+	ageFiles(t, d)
+	commit(t, d, "one")
 	key := testkit.NewKey(t, patterns.Production)
 	write(t, d, "b.txt", "K="+key+"\n")
 	tgit(t, d, "add", "b.txt")
