@@ -48,11 +48,9 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 		}
 	}
 	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
-		if _, ok := st.(*gitBin); !ok {
-			return st.read(ctx, ids, fn)
-		}
 		// What git add just wrote is loose: read it directly, sparing
-		// the hook a git process; cat-file reads the rest.
+		// the hook a git process (or go-git's object lookup); the store
+		// reads the rest.
 		lr := s.repo.newLooseReader()
 		defer lr.close()
 		var rest []plumbing.Hash
