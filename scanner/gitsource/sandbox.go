@@ -236,9 +236,10 @@ func (r *Repo) objectsLinked() bool {
 
 // mkShadowDir makes the (private, 0700) directory a shadow lives in: in
 // /dev/shm when TMPDIR does not say otherwise and it is there, because a
-// shadow is a few hundred symlinks (one per loose-object directory) and
-// making them on a busy disk costs a pre-commit hook up to a millisecond
-// each; on tmpfs, microseconds.
+// shadow can be a few hundred symlinks (one per loose-object directory,
+// when the objects directory cannot be linked whole) and making them on a
+// busy disk costs a pre-commit hook up to a millisecond each; on tmpfs,
+// microseconds.
 func mkShadowDir() (string, error) {
 	if os.Getenv("TMPDIR") == "" {
 		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {

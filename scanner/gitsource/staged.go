@@ -76,7 +76,7 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 // resolves outside it (a symlinked loose directory or object) is refused
 // by the kernel walk, with no symlink resolution of each path here
 // (which cost a 200-file hook 3,000 stats). A repository whose objects
-// directory is itself a link has none read this way: cat-file reads them.
+// directory is itself a link has none read this way: the store reads them.
 type looseReader struct {
 	objs  *os.Root // nil: read nothing
 	large int64
@@ -104,7 +104,7 @@ func (lr *looseReader) close() {
 // blob reads loose object id when it is a regular file in the objects
 // directory, a whole blob not larger than the large limit, whose content
 // hashes to id; ok is false otherwise (packed, corrupt, anything else:
-// cat-file decides).
+// the store decides).
 func (lr *looseReader) blob(id plumbing.Hash) (o storedObject, ok bool) {
 	if lr.objs == nil {
 		return o, false
