@@ -11,8 +11,9 @@
 # beside them. Target: the hook's median at most 4x git's and below
 # gitleaks' (`git --pre-commit --staged`, one equivalent rule; it runs
 # beside them when it is on PATH), the fallback's within 3x the hook's.
-# The load average is printed with the figures: wall times on a shared
-# machine mean little without it.
+# The load average is printed with the figures (wall times on a shared
+# machine mean little without it), and the mean CPU time (user + system,
+# children included), which load disturbs less.
 #
 #   scripts/bench-hook.sh            # build (or reuse) the repositories, run, print
 #   RUNS=50 scripts/bench-hook.sh
@@ -124,7 +125,7 @@ for repo in "$big" "$small"; do
 				extra = ""
 				if (NR == 4) extra = sprintf("  (%.1fx the hook)", $4 / hook)
 				if (NR == 6) extra = sprintf("  (the hook: %.2fx this)", hook / $4)
-				printf "  %-36s median %7.1f ms  min %7.1f ms  %5.1fx git%s\n", names[NR - 1], $4 * 1000, $7 * 1000, $4 / base, extra
+				printf "  %-36s median %7.1f ms  min %7.1f ms  cpu %6.1f ms  %5.1fx git%s\n", names[NR - 1], $4 * 1000, $7 * 1000, ($5 + $6) * 1000, $4 / base, extra
 			}' \
 			"$BENCH_DIR/$label.csv" >>"$summary"
 	done
