@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
@@ -23,14 +24,18 @@ const LabelLeak = "atomyx-leak"
 func Marker(fp string) string { return "<!-- atomyx-guard:fingerprint=" + fp + " -->" }
 
 var (
-	markerRE   = regexp.MustCompile(`(?m)^<!-- atomyx-guard:fingerprint=(sha256:[0-9a-f]{64}) -->\r?$`)
-	locationRE = regexp.MustCompile(`(?m)<!-- atomyx-guard:location=([0-9a-f]{12}) -->\r?$`)
+	markerRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^<!-- atomyx-guard:fingerprint=(sha256:[0-9a-f]{64}) -->\r?$`)
+	})
+	locationRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)<!-- atomyx-guard:location=([0-9a-f]{12}) -->\r?$`)
+	})
 )
 
 // markedFingerprints returns the fingerprints an issue body is marked with.
 func markedFingerprints(body string) []string {
 	var out []string
-	for _, m := range markerRE.FindAllStringSubmatch(body, -1) {
+	for _, m := range markerRE().FindAllStringSubmatch(body, -1) {
 		out = append(out, m[1])
 	}
 	return out
@@ -39,7 +44,7 @@ func markedFingerprints(body string) []string {
 // listedLocations returns the location ids a text lists.
 func listedLocations(text string) []string {
 	var out []string
-	for _, m := range locationRE.FindAllStringSubmatch(text, -1) {
+	for _, m := range locationRE().FindAllStringSubmatch(text, -1) {
 		out = append(out, m[1])
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -18,11 +19,11 @@ type Repo struct {
 }
 
 // login is what GitHub allows as an organisation's login.
-var login = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+var login = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`) })
 
 // List returns every repository of org, all pages, in full-name order.
 func List(ctx context.Context, gh *github.Client, org string) ([]Repo, error) {
-	if !login.MatchString(org) {
+	if !login().MatchString(org) {
 		return nil, fmt.Errorf("organisation %q: not a GitHub login (letters, digits, '-')", org)
 	}
 	opt := &github.RepositoryListByOrgOptions{Type: "all", Sort: "full_name", Direction: "asc",
@@ -90,13 +91,13 @@ func anyMatch(globs []string, name string) bool {
 
 // safeName is what GitHub allows in owner and repository names; anything
 // else from the API is refused before it becomes a path in the cache.
-var safeName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+var safeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`) })
 
 // checkName checks that full is "OWNER/NAME" of org with safe parts.
 func checkName(org, full string) error {
 	owner, name, ok := strings.Cut(full, "/")
 	switch {
-	case !ok || !safeName.MatchString(owner) || !safeName.MatchString(name) || name == "." || name == ".." || strings.HasPrefix(name, "."):
+	case !ok || !safeName().MatchString(owner) || !safeName().MatchString(name) || name == "." || name == ".." || strings.HasPrefix(name, "."):
 		return fmt.Errorf("repository name %q: not OWNER/NAME of letters, digits, '.', '-', '_'", full)
 	case !strings.EqualFold(owner, org):
 		return fmt.Errorf("repository %q is not in organisation %s", full, org)

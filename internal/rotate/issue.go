@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -23,14 +24,18 @@ const LabelRotation = "atomyx-rotation"
 func Marker(keyID string) string { return "<!-- atomyx-guard:key_id=" + keyID + " -->" }
 
 var (
-	markerRE = regexp.MustCompile(`(?m)^<!-- atomyx-guard:key_id=(key_[0-9A-Za-z]{1,60}) -->\r?$`)
-	ageRE    = regexp.MustCompile(`(?m)^<!-- atomyx-guard:age-days=([0-9]{1,6}) -->\r?$`)
+	markerRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^<!-- atomyx-guard:key_id=(key_[0-9A-Za-z]{1,60}) -->\r?$`)
+	})
+	ageRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^<!-- atomyx-guard:age-days=([0-9]{1,6}) -->\r?$`)
+	})
 )
 
 // MarkedKeyIDs returns the key ids an issue body is marked with.
 func MarkedKeyIDs(body string) []string {
 	var out []string
-	for _, m := range markerRE.FindAllStringSubmatch(body, -1) {
+	for _, m := range markerRE().FindAllStringSubmatch(body, -1) {
 		out = append(out, m[1])
 	}
 	return out
@@ -38,7 +43,7 @@ func MarkedKeyIDs(body string) []string {
 
 // reportedAge is the age an issue body last reported, or -1.
 func reportedAge(body string) int {
-	m := ageRE.FindStringSubmatch(body)
+	m := ageRE().FindStringSubmatch(body)
 	if m == nil {
 		return -1
 	}

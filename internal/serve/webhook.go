@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // MaxBody bounds a delivery's body: GitHub caps payloads at 25 MB.
@@ -37,19 +38,19 @@ func ValidSignature(secret, body []byte, header string) bool {
 
 // deliveryID is what GitHub sends as X-GitHub-Delivery (a GUID); anything
 // else is refused before it becomes a database key or a log field.
-var deliveryID = regexp.MustCompile(`^[A-Za-z0-9-]{1,100}$`)
+var deliveryID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9-]{1,100}$`) })
 
 // ValidDeliveryID reports whether id looks like a GitHub delivery id.
-func ValidDeliveryID(id string) bool { return deliveryID.MatchString(id) }
+func ValidDeliveryID(id string) bool { return deliveryID().MatchString(id) }
 
 // safePart is what GitHub allows in owner and repository names.
-var safePart = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+var safePart = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`) })
 
 // ValidRepoName reports whether full is OWNER/NAME with parts GitHub
 // allows, none of them "." or "..": it becomes a path in the cache.
 func ValidRepoName(full string) bool {
 	owner, name, ok := strings.Cut(full, "/")
-	return ok && safePart.MatchString(owner) && safePart.MatchString(name) &&
+	return ok && safePart().MatchString(owner) && safePart().MatchString(name) &&
 		!strings.HasPrefix(owner, ".") && !strings.HasPrefix(name, ".")
 }
 

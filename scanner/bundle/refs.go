@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 
 	"golang.org/x/net/html"
 )
@@ -125,17 +126,25 @@ func scriptIsJS(t string) bool {
 	return false
 }
 
+// The reference patterns are compiled on first use: at package init every
+// run of the binary paid for them, the pre-commit hook too.
 var (
 	// import("./chunk.js"), with webpack's magic comments allowed.
-	dynImport = regexp.MustCompile(`\bimport\s*\(\s*(?:/\*[^*]*\*/\s*)*["'` + "`" + `]([^"'` + "`" + `\s]+)["'` + "`" + `]\s*[),]`)
+	dynImport = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\bimport\s*\(\s*(?:/\*[^*]*\*/\s*)*["'` + "`" + `]([^"'` + "`" + `\s]+)["'` + "`" + `]\s*[),]`)
+	})
 	// import x from "./a.js", import "./b.js", export * from "./c.js".
-	staticImport = regexp.MustCompile(`\b(?:import|export)\s*(?:[\w$\s{},*]*?\bfrom\s*)?["']([^"'\s]+)["']`)
+	staticImport = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(?:import|export)\s*(?:[\w$\s{},*]*?\bfrom\s*)?["']([^"'\s]+)["']`)
+	})
 	// webpack's chunk file name function: "static/js/"+e+"."+{1:"ab12"}[e]+".chunk.js".
-	webpackChunks = regexp.MustCompile(`"([^"\s]*)"\s*\+\s*([\w$]+)\s*\+\s*"\."\s*\+\s*\{([^{}]*)\}\s*\[\s*([\w$]+)\s*\]\s*\+\s*"([^"\s]*)"`)
-	webpackPair   = regexp.MustCompile(`["']?([\w$.-]+)["']?\s*:\s*"([\w.-]+)"`)
+	webpackChunks = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`"([^"\s]*)"\s*\+\s*([\w$]+)\s*\+\s*"\."\s*\+\s*\{([^{}]*)\}\s*\[\s*([\w$]+)\s*\]\s*\+\s*"([^"\s]*)"`)
+	})
+	webpackPair = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`["']?([\w$.-]+)["']?\s*:\s*"([\w.-]+)"`) })
 	// __webpack_require__.p = "/assets/" (minified: r.p="/assets/").
-	webpackPublic = regexp.MustCompile(`\b[\w$]+\.p\s*=\s*"([^"\s]*)"`)
-	cssImport     = regexp.MustCompile(`@import\s+(?:url\(\s*)?["']?([^"')\s;]+)`)
+	webpackPublic = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b[\w$]+\.p\s*=\s*"([^"\s]*)"`) })
+	cssImport     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`@import\s+(?:url\(\s*)?["']?([^"')\s;]+)`) })
 )
 
 func jsRefs(data []byte) []Ref {
@@ -143,7 +152,7 @@ func jsRefs(data []byte) []Ref {
 	if u, _ := commentValue(data, "sourceMappingURL="); u != "" && !strings.HasPrefix(u, "data:") {
 		out = append(out, Ref{URL: u, Kind: RefMap})
 	}
-	for _, re := range []*regexp.Regexp{dynImport, staticImport} {
+	for _, re := range []*regexp.Regexp{dynImport(), staticImport()} {
 		for _, m := range re.FindAllSubmatch(data, -1) {
 			if u := string(m[1]); fetchable(u) {
 				out = append(out, Ref{URL: u, Kind: RefScript})
@@ -151,14 +160,14 @@ func jsRefs(data []byte) []Ref {
 		}
 	}
 	public := ""
-	if m := webpackPublic.FindSubmatch(data); m != nil {
+	if m := webpackPublic().FindSubmatch(data); m != nil {
 		public = string(m[1])
 	}
-	for _, m := range webpackChunks.FindAllSubmatch(data, -1) {
+	for _, m := range webpackChunks().FindAllSubmatch(data, -1) {
 		if string(m[2]) != string(m[4]) {
 			continue // not the same chunk id variable: not the pattern
 		}
-		for _, p := range webpackPair.FindAllSubmatch(m[3], -1) {
+		for _, p := range webpackPair().FindAllSubmatch(m[3], -1) {
 			out = append(out, Ref{URL: public + string(m[1]) + string(p[1]) + "." + string(p[2]) + string(m[5]), Kind: RefScript})
 		}
 	}
@@ -170,7 +179,7 @@ func cssRefs(data []byte) []Ref {
 	if u, _ := commentValue(data, "sourceMappingURL="); u != "" && !strings.HasPrefix(u, "data:") {
 		out = append(out, Ref{URL: u, Kind: RefMap})
 	}
-	for _, m := range cssImport.FindAllSubmatch(data, -1) {
+	for _, m := range cssImport().FindAllSubmatch(data, -1) {
 		out = append(out, Ref{URL: string(m[1]), Kind: RefStyle})
 	}
 	return out

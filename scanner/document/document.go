@@ -20,6 +20,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/atomyx/atomyx-guard/scanner"
 )
@@ -45,11 +46,15 @@ const (
 )
 
 // streamName is how an emitted PDF stream is named: "obj 12 0 stream".
-var streamName = regexp.MustCompile(`^obj [0-9]+ [0-9]+ stream$`)
+var streamName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^obj [0-9]+ [0-9]+ stream$`) })
 
-// ooxmlText lists the OOXML parts that hold a document's text.
-var ooxmlText = regexp.MustCompile(`^(word/(document|header[0-9]*|footer[0-9]*|footnotes|endnotes|comments)\.xml|` +
-	`xl/(sharedStrings|worksheets/sheet[0-9]+|comments[0-9]*)\.xml|ppt/(slides/slide|notesSlides/notesSlide|comments/comment)[0-9]+\.xml)$`)
+// ooxmlText lists the OOXML parts that hold a document's text. Both
+// patterns are compiled on first use (a part inside a container), not at
+// package init, which every run of the binary paid for.
+var ooxmlText = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(word/(document|header[0-9]*|footer[0-9]*|footnotes|endnotes|comments)\.xml|` +
+		`xl/(sharedStrings|worksheets/sheet[0-9]+|comments[0-9]*)\.xml|ppt/(slides/slide|notesSlides/notesSlide|comments/comment)[0-9]+\.xml)$`)
+})
 
 // inner is the part of an item's path inside its innermost container.
 func inner(it scanner.Item) string {
@@ -69,9 +74,9 @@ func sniff(it scanner.Item, head []byte) kind {
 	}
 	in := inner(it)
 	switch {
-	case streamName.MatchString(in):
+	case in != "" && streamName().MatchString(in):
 		return pdfStream
-	case ooxmlText.MatchString(in):
+	case in != "" && ooxmlText().MatchString(in):
 		return ooxmlPart
 	case strings.EqualFold(path.Ext(it.Loc.Path), ".pdf"):
 		return pdfDoc // a header past the first bytes

@@ -4,19 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
-	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/klauspost/compress/zlib"
 )
 
 // staged scans what the index would commit: every index entry whose blob
@@ -45,14 +48,14 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 		}
 	}
 	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
-		if _, ok := st.(*gitBin); !ok {
-			return st.read(ctx, ids, fn)
-		}
 		// What git add just wrote is loose: read it directly, sparing
-		// the hook a git process; cat-file reads the rest.
+		// the hook a git process (or go-git's object lookup); the store
+		// reads the rest.
+		lr := s.repo.newLooseReader()
+		defer lr.close()
 		var rest []plumbing.Hash
 		for _, id := range ids {
-			o, ok := s.repo.looseBlob(id)
+			o, ok := lr.blob(id)
 			if !ok {
 				rest = append(rest, id)
 				continue
@@ -68,36 +71,84 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	})
 }
 
-// looseBlob reads a blob stored as a loose object of the repository's own
-// object directory (a regular file inside it), when it is one, whole and
-// not larger than the large limit; ok is false otherwise (packed, in an
-// alternate, corrupt: cat-file decides).
-func (r *Repo) looseBlob(id plumbing.Hash) (o storedObject, ok bool) {
-	hex := id.String()
-	p := r.commonPath("objects", hex[:2], hex[2:])
-	if checkFile(r.roots(), p, false) != nil {
+// looseReader reads blobs stored as loose objects of the repository's
+// own object directory, opened through an os.Root of it: a path that
+// resolves outside it (a symlinked loose directory or object) is refused
+// by the kernel walk, with no symlink resolution of each path here
+// (which cost a 200-file hook 3,000 stats). A repository whose objects
+// directory is itself a link has none read this way: the store reads them.
+type looseReader struct {
+	objs  *os.Root // nil: read nothing
+	large int64
+	zr    io.ReadCloser // reused across objects (zlib.Resetter)
+	br    *bufio.Reader
+}
+
+func (r *Repo) newLooseReader() *looseReader {
+	lr := &looseReader{large: r.large}
+	if !r.objectsLinked() {
+		lr.objs, _ = os.OpenRoot(r.commonPath("objects"))
+	}
+	return lr
+}
+
+func (lr *looseReader) close() {
+	if lr.objs != nil {
+		lr.objs.Close()
+	}
+	if lr.zr != nil {
+		lr.zr.Close()
+	}
+}
+
+// blob reads loose object id when it is a regular file in the objects
+// directory, a whole blob not larger than the large limit, whose content
+// hashes to id; ok is false otherwise (packed, corrupt, anything else:
+// the store decides).
+func (lr *looseReader) blob(id plumbing.Hash) (o storedObject, ok bool) {
+	if lr.objs == nil {
 		return o, false
 	}
-	f, err := os.Open(p)
+	hex := id.String()
+	// O_NONBLOCK: opening a FIFO must not block; it is refused below.
+	f, err := lr.objs.OpenFile(hex[:2]+"/"+hex[2:], os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return o, false
 	}
 	defer f.Close()
-	or, err := objfile.NewReader(f)
-	if err != nil {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return o, false
 	}
-	defer or.Close()
-	typ, size, err := or.Header()
-	if err != nil || typ != plumbing.BlobObject || size < 0 || size > r.large {
+	if lr.zr == nil {
+		if lr.zr, err = zlib.NewReader(f); err != nil {
+			lr.zr = nil
+			return o, false
+		}
+		lr.br = bufio.NewReaderSize(lr.zr, 64)
+	} else if err := lr.zr.(zlib.Resetter).Reset(f, nil); err != nil {
+		return o, false
+	} else {
+		lr.br.Reset(lr.zr)
+	}
+	// "blob <size>" NUL, then the content.
+	hdr, err := lr.br.ReadSlice(0)
+	size, perr := strconv.ParseInt(strings.TrimPrefix(string(hdr[:max(len(hdr)-1, 0)]), "blob "), 10, 64)
+	if err != nil || !bytes.HasPrefix(hdr, []byte("blob ")) || perr != nil || size < 0 || size > lr.large {
 		return o, false
 	}
+	h := sha1.New()
+	h.Write(hdr)
 	data, release := getBuf(int(size))
-	if _, err := io.ReadFull(or, data); err != nil || or.Hash() != id {
+	if _, err := io.ReadFull(lr.br, data); err != nil {
 		release()
 		return o, false
 	}
-	return storedObject{id: id, typ: typ, size: size, data: data, release: release}, true
+	h.Write(data)
+	if !bytes.Equal(h.Sum(nil), id[:]) {
+		release()
+		return o, false
+	}
+	return storedObject{id: id, typ: plumbing.BlobObject, size: size, data: data, release: release}, true
 }
 
 // emptyTree is the id git gives the empty tree, which it knows without
@@ -198,18 +249,15 @@ func parseDiffIndex(out []byte) (es []entry, ok bool) {
 	return es, true
 }
 
-// stagedByIndex reads the index with go-git and keeps the entries whose
-// blob differs from HEAD's at that path. HEAD's trees are read lazily,
-// each once.
+// stagedByIndex reads the index and keeps the entries whose blob differs
+// from HEAD's at that path. HEAD's trees are read lazily, each once, and
+// a directory whose cache-tree entry is HEAD's tree there is skipped
+// whole (parseIndex). An index parseIndex does not read is decoded with
+// go-git, without the cache-tree.
 func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
-	f, err := os.Open(path)
+	es, ct, err := s.readIndex(path)
 	if err != nil {
-		return nil, fmt.Errorf("read index: %w", err)
-	}
-	defer f.Close()
-	var idx index.Index
-	if err := index.NewDecoder(bufio.NewReaderSize(f, 1<<16)).Decode(&idx); err != nil {
-		return nil, fmt.Errorf("read index %s: %w", path, err)
+		return nil, err
 	}
 	head, err := s.headTree()
 	if err != nil {
@@ -221,18 +269,91 @@ func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 	}
 	h := newHeadIndex(s.repo, head)
 	var ids []plumbing.Hash
-	for _, e := range idx.Entries {
-		if e.Mode == filemode.Submodule || e.Mode == filemode.Dir || e.Hash.IsZero() || e.IntentToAdd {
+	seen := map[string]bool{} // directories whose cache-tree entry was tried
+	for i := 0; i < len(es); i++ {
+		if n := h.cachedSkip(es, i, ct, seen); n > 0 {
+			i += n - 1
 			continue
 		}
-		if h.unchanged(e.Name, e.Hash) {
+		e := es[i]
+		if e.mode == filemode.Submodule || e.mode == filemode.Dir || e.hash.IsZero() || e.ita {
 			continue
 		}
-		if s.stage(e.Name, e.Hash) {
-			ids = append(ids, e.Hash)
+		if h.unchanged(e.name, e.hash) {
+			continue
+		}
+		if s.stage(e.name, e.hash) {
+			ids = append(ids, e.hash)
 		}
 	}
 	return ids, nil
+}
+
+// readIndex reads the index at path with parseIndex, or, when that does
+// not read it, with go-git's decoder (no cache-tree then).
+func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read index: %w", err)
+	}
+	if es, ct, err := parseIndex(b); err == nil {
+		return es, ct, nil
+	}
+	var idx index.Index
+	if err := index.NewDecoder(bytes.NewReader(b)).Decode(&idx); err != nil {
+		return nil, nil, fmt.Errorf("read index %s: %w", path, err)
+	}
+	es := make([]ixEntry, len(idx.Entries))
+	for i, e := range idx.Entries {
+		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd}
+	}
+	return es, nil, nil
+}
+
+// cachedSkip returns how many entries from es[i] on lie in a directory
+// whose cache-tree entry is HEAD's tree at that directory, 0 if none:
+// the shallowest such directory that starts at es[i] and was not tried
+// before. The entry's count must cover exactly the entries under the
+// directory, or it is not trusted.
+func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, seen map[string]bool) int {
+	if len(ct) == 0 {
+		return 0
+	}
+	name := es[i].name
+	for dir, rest := "", name; ; {
+		if !seen[dir] {
+			seen[dir] = true
+			if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
+				if id, ok := h.treeID(dir); ok && id == c.hash {
+					return c.entries
+				}
+			}
+		}
+		j := strings.IndexByte(rest, '/')
+		if j < 0 {
+			return 0
+		}
+		if dir != "" {
+			dir += "/"
+		}
+		dir += rest[:j]
+		rest = rest[j+1:]
+	}
+}
+
+// covers reports whether the first n of es, and no more, lie under dir
+// ("" holds everything).
+func covers(es []ixEntry, dir string, n int) bool {
+	if dir == "" {
+		return n == len(es)
+	}
+	prefix := dir + "/"
+	for _, e := range es[:n] {
+		if !strings.HasPrefix(e.name, prefix) {
+			return false
+		}
+	}
+	return n == len(es) || !strings.HasPrefix(es[n].name, prefix)
 }
 
 // headIndex answers "does HEAD hold this blob at this path" one path at a
@@ -269,6 +390,30 @@ func (h *headIndex) tree(dir string) *object.Tree {
 	}
 	h.trees[dir] = t
 	return t
+}
+
+// treeID is the id of HEAD's tree at dir; ok is false when HEAD has none
+// there.
+func (h *headIndex) treeID(dir string) (id plumbing.Hash, ok bool) {
+	if dir == "" {
+		if t := h.tree(""); t != nil {
+			return t.Hash, true
+		}
+		return id, false
+	}
+	parent, name := "", dir
+	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+		parent, name = dir[:i], dir[i+1:]
+	}
+	pt := h.tree(parent)
+	if pt == nil {
+		return id, false
+	}
+	te, err := pt.FindEntry(name)
+	if err != nil || te.Mode != filemode.Dir {
+		return id, false
+	}
+	return te.Hash, true
 }
 
 // unchanged reports whether HEAD has blob id at path.

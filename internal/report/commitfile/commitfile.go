@@ -18,7 +18,7 @@ import (
 
 // hexID is what a commit id must look like before it reaches git's
 // command line: report data is not trusted to be an id.
-var hexID = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+var hexID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`) })
 
 // Resolver returns report.ToolInfo.MessageFile for the repository at dir:
 // for a message finding, a file its commit changed (against its first
@@ -40,7 +40,7 @@ type resolver struct {
 }
 
 func (r *resolver) file(l finding.Location) string {
-	if !hexID.MatchString(l.Commit) {
+	if !hexID().MatchString(l.Commit) {
 		return ""
 	}
 	r.mu.Lock()
