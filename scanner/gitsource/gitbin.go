@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,11 @@ type gitBin struct {
 	readers int
 	// minPart, when set, overrides defaultMinPart.
 	minPart int64
+	// roots are the directories the repository's files may resolve into
+	// (Repo.roots); noPacks keeps the packs from being read in-process
+	// (tests compare both ways).
+	roots   []string
+	noPacks bool
 }
 
 // safeArgs keep settings that could run code, reach the network or change
@@ -360,7 +366,8 @@ func (c *cmdReader) Close() error {
 	return nil
 }
 
-// all reads every object but trees: one cat-file lists the store's
+// all reads every object but trees: the packs in-process when they can
+// be (allFromPacks). Otherwise one cat-file lists the store's
 // objects with their types, sizes and delta bases (headers only, no
 // inflating), and readers more read the blobs, commits and tags by id.
 // Each reader gets whole delta families (an object, its base, its base's
@@ -373,6 +380,12 @@ func (c *cmdReader) Close() error {
 // --batch). A corrupt object is skipped by read, which goes on with the
 // rest.
 func (g *gitBin) all(ctx context.Context, fn func(storedObject) error) error {
+	if !g.noPacks {
+		if pr, err := openPacks(filepath.Join(g.gitDir, "objects"), g.roots); err == nil {
+			defer pr.close()
+			return g.allFromPacks(ctx, pr, fn)
+		}
+	}
 	objs, err := g.listScannable(ctx)
 	if err != nil {
 		return err
