@@ -65,7 +65,7 @@ type packObj struct {
 	hdr  uint8 // header length
 	emit bool  // the copy of its id that is read (each id once)
 	need bool  // emitted, or a base of one
-	bad  error // a header that could not be parsed
+	bad  bool  // its header could not be parsed (pack.bad says why)
 }
 
 // pack is one mapped pack, with its objects in pack order and each one's
@@ -78,6 +78,8 @@ type pack struct {
 	objs  []packObj
 	// kids[first[k]:first[k+1]] are object k's delta children.
 	first, kids []int32
+	// bad says why an object's header could not be parsed.
+	bad map[int32]error
 }
 
 // end is where object k's zlib stream ends at the latest: the next
@@ -271,7 +273,7 @@ func (p *pack) list(idxData []byte) error {
 		o := &p.objs[k]
 		h, err := parseEntryHeader(p.data[o.off:p.end(int32(k))], o.off)
 		if err != nil || h.hdrLen > 255 {
-			o.bad = fmt.Errorf("%w: object header", errPackFormat)
+			p.setBad(k, fmt.Errorf("%w: object header", errPackFormat))
 			continue
 		}
 		o.typ, o.size, o.hdr = int8(h.typ), h.size, uint8(h.hdrLen)
@@ -279,7 +281,7 @@ func (p *pack) list(idxData []byte) error {
 		case packOfsDelta:
 			b := sorted(h.baseOff)
 			if b < 0 {
-				o.bad = fmt.Errorf("%w: delta base offset is no object", errPackFormat)
+				p.setBad(k, fmt.Errorf("%w: delta base offset is no object", errPackFormat))
 				continue
 			}
 			o.base = b
@@ -306,6 +308,14 @@ func (p *pack) list(idxData []byte) error {
 		}
 	}
 	return nil
+}
+
+func (p *pack) setBad(k int, err error) {
+	if p.bad == nil {
+		p.bad = map[int32]error{}
+	}
+	p.bad[int32(k)] = err
+	p.objs[k].bad = true
 }
 
 // looseIDs lists the loose objects (objects/xx/<38 hex digits>).
@@ -375,7 +385,7 @@ func (pr *packReader) plan() {
 		}
 		for k := range p.objs {
 			o := &p.objs[k]
-			if o.base == noBase && o.need && (o.typ != packTree || o.bad != nil) {
+			if o.base == noBase && o.need && (o.typ != packTree || o.bad) {
 				pr.families = append(pr.families, [2]int32{int32(pi), int32(k)})
 			}
 		}
@@ -531,8 +541,8 @@ type frame struct {
 // family reads the delta family rooted at object root of p.
 func (w *packWorker) family(ctx context.Context, p *pack, root int32) error {
 	o := &p.objs[root]
-	if o.bad != nil {
-		w.lost(p, root, o.bad.Error(), true)
+	if o.bad {
+		w.lost(p, root, p.bad[root].Error(), true)
 		return nil
 	}
 	if o.size > w.large {
@@ -634,8 +644,8 @@ func (w *packWorker) family(ctx context.Context, p *pack, root int32) error {
 // mean c (and what deltas against it) was left to git or reported lost.
 func (w *packWorker) apply(p *pack, c int32, depth int, base *sharedBuf) (*sharedBuf, error) {
 	o := &p.objs[c]
-	if o.bad != nil {
-		w.lost(p, c, o.bad.Error(), true)
+	if o.bad {
+		w.lost(p, c, p.bad[c].Error(), true)
 		return nil, nil
 	}
 	if depth > maxDeltaDepth {

@@ -113,6 +113,16 @@ func TestPackReaderSynthetic(t *testing.T) {
 			skip: []int{1},
 		},
 		{
+			name: "an object of no known type, and its deltas",
+			objs: []synObj{
+				{typ: 5, data: base},
+				{typ: packOfsDelta, base: 0, data: d1},
+				{typ: packBlob, data: []byte("x")},
+			},
+			want: map[int]string{2: "x"},
+			skip: []int{0, 1},
+		},
+		{
 			name:  "large objects and their deltas are left to git",
 			large: 250,
 			objs: []synObj{
