@@ -43,10 +43,10 @@ const maxPacks = 256
 // maxDeltaDepth bounds a delta chain; git writes at most 4095.
 const maxDeltaDepth = 10000
 
-// maxHeld bounds the bytes of delta bases one reader keeps while it
-// descends a family; a family that needs more is left to git, whose base
-// cache is bounded.
-const maxHeld = 256 << 20
+// maxHeld bounds the bytes of delta bases the readers together keep
+// while they descend families (each its share); what needs more is left
+// to git, whose base cache is bounded.
+const maxHeld = 512 << 20
 
 // noBase and extBase mark a pack object that is no delta, and a
 // reference delta whose base is not in its pack.
@@ -484,6 +484,8 @@ type packWorker struct {
 	pr    *packReader
 	fn    func(storedObject) error
 	large int64
+	// maxHeld is this reader's share of maxHeld.
+	maxHeld int64
 	// skip records an object that cannot be read; git lists objects for
 	// git to read by id.
 	skip func(id plumbing.Hash, reason string)
@@ -626,7 +628,7 @@ func (w *packWorker) family(ctx context.Context, p *pack, root int32) error {
 			cb.unref()
 			continue
 		}
-		if held+int64(len(cb.data)) > maxHeld {
+		if held+int64(len(cb.data)) > w.maxHeld {
 			// Too much held on the way down: git reads the rest.
 			for _, m := range p.children(c) {
 				w.toGit(p, m, true)
@@ -759,6 +761,7 @@ func (w *packWorker) walk(p *pack, k int32, sub bool, fn func(int32)) {
 // g.readers goroutines that take whole delta families in pack order, and
 // the rest (loose objects, what the reader leaves) with cat-file.
 func (g *gitBin) allFromPacks(ctx context.Context, pr *packReader, fn func(storedObject) error) error {
+	life := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var mu sync.Mutex // fn is called by one reader at a time
@@ -774,7 +777,7 @@ func (g *gitBin) allFromPacks(ctx context.Context, pr *packReader, fn func(store
 	go func() {
 		var err error
 		if len(pr.git) > 0 {
-			if err = g.read(ctx, pr.git, locked); err != nil {
+			if err = g.readFor(ctx, life, pr.git, locked); err != nil {
 				cancel()
 			}
 		}
@@ -793,7 +796,7 @@ func (g *gitBin) allFromPacks(ctx context.Context, pr *packReader, fn func(store
 		return err
 	}
 	if len(left) > 0 {
-		return g.read(ctx, left, locked)
+		return g.readFor(ctx, life, left, locked)
 	}
 	return nil
 }
@@ -816,7 +819,7 @@ func (pr *packReader) read(ctx context.Context, n int, large int64, fn func(stor
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &packWorker{pr: pr, fn: fn, large: large, skip: skip,
+			w := &packWorker{pr: pr, fn: fn, large: large, maxHeld: maxHeld / int64(n), skip: skip,
 				git: func(id plumbing.Hash) {
 					mu.Lock()
 					left = append(left, id)
