@@ -22,3 +22,7 @@ func mapFile(f *os.File, size int64) ([]byte, func(), error) {
 	}
 	return b, func() { _ = unix.Munmap(b) }, nil
 }
+
+// dropMapped releases the pages of a read-only file mapping from the
+// process; later reads map them again from the page cache.
+func dropMapped(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTNEED) }

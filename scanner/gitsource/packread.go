@@ -43,6 +43,10 @@ const maxPacks = 256
 // maxDeltaDepth bounds a delta chain; git writes at most 4095.
 const maxDeltaDepth = 10000
 
+// mappedBudget is how many bytes of a pack are read between two
+// releases of its mapped pages (a variable: tests lower it).
+var mappedBudget int64 = 256 << 20
+
 // maxHeld bounds the bytes of delta bases the readers together keep
 // while they descend families (each its share); what needs more is left
 // to git, whose base cache is bounded.
@@ -74,8 +78,10 @@ type pack struct {
 	name  string
 	data  []byte
 	unmap func()
-	x     *packIndex
-	objs  []packObj
+	// read counts the compressed bytes read from data.
+	read atomic.Int64
+	x    *packIndex
+	objs []packObj
 	// kids[first[k]:first[k+1]] are object k's delta children.
 	first, kids []int32
 	// bad says why an object's header could not be parsed.
@@ -528,7 +534,15 @@ func (w *packWorker) inflate(z, out []byte) error {
 
 func (w *packWorker) zdata(p *pack, k int32) []byte {
 	o := &p.objs[k]
-	return p.data[o.off+int64(o.hdr) : p.end(k)]
+	z := p.data[o.off+int64(o.hdr) : p.end(k)]
+	// Pages of the mapping count as the process's memory once touched:
+	// every mappedBudget bytes read, they are given back (the page cache
+	// keeps them; a page read again is mapped again), so that a pack of
+	// gigabytes does not show as gigabytes resident.
+	if n := p.read.Add(int64(len(z))); n/mappedBudget != (n-int64(len(z)))/mappedBudget {
+		dropMapped(p.data)
+	}
+	return z
 }
 
 // frame is an object on the way down a family: its content, and the next

@@ -327,3 +327,26 @@ func TestPackReaderNewestFirst(t *testing.T) {
 		t.Errorf("pack order %v", []string{pr.packs[0].name, pr.packs[1].name})
 	}
 }
+
+// Pages of the mapping given back while a pack is read are mapped again
+// when read again: the content does not change.
+func TestPackReaderDropsMappedPages(t *testing.T) {
+	defer func(b int64) { mappedBudget = b }(mappedBudget)
+	mappedBudget = 1
+	base := repeat("base line\n", 3000)
+	objs := []synObj{{typ: packBlob, data: base}}
+	want := map[int]string{0: string(base)}
+	prev := string(base)
+	for i := 1; i < 40; i++ {
+		add := []byte(strings.Repeat("revision ", i) + "\n")
+		objs = append(objs, synObj{typ: packOfsDelta, base: i - 1, data: synDelta(len(prev), len(prev)/2, add)})
+		prev = prev[:len(prev)/2] + string(add)
+		want[i] = prev
+	}
+	pack, idx, ids := synPack(objs)
+	got, err := readSyn(t, 1<<20, [2][]byte{pack, idx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSyn(t, got, ids, want, nil, nil)
+}
