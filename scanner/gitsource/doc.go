@@ -10,10 +10,12 @@
 // none of the commit's parents does. A blob no ref reaches is reported as
 // unreachable, with its id.
 //
-// When a git binary is present, objects stream through one
-// `git cat-file --batch-all-objects` process and history through one
-// `git log --raw`. Without git, go-git does both (slower, same results).
-// Refs, tags, the index and the reflog are read with go-git.
+// When a git binary is present, a full scan reads the packs in-process
+// (packread.go: each delta family inflated once, on every core) and
+// leaves to `git cat-file` what it does not handle (loose objects, large
+// blobs, unusual repositories); history comes from one `git log --raw`.
+// Without git, go-git does both (slower, same results). Refs, tags, the
+// index and the reflog are read with go-git.
 //
 // The scanned repository is untrusted (sandbox.go): git never reads its
 // config, hooks or alternates, since it runs in a private shadow git

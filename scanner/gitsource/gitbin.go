@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,11 @@ type gitBin struct {
 	readers int
 	// minPart, when set, overrides defaultMinPart.
 	minPart int64
+	// roots are the directories the repository's files may resolve into
+	// (Repo.roots); noPacks keeps the packs from being read in-process
+	// (tests compare both ways).
+	roots   []string
+	noPacks bool
 }
 
 // safeArgs keep settings that could run code, reach the network or change
@@ -232,8 +238,9 @@ func (e errFn) Unwrap() error { return e.err }
 
 // readBatch reads cat-file --batch output until EOF. current is set to the
 // object being read, so that when the stream breaks the caller knows which
-// object broke it. done is called for each object fully read.
-func (g *gitBin) readBatch(ctx context.Context, br *bufio.Reader, current *plumbing.Hash, done func(plumbing.Hash), fn func(storedObject) error) error {
+// object broke it. done is called for each object fully read. Large blobs
+// are streamed later, under life (see readFor).
+func (g *gitBin) readBatch(ctx, life context.Context, br *bufio.Reader, current *plumbing.Hash, done func(plumbing.Hash), fn func(storedObject) error) error {
 	for {
 		*current = plumbing.ZeroHash
 		line, err := br.ReadSlice('\n')
@@ -256,7 +263,7 @@ func (g *gitBin) readBatch(ctx context.Context, br *bufio.Reader, current *plumb
 		o := storedObject{id: id, typ: typ, size: size}
 		switch {
 		case typ == plumbing.BlobObject && size > g.large:
-			o.open = func() (io.ReadCloser, error) { return g.openBlob(ctx, id) }
+			o.open = func() (io.ReadCloser, error) { return g.openBlob(life, id) }
 			if err := discard(br, size+1); err != nil {
 				return err
 			}
@@ -360,7 +367,8 @@ func (c *cmdReader) Close() error {
 	return nil
 }
 
-// all reads every object but trees: one cat-file lists the store's
+// all reads every object but trees: the packs in-process when they can
+// be (allFromPacks). Otherwise one cat-file lists the store's
 // objects with their types, sizes and delta bases (headers only, no
 // inflating), and readers more read the blobs, commits and tags by id.
 // Each reader gets whole delta families (an object, its base, its base's
@@ -373,6 +381,12 @@ func (c *cmdReader) Close() error {
 // --batch). A corrupt object is skipped by read, which goes on with the
 // rest.
 func (g *gitBin) all(ctx context.Context, fn func(storedObject) error) error {
+	if !g.noPacks {
+		if pr, err := openPacks(filepath.Join(g.gitDir, "objects"), g.roots); err == nil {
+			defer pr.close()
+			return g.allFromPacks(ctx, pr, fn)
+		}
+	}
 	objs, err := g.listScannable(ctx)
 	if err != nil {
 		return err
@@ -385,6 +399,7 @@ func (g *gitBin) all(ctx context.Context, fn func(storedObject) error) error {
 	if len(parts) <= 1 {
 		return g.read(ctx, objs.scannable(), fn)
 	}
+	life := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -402,7 +417,7 @@ func (g *gitBin) all(ctx context.Context, fn func(storedObject) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.read(ctx, part, locked); err != nil {
+			if err := g.readFor(ctx, life, part, locked); err != nil {
 				errMu.Lock()
 				if first == nil {
 					first = err
@@ -572,6 +587,14 @@ func parseCheckLine(line []byte) (id plumbing.Hash, typ plumbing.ObjectType, siz
 // read reads objects by id with cat-file --batch. When a corrupt object
 // makes git die, that object is skipped and a new process reads the rest.
 func (g *gitBin) read(ctx context.Context, ids []plumbing.Hash, fn func(storedObject) error) error {
+	return g.readFor(ctx, ctx, ids, fn)
+}
+
+// readFor is read for one of several readers, whose ctx is cancelled as
+// soon as they are done or one fails: the large blobs it hands on are
+// opened when the scan gets to them, which may be later, so they are
+// opened under life, the scan's own context.
+func (g *gitBin) readFor(ctx, life context.Context, ids []plumbing.Hash, fn func(storedObject) error) error {
 	for restarts := 0; len(ids) > 0; restarts++ {
 		if restarts > 1000 {
 			return fmt.Errorf("git cat-file keeps failing; %d objects left unread", len(ids))
@@ -587,7 +610,7 @@ func (g *gitBin) read(ctx context.Context, ids []plumbing.Hash, fn func(storedOb
 			}
 			return bw.Flush()
 		}, func(br *bufio.Reader) error {
-			return g.readBatch(ctx, br, &current, func(plumbing.Hash) { next++ }, fn)
+			return g.readBatch(ctx, life, br, &current, func(plumbing.Hash) { next++ }, fn)
 		})
 		if err == nil {
 			return nil

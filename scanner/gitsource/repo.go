@@ -52,6 +52,8 @@ type Repo struct {
 	// minPart, when set, overrides defaultMinPart (tests: small repositories
 	// read in parallel).
 	minPart int64
+	// noPacks, when set, has git read the packs (tests: both ways agree).
+	noPacks bool
 }
 
 // Close releases the files the repository holds open (pack files, their

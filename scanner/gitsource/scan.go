@@ -172,7 +172,7 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 				}
 				s.st = &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
 					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips, onGit: r.onGit,
-					readers: readers(eng), minPart: r.minPart}
+					readers: readers(eng), minPart: r.minPart, roots: r.roots(), noPacks: r.noPacks}
 				s.alt = gg
 			}
 		}
