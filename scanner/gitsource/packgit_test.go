@@ -1,6 +1,7 @@
 package gitsource
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,11 +187,21 @@ func TestCorruptPackedObjectIsLoud(t *testing.T) {
 		t.Fatal(err)
 	}
 	corruptObject(t, data, off)
-	if err := os.Chmod(pack, 0o644); err != nil {
+	// A pack whose checksum fails goes to git whole
+	// (TestCorruptStoredBlobIsLoud); with the checksum made to match, the
+	// in-process reader meets the corrupt object itself.
+	xdata, err := os.ReadFile(idx[0])
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(pack, data, 0o644); err != nil {
-		t.Fatal(err)
+	resum(data, xdata)
+	for f, b := range map[string][]byte{pack: data, idx[0]: xdata} {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got := scanRepo(t, d, Options{})
 	if _, ok := got.byFP[patterns.Fingerprint([]byte(good))]; !ok {
@@ -207,5 +218,57 @@ func TestCorruptPackedObjectIsLoud(t *testing.T) {
 	}
 	if !got.res.Partial || skipped < 1+deltas {
 		t.Errorf("corrupt object and its %d deltas: partial=%v, skipped %+v", deltas, got.res.Partial, got.res.Skipped)
+	}
+}
+
+// A blob git stored in deflate's stored blocks (incompressible content)
+// inflates to its full size whatever its bytes are: corrupting them
+// breaks no length, only the checksums. The scan must not read it as
+// intact: the pack's checksum sends the pack to git, which names the
+// object.
+func TestCorruptStoredBlobIsLoud(t *testing.T) {
+	d := initRepo(t)
+	key := testkit.NewKey(t, patterns.Production)
+	noise := make([]byte, 64<<10)
+	if _, err := rand.Read(noise); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, d, "add", "noise.bin", string(noise), "b.txt", "KEY="+key+"\n")
+	tgit(t, d, "repack", "-adq")
+	blob := tgit(t, d, "rev-parse", "HEAD:noise.bin")
+	idx, _ := filepath.Glob(filepath.Join(d, ".git", "objects", "pack", "*.idx"))
+	off := 0
+	for _, l := range strings.Split(tgit(t, d, "verify-pack", "-v", idx[0]), "\n") {
+		if f := strings.Fields(l); len(f) >= 5 && f[0] == blob {
+			off, _ = strconv.Atoi(f[4])
+		}
+	}
+	if off == 0 {
+		t.Fatal("blob not found in the pack")
+	}
+	pack := strings.TrimSuffix(idx[0], ".idx") + ".pack"
+	data, err := os.ReadFile(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := off + 1000; i < off+1016; i++ { // inside the stored block's bytes
+		data[i] ^= 0x5a
+	}
+	if err := os.Chmod(pack, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pack, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := scanRepo(t, d, Options{})
+	if _, ok := got.byFP[patterns.Fingerprint([]byte(key))]; !ok {
+		t.Error("the key in the intact blob is not found")
+	}
+	named := false
+	for _, s := range got.res.Skipped {
+		named = named || strings.Contains(s.Where, blob) || strings.Contains(s.Reason, blob)
+	}
+	if !got.res.Partial || !named {
+		t.Errorf("a corrupt stored blob read as intact: partial=%v, skipped %+v", got.res.Partial, got.res.Skipped)
 	}
 }

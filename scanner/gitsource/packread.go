@@ -3,6 +3,7 @@ package gitsource
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -208,11 +209,57 @@ func mapPack(base string, roots []string) (*pack, error) {
 	}
 	p.data = data
 	p.unmap = func() { unmapIdx(); unmapPack() }
-	if err := p.list(idx); err != nil {
+	sum := make(chan error, 1)
+	go func() { sum <- checkPackSum(data) }()
+	err = p.list(idx)
+	if serr := <-sum; err == nil {
+		err = serr
+	}
+	if err != nil {
 		p.unmap()
 		return nil, err
 	}
 	return p, nil
+}
+
+// errPackSum says a pack's content does not hash to its trailing
+// checksum: some object in it is corrupt, and only git (which checks
+// every object's zlib checksum) can say which.
+var errPackSum = errors.New("pack checksum mismatch")
+
+// checkPackSum hashes the pack and compares the result with its trailing
+// checksum. The reader checks no zlib checksum (that would cost far
+// more: it covers every inflated byte), so this is what keeps a
+// corrupt object from being scanned as if it were intact; a SHA-1 of the
+// compressed pack costs a few percent of reading it. Pages are given back
+// as they are hashed, as the readers do.
+func checkPackSum(data []byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(interface{ Addr() uintptr }); !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("a pack changed while it was hashed: %v", r)
+		}
+	}()
+	if len(data) < packSum {
+		return fmt.Errorf("%w: truncated pack", errPackFormat)
+	}
+	n := len(data) - packSum
+	h := sha1.New()
+	const chunk = 64 << 20 // a multiple of the page size
+	for at := 0; at < n; at += chunk {
+		part := data[at:min(at+chunk, n)]
+		h.Write(part)
+		if n > chunk {
+			dropMapped(part)
+		}
+	}
+	if !bytes.Equal(h.Sum(nil), data[n:]) {
+		return errPackSum
+	}
+	return nil
 }
 
 // mapRegular maps a regular file inside roots read-only.

@@ -2,6 +2,7 @@ package gitsource
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -223,8 +224,8 @@ func corruptObject(t *testing.T, pack []byte, off int) {
 // resum rewrites a pack's checksum after an edit, and its index's copy.
 func resum(pack, idx []byte) {
 	n := len(pack) - packSum
-	// Any 20 bytes will do: the reader compares, it does not hash.
-	copy(pack[n:], bytes.Repeat([]byte{0xab}, packSum))
+	sum := sha1.Sum(pack[:n])
+	copy(pack[n:], sum[:])
 	copy(idx[len(idx)-idxTrailer:], pack[n:])
 }
 
