@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"sort"
 	"strings"
 
@@ -126,6 +127,7 @@ type Scanner struct {
 	segs  [DefaultDepth + 1][]seg
 	leaf  level
 	leafB []byte
+	marks [DefaultDepth]marks // where the searches of a level start
 
 	depth, limit int
 	nearMisses   bool
@@ -333,10 +335,14 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	if depth < s.depth {
 		frag = func(at int) { s.splitLiteral(l, depth, at) }
 	}
-	patterns.FindFragments(l.data, func(c patterns.Candidate) { s.emit(l, c) }, frag)
+	emit := func(c patterns.Candidate) { s.emit(l, c) }
 	if depth >= s.depth {
+		patterns.FindFragments(l.data, emit, frag)
 		return
 	}
+	mk := &s.marks[depth]
+	mk.mark(l.data)
+	patterns.FindFragmentsMarked(l.data, mk.x, emit, frag)
 	s.base64Runs(l, depth)
 	s.escapes(l, depth, escPercent)
 	s.escapes(l, depth, escJS)
@@ -394,7 +400,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // in MinBase64Run finds them all: plain text costs one probe per 62 bytes
 // and a short walk along the word it lands in.
 func (s *Scanner) base64Runs(l *level, depth int) {
-	b := l.data
+	b, bm := l.data, s.marks[depth].b64
 	for i := MinBase64Run - 1; i < len(b); {
 		if !isB64(b[i]) {
 			if !isSpace(b[i]) {
@@ -410,11 +416,11 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 		}
 		// Most probes land in a word: measure its segment first, and go
 		// on unless it is long enough, or may join a wrapped block.
-		a, e := segStart(b, i), segEnd(b, i+1)
+		a, e := segStart(bm, i), segEnd(bm, len(b), i+1)
 		if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
 			return // budget spent
 		}
-		if e-a < MinBase64Run && !s.mayWrap(l, a, e) {
+		if e-a < MinBase64Run && !s.mayWrap(l, bm, a, e) {
 			i = max(i+MinBase64Run, e+MinBase64Run-1)
 			continue
 		}
@@ -431,7 +437,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 // indentation) after a line that may wrap, or at the start of a window that
 // continues a run. It is exact: findRun would find a run shorter than
 // MinBase64Run around any other short segment.
-func (s *Scanner) mayWrap(l *level, a, e int) bool {
+func (s *Scanner) mayWrap(l *level, bm []uint64, a, e int) bool {
 	b := l.data
 	if e-a >= minSeg && e < len(b) && (b[e] == '\r' || b[e] == '\n') {
 		return true
@@ -443,7 +449,7 @@ func (s *Scanner) mayWrap(l *level, a, e int) bool {
 		// First on its line (as every word that starts a line of code
 		// is): only the last line of a wrapped run, after a line that
 		// ends in a long segment, or one a carried run may have begun.
-		ps, pe, ok := prevSeg(b, a)
+		ps, pe, ok := prevSeg(b, bm, a)
 		return ok && (pe-ps >= minSeg || l.carry > 0)
 	}
 	return l.carry > 0
@@ -484,56 +490,33 @@ func spaceAfter(b []byte, i, n int) int {
 }
 
 // segStart and segEnd return the bounds of the base64 segment around
-// b[i]. Past a word's first eight characters they look at eight a step:
-// b64val of a non-base64 byte has its top bit set, so one test of the OR
-// of eight says whether all are base64 (segments are long in
-// base64-heavy input, where this is the hot loop; in code most are words
-// shorter than eight).
-func segStart(b []byte, i int) int {
-	for n := 0; n < 8; n++ {
-		if i == 0 || !isB64(b[i-1]) {
-			return i
+// b[i], read from bm, the level's base64 marks (marks.b64; n is len(b)):
+// a word's marks at a time, so a 64-character line of a PEM block costs
+// about as much as a word of prose.
+func segStart(bm []uint64, i int) int {
+	for i > 0 {
+		j := i - 1
+		if w := ^bm[j>>6] << (63 - j&63); w != 0 {
+			return j - bits.LeadingZeros64(w) + 1
 		}
-		i--
+		i = j &^ 63
 	}
-	for i >= 8 {
-		w := b[i-8 : i : i]
-		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
-			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
-			break
-		}
-		i -= 8
-	}
-	for i > 0 && isB64(b[i-1]) {
-		i--
-	}
-	return i
+	return 0
 }
 
-func segEnd(b []byte, i int) int {
-	for n := 0; n < 8; n++ {
-		if i == len(b) || !isB64(b[i]) {
-			return i
+func segEnd(bm []uint64, n, i int) int {
+	for i < n {
+		if w := ^bm[i>>6] >> (i & 63); w != 0 {
+			return min(n, i+bits.TrailingZeros64(w))
 		}
-		i++
+		i = i | 63 + 1
 	}
-	for i+8 <= len(b) {
-		w := b[i : i+8 : i+8]
-		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
-			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
-			break
-		}
-		i += 8
-	}
-	for i < len(b) && isB64(b[i]) {
-		i++
-	}
-	return i
+	return n
 }
 
 // prevSeg returns the segment that ends the line before the one the
 // segment at b[k] starts (after its indentation), if there is one.
-func prevSeg(b []byte, k int) (start, end int, ok bool) {
+func prevSeg(b []byte, bm []uint64, k int) (start, end int, ok bool) {
 	j := indentBefore(b, k)
 	if j == 0 || b[j-1] != '\n' {
 		return 0, 0, false
@@ -545,7 +528,7 @@ func prevSeg(b []byte, k int) (start, end int, ok bool) {
 	if j == 0 || !isB64(b[j-1]) {
 		return 0, 0, false
 	}
-	return segStart(b, j-1), j, true
+	return segStart(bm, j-1), j, true
 }
 
 // nextSeg returns where the segment starting the line after a segment
@@ -586,9 +569,10 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	}
 	wraps := func(start, end int) bool { return end-start >= minSeg || exempt && start == first }
 
-	k := segStart(b, i)
+	bm := s.marks[depth].b64
+	k := segStart(bm, i)
 	for {
-		ps, pe, ok := prevSeg(b, k)
+		ps, pe, ok := prevSeg(b, bm, k)
 		if !ok || !wraps(ps, pe) {
 			break
 		}
@@ -599,7 +583,7 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	j := k
 	for {
 		ss := j
-		j = segEnd(b, j)
+		j = segEnd(bm, len(b), j)
 		segs = append(segs, seg{r.n, ss})
 		r.n += j - ss
 		if !wraps(ss, j) {
@@ -749,43 +733,51 @@ func relevant(r rune, rest []byte) bool {
 }
 
 // escapes decodes a window around every relevant escape of kind k in l and
-// scans it one level deeper.
+// scans it one level deeper. The introducers are those marked in
+// s.marks[depth].
 func (s *Scanner) escapes(l *level, depth int, k escKind) {
 	b := l.data
-	intro := escIntro[k]
-	for i := 0; i < len(b); {
-		x := bytes.IndexByte(b[i:], intro)
-		if x < 0 {
-			return
+	words := s.marks[depth].esc[k]
+	next := 0 // escapes before it are inside the last window decoded
+	for wi := 0; wi < len(words); wi++ {
+		w := words[wi]
+		if lo := next - 64*wi; lo > 0 {
+			if lo >= 64 {
+				wi = next/64 - 1
+				continue
+			}
+			w &^= 1<<lo - 1
 		}
-		p := i + x
-		if p+1 >= len(b) || quickSkip[k][b[p+1]] && !(p+2 < len(b) && b[p+2] == 'a') {
-			i = p + 1
-			continue
+		for ; w != 0; w &= w - 1 {
+			p := 64*wi + bits.TrailingZeros64(w)
+			if p+1 >= len(b) || quickSkip[k][b[p+1]] && !(p+2 < len(b) && b[p+2] == 'a') {
+				continue
+			}
+			r, n, ok := parseEsc(k, b, p)
+			if !ok || !relevant(r, b[p+n:]) {
+				continue
+			}
+			ws, we := max(0, p-radius), min(len(b), p+advance+radius)
+			if depth == 0 {
+				s.region(p, we-ws)
+			}
+			if !s.spend(we - ws) {
+				return
+			}
+			d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
+			s.data[depth+1], s.pos[depth+1] = d, pos
+			before := l.before
+			if ws > 0 {
+				before = b[ws-1]
+			}
+			c := &s.lv[depth+1]
+			*c = level{data: d, before: before, atEOF: we == len(b) && l.atEOF, kind: escName[k], parent: l,
+				m: mapping{how: mapTable, pos: pos}}
+			s.scanLevel(c, depth+1)
+			next = p + advance + 1
+			wi-- // look at this word again from next
+			break
 		}
-		r, n, ok := parseEsc(k, b, p)
-		if !ok || !relevant(r, b[p+n:]) {
-			i = p + 1
-			continue
-		}
-		ws, we := max(0, p-radius), min(len(b), p+advance+radius)
-		if depth == 0 {
-			s.region(p, we-ws)
-		}
-		if !s.spend(we - ws) {
-			return
-		}
-		d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
-		s.data[depth+1], s.pos[depth+1] = d, pos
-		before := l.before
-		if ws > 0 {
-			before = b[ws-1]
-		}
-		c := &s.lv[depth+1]
-		*c = level{data: d, before: before, atEOF: we == len(b) && l.atEOF, kind: escName[k], parent: l,
-			m: mapping{how: mapTable, pos: pos}}
-		s.scanLevel(c, depth+1)
-		i = p + advance + 1
 	}
 }
 
