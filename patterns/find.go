@@ -52,16 +52,14 @@ func FindFragments(buf []byte, fn func(Candidate), fragment func(start int)) {
 }
 
 // FindFragmentsMarked is FindFragments for a caller that has located the
-// 'x' bytes of buf already (one vectorised pass that marks several bytes
-// at once): bit j of xs[k] is set when buf[64k+j] is 'x'. Where 'x' is
-// frequent (base64 has one every 64 bytes) walking the bits costs less
-// than a byte search per 'x'.
-func FindFragmentsMarked(buf []byte, xs []uint64, fn func(Candidate), fragment func(start int)) {
-	for k, w := range xs {
-		for w != 0 {
-			i := 64*k + bits.TrailingZeros64(w)
-			w &= w - 1
-			if i >= 3 && buf[i-3] == 'a' && buf[i-2] == 't' && buf[i-1] == 'm' && !vendorAt(buf, i-3, fn, fragment) {
+// vendor prefixes of buf already (one vectorised pass that marks several
+// things at once): bit j of ends[k] is set when the "atmx" ending at
+// buf[64k+j] is there. Where 'x' is frequent (base64 has one every 64
+// bytes) walking the marks costs less than a byte search per 'x'.
+func FindFragmentsMarked(buf []byte, ends []uint64, fn func(Candidate), fragment func(start int)) {
+	for k, w := range ends {
+		for ; w != 0; w &= w - 1 {
+			if !vendorAt(buf, 64*k+bits.TrailingZeros64(w)-3, fn, fragment) {
 				return
 			}
 		}

@@ -167,12 +167,12 @@ func FuzzFind(f *testing.F) {
 	})
 }
 
-// markX returns the bitmap of the 'x' bytes of s that FindFragmentsMarked
-// takes.
+// markX returns the marks of the ends of "atmx" in s that
+// FindFragmentsMarked takes.
 func markX(s string) []uint64 {
 	xs := make([]uint64, (len(s)+63)/64)
-	for i := range len(s) {
-		if s[i] == 'x' {
+	for i := 3; i < len(s); i++ {
+		if s[i-3:i+1] == "atmx" {
 			xs[i/64] |= 1 << (i % 64)
 		}
 	}

@@ -1,20 +1,31 @@
 package decode
 
-// marks locates, in one pass over a level, the bytes that its searches
-// start from: the 'x' of the key prefix (patterns.FindFragmentsMarked)
-// and the introducers of the three escape kinds. One vectorised pass that
-// sets a bit per byte found costs about what one bytes.IndexByte pass
-// costs over text without those bytes, and, where they are dense (minified
-// JS has a '\\' or '&' every few dozen bytes, base64 an 'x' every 64), it
-// saves a call per byte found: walking the set bits of a word is a few
-// instructions each.
+import (
+	"bytes"
+)
+
+// marks locates, in one pass over a level, where its searches start:
+//
+//   - x: the ends of the vendor prefix "atmx" (patterns.FindFragmentsMarked);
+//   - esc[k]: the introducers of escape kind k that can start a relevant
+//     escape: followed by a byte that quickSkip does not rule out, or by
+//     any byte and then 'a' (an escape right before a key prefix);
+//   - b64: the base64 characters (isB64), for the bounds of base64 runs.
+//
+// Bit j of word k stands for b[64k+j]. With AVX2 one vectorised pass sets
+// them all, at about the cost of one bytes.IndexByte pass over text that
+// holds none of those bytes; where they are dense (minified JS has a '\\'
+// or '&' every few dozen bytes, base64 an 'x' every 64 and a base64
+// character everywhere) the searches then walk set bits instead of paying
+// a call, a table walk or a cache miss per byte found. Elsewhere marks
+// are set by byte searches (markSparse).
 type marks struct {
 	x   []uint64
 	esc [3][]uint64 // by escKind
-	b64 []uint64    // base64 characters (isB64)
+	b64 []uint64
 }
 
-// mark fills m for b: bit j of word k stands for b[64k+j].
+// mark fills m for b.
 func (m *marks) mark(b []byte) {
 	n := (len(b) + 63) / 64
 	m.x = resize(m.x, n)
@@ -22,31 +33,60 @@ func (m *marks) mark(b []byte) {
 		m.esc[k] = resize(m.esc[k], n)
 	}
 	m.b64 = resize(m.b64, n)
-	full := len(b) / 64
-	markBlocks(b[:64*full], m.x, m.esc[escPercent], m.esc[escJS], m.esc[escHTML], m.b64)
-	if full < n {
-		markTail(b[64*full:], &m.x[full], &m.esc[escPercent][full], &m.esc[escJS][full], &m.esc[escHTML][full], &m.b64[full])
+	// The vector code reads 3 bytes before a block and 2 after it.
+	from, to := 1, (len(b)-2)/64
+	if !hasVector || to <= from {
+		m.markRange(b, 0, len(b))
+		return
+	}
+	markVector(b, from, to-from, m)
+	m.markRange(b, 0, 64*from)
+	m.markRange(b, 64*to, len(b))
+}
+
+// markRange sets the marks of b[from:to] (from a multiple of 64), clearing
+// the words it covers first.
+func (m *marks) markRange(b []byte, from, to int) {
+	if from >= to {
+		return
+	}
+	for k := from / 64; k < (to+63)/64; k++ {
+		m.x[k], m.esc[0][k], m.esc[1][k], m.esc[2][k], m.b64[k] = 0, 0, 0, 0, 0
+	}
+	set := func(w []uint64, i int) { w[i/64] |= 1 << (i % 64) }
+	for i := from; i < to; i++ {
+		if isB64(b[i]) {
+			set(m.b64, i)
+		}
+	}
+	for k, c := range escIntro {
+		for i := from; i < to; i++ {
+			j := bytes.IndexByte(b[i:to], c)
+			if j < 0 {
+				break
+			}
+			i += j
+			if introducer(b, i, escKind(k)) {
+				set(m.esc[k], i)
+			}
+		}
+	}
+	for i := from; i < to; i++ {
+		j := bytes.IndexByte(b[i:to], 'x')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i >= 3 && string(b[i-3:i+1]) == "atmx" {
+			set(m.x, i)
+		}
 	}
 }
 
-// markTail sets the bits of up to 64 bytes, for the last, partial block.
-func markTail(b []byte, x, pct, bsl, amp, b64 *uint64) {
-	*x, *pct, *bsl, *amp, *b64 = 0, 0, 0, 0, 0
-	for j, c := range b {
-		if isB64(c) {
-			*b64 |= 1 << j
-		}
-		switch c {
-		case 'x':
-			*x |= 1 << j
-		case '%':
-			*pct |= 1 << j
-		case '\\':
-			*bsl |= 1 << j
-		case '&':
-			*amp |= 1 << j
-		}
-	}
+// introducer says whether b[p], the introducer of kind k, can start a
+// relevant escape (the vector code's test, and markRange's).
+func introducer(b []byte, p int, k escKind) bool {
+	return p+1 < len(b) && (!quickSkip[k][b[p+1]] || p+2 < len(b) && b[p+2] == 'a')
 }
 
 func resize(w []uint64, n int) []uint64 {

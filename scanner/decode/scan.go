@@ -395,41 +395,74 @@ func (s *Scanner) chainOf(n int) []string {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-// base64Runs decodes every base64 run of l long enough to hold a key. Any
-// such run covers MinBase64Run consecutive bytes, so looking at one byte
-// in MinBase64Run finds them all: plain text costs one probe per 62 bytes
-// and a short walk along the word it lands in.
+// base64Runs decodes every base64 run of l long enough to hold a key, and
+// tries every segment long enough as base32. Such a run has a segment
+// (its line, or a line of it that continues on the next) of at least
+// minSeg characters, and such a segment holds eight marked characters
+// starting at a multiple of eight: the marks' bytes that are 0xff, found
+// eight a step without a branch, are where to look. Plain text, whose
+// words are short, costs a few instructions per 64 bytes.
 func (s *Scanner) base64Runs(l *level, depth int) {
 	b, bm := l.data, s.marks[depth].b64
-	for i := MinBase64Run - 1; i < len(b); {
-		if !isB64(b[i]) {
-			if !isSpace(b[i]) {
-				i += MinBase64Run
-				continue
-			}
-			j := spaceAfter(b, i, maxIndent+3)
-			if j == len(b) || !isB64(b[j]) {
-				i = j + MinBase64Run
-				continue
-			}
-			i = j
+	for next := 0; next < len(b); {
+		a, e, ok := longSeg(b, bm, next)
+		if !ok {
+			return
 		}
-		// Most probes land in a word: measure its segment first, and go
-		// on unless it is long enough, or may join a wrapped block.
-		a, e := segStart(bm, i), segEnd(bm, len(b), i+1)
+		next = e
 		if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
 			return // budget spent
 		}
 		if e-a < MinBase64Run && !s.mayWrap(l, bm, a, e) {
-			i = max(i+MinBase64Run, e+MinBase64Run-1)
 			continue
 		}
-		r := s.findRun(l, depth, i)
+		r := s.findRun(l, depth, a)
+		// The run's other lines long enough for base32, too.
+		for k, sg := range s.segs[depth] {
+			end := r.end
+			if k+1 < len(s.segs[depth]) {
+				end = sg.so + s.segs[depth][k+1].ci - sg.ci
+			}
+			if sg.so != a && end-sg.so >= minBase32Run && !s.base32Run(l, depth, sg.so, end) {
+				return
+			}
+		}
 		if r.n >= MinBase64Run {
 			s.decodeRun(l, depth, &r)
 		}
-		i = max(i+MinBase64Run, r.end+MinBase64Run-1)
+		next = max(next, r.end)
 	}
+}
+
+// longSeg returns the first base64 segment of at least minSeg characters
+// of b that ends after from (and starts at or after from, or holds it),
+// from b's base64 marks bm.
+func longSeg(b []byte, bm []uint64, from int) (a, e int, ok bool) {
+	const lo7, hi8 = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	n := len(b)
+	// The top bit of each byte of a word that is 0xff.
+	fullBytes := func(w uint64) uint64 { t := ^w; return ^((t&lo7 + lo7) | t) & hi8 }
+	for k := from / 64; k < len(bm); k++ {
+		if a := k + prefetchAhead; a < len(bm) && fullBytes(bm[a]) != 0 {
+			prefetch(b, 64*a) // where the caller will look (mayWrap)
+		}
+		full := fullBytes(bm[k])
+		if k == from/64 {
+			full &= ^uint64(0) << (from % 64) // bytes ending at or after from
+		}
+		for ; full != 0; full &= full - 1 {
+			j := 64*k + bits.TrailingZeros64(full)&^7
+			a, e := segStart(bm, j), segEnd(bm, n, j)
+			if e-a >= minSeg && e > from {
+				return a, e, true
+			}
+			if e > 64*k+64 {
+				k = (e-1)/64 - 1 // a short one across words: go on from its end
+				break
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // mayWrap says whether the segment b[a:e] may be a line of a wrapped run:
@@ -733,14 +766,20 @@ func relevant(r rune, rest []byte) bool {
 }
 
 // escapes decodes a window around every relevant escape of kind k in l and
-// scans it one level deeper. The introducers are those marked in
-// s.marks[depth].
+// scans it one level deeper. The introducers that can start one are
+// marked in s.marks[depth].
 func (s *Scanner) escapes(l *level, depth int, k escKind) {
 	b := l.data
 	words := s.marks[depth].esc[k]
 	next := 0 // escapes before it are inside the last window decoded
 	for wi := 0; wi < len(words); wi++ {
+		if a := wi + prefetchAhead; a < len(words) && words[a] != 0 {
+			prefetch(b, 64*a)
+		}
 		w := words[wi]
+		if w == 0 {
+			continue
+		}
 		if lo := next - 64*wi; lo > 0 {
 			if lo >= 64 {
 				wi = next/64 - 1
@@ -749,10 +788,7 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 			w &^= 1<<lo - 1
 		}
 		for ; w != 0; w &= w - 1 {
-			p := 64*wi + bits.TrailingZeros64(w)
-			if p+1 >= len(b) || quickSkip[k][b[p+1]] && !(p+2 < len(b) && b[p+2] == 'a') {
-				continue
-			}
+			p := 64*wi + bits.TrailingZeros64(w) // introducer(b, p, k) holds
 			r, n, ok := parseEsc(k, b, p)
 			if !ok || !relevant(r, b[p+n:]) {
 				continue
@@ -780,6 +816,10 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 		}
 	}
 }
+
+// prefetchAhead is how many 64-byte blocks ahead of the one whose marks
+// are walked the bytes of the next marked ones are asked for.
+const prefetchAhead = 8
 
 // quickSkip marks, per escape kind, the bytes after an introducer that
 // rule out a relevant escape, unless a key prefix follows it ("\natmx_…"):
