@@ -435,34 +435,34 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 }
 
 // longSeg returns the first base64 segment of at least minSeg characters
-// of b that ends after from (and starts at or after from, or holds it),
-// from b's base64 marks bm.
+// of b that starts at or after from, from b's base64 marks bm: a word of
+// marks at a time, without a branch per segment (words and identifiers
+// are shorter).
 func longSeg(b []byte, bm []uint64, from int) (a, e int, ok bool) {
-	const lo7, hi8 = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
-	n := len(b)
-	// The top bit of each byte of a word that is 0xff.
-	fullBytes := func(w uint64) uint64 { t := ^w; return ^((t&lo7 + lo7) | t) & hi8 }
 	for k := from / 64; k < len(bm); k++ {
-		if a := k + prefetchAhead; a < len(bm) && fullBytes(bm[a]) != 0 {
-			prefetch(b, 64*a) // where the caller will look (mayWrap)
+		var hi uint64
+		if k+1 < len(bm) {
+			hi = bm[k+1]
 		}
-		full := fullBytes(bm[k])
+		r := run16(bm[k], hi)
 		if k == from/64 {
-			full &= ^uint64(0) << (from % 64) // bytes ending at or after from
+			r &= ^uint64(0) << (from % 64)
 		}
-		for ; full != 0; full &= full - 1 {
-			j := 64*k + bits.TrailingZeros64(full)&^7
-			a, e := segStart(bm, j), segEnd(bm, n, j)
-			if e-a >= minSeg && e > from {
-				return a, e, true
-			}
-			if e > 64*k+64 {
-				k = (e-1)/64 - 1 // a short one across words: go on from its end
-				break
-			}
+		if r != 0 {
+			j := 64*k + bits.TrailingZeros64(r)
+			return segStart(bm, j), segEnd(bm, len(b), j), true
 		}
 	}
 	return 0, 0, false
+}
+
+// run16 returns the bits i of lo such that bits i to i+15 of the 128-bit
+// lo, hi (lo first) are all set: where a run of minSeg marks starts.
+func run16(lo, hi uint64) uint64 {
+	a1, h1 := lo&(lo>>1|hi<<63), hi&(hi>>1)
+	a2, h2 := a1&(a1>>2|h1<<62), h1&(h1>>2)
+	a4, h4 := a2&(a2>>4|h2<<60), h2&(h2>>4)
+	return a4 & (a4>>8 | h4<<56)
 }
 
 // mayWrap says whether the segment b[a:e] may be a line of a wrapped run:
@@ -772,13 +772,16 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 	b := l.data
 	words := s.marks[depth].esc[k]
 	next := 0 // escapes before it are inside the last window decoded
+	pf := 0   // blocks before it are prefetched
 	for wi := 0; wi < len(words); wi++ {
-		if a := wi + prefetchAhead; a < len(words) && words[a] != 0 {
-			prefetch(b, 64*a)
-		}
 		w := words[wi]
 		if w == 0 {
 			continue
+		}
+		for pf = max(pf, wi); pf < min(len(words), wi+prefetchAhead); pf++ {
+			if words[pf] != 0 {
+				prefetch(b, 64*pf)
+			}
 		}
 		if lo := next - 64*wi; lo > 0 {
 			if lo >= 64 {
@@ -818,7 +821,7 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 }
 
 // prefetchAhead is how many 64-byte blocks ahead of the one whose marks
-// are walked the bytes of the next marked ones are asked for.
+// are walked the bytes of the marked ones are asked for.
 const prefetchAhead = 8
 
 // quickSkip marks, per escape kind, the bytes after an introducer that
