@@ -2,7 +2,12 @@ package decode
 
 import (
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 // TestMarks checks the marks against their definitions, byte by byte, at
@@ -136,6 +141,47 @@ func TestLongSeg(t *testing.T) {
 		for i := range got {
 			if got[i] != want[i] {
 				t.Fatalf("trial %d: segments %v, want %v", trial, got, want)
+			}
+		}
+	}
+}
+
+// TestEncodedKeyAtEveryOffset puts every encoding of TestEncodedKeyInJunk,
+// nested ones included, at every offset of the 64-byte blocks the marks
+// are made in, at the start and at the end of a buffer (where marks are
+// set without the vector code) and in its middle, and wants the key found
+// with its chain: a test that fails if a mark, a long segment or an escape
+// is passed over at a block's edge.
+func TestEncodedKeyAtEveryOffset(t *testing.T) {
+	k := testkit.NewKey(t, patterns.Production)
+	for _, vector := range []bool{true, false} {
+		if vector && !hasVector {
+			continue
+		}
+		defer func(v bool) { hasVector = v }(hasVector)
+		hasVector = vector
+		for _, e := range encodings() {
+			enc := e.enc(k)
+			for lead := range 130 {
+				prefix := strings.Repeat("word & 5% \\d ", 20)[:lead] + "\n"
+				if len(prefix)%2 == 1 {
+					prefix = "\n" + prefix // UTF-16 without a BOM: even offsets read as little-endian
+				}
+				for _, tail := range []string{"", "\n" + strings.Repeat("tail text ", 30)} {
+					text := prefix + enc + tail
+					found := false
+					for _, g := range scanAll(text, Options{AtEOF: true}) {
+						if g.valid && g.key == k {
+							found = true
+							if !slices.Contains(strings.Split(e.chain, "|"), g.chain) {
+								t.Fatalf("vector %v, %s at %d: chain %q, want %q", vector, e.name, len(prefix), g.chain, e.chain)
+							}
+						}
+					}
+					if !found {
+						t.Fatalf("vector %v, %s at %d, tail %d: key not found", vector, e.name, len(prefix), len(tail))
+					}
+				}
 			}
 		}
 	}
