@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"math/bits"
 )
 
 // marks locates, in one pass over a level, where its searches start:
@@ -10,7 +11,9 @@ import (
 //   - esc[k]: the introducers of escape kind k that can start a relevant
 //     escape: followed by a byte that quickSkip does not rule out, or by
 //     any byte and then 'a' (an escape right before a key prefix);
-//   - b64: the base64 characters (isB64), for the bounds of base64 runs.
+//   - b64: the base64 characters (isB64), for the bounds of base64 runs;
+//   - anc: the byte-list anchors ("6d", "6D", "109": the 'm' of "atmx"
+//     in hex or decimal), where byteLists looks.
 //
 // Bit j of word k stands for b[64k+j]. With AVX2 one vectorised pass sets
 // them all, at about the cost of one bytes.IndexByte pass over text that
@@ -23,6 +26,21 @@ type marks struct {
 	x   []uint64
 	esc [3][]uint64 // by escKind
 	b64 []uint64
+	anc []uint64
+	at  []int // for offsets
+}
+
+// offsets returns the offsets of the marks in words, in order, in m.at
+// (valid until the next call).
+func (m *marks) offsets(words []uint64) []int {
+	at := m.at[:0]
+	for k, w := range words {
+		for ; w != 0; w &= w - 1 {
+			at = append(at, 64*k+bits.TrailingZeros64(w))
+		}
+	}
+	m.at = at
+	return at
 }
 
 // mark fills m for b.
@@ -33,6 +51,7 @@ func (m *marks) mark(b []byte) {
 		m.esc[k] = resize(m.esc[k], n)
 	}
 	m.b64 = resize(m.b64, n)
+	m.anc = resize(m.anc, n)
 	// The vector code reads 3 bytes before a block and 2 after it.
 	from, to := 1, (len(b)-2)/64
 	if !hasVector || to <= from {
@@ -51,12 +70,15 @@ func (m *marks) markRange(b []byte, from, to int) {
 		return
 	}
 	for k := from / 64; k < (to+63)/64; k++ {
-		m.x[k], m.esc[0][k], m.esc[1][k], m.esc[2][k], m.b64[k] = 0, 0, 0, 0, 0
+		m.x[k], m.esc[0][k], m.esc[1][k], m.esc[2][k], m.b64[k], m.anc[k] = 0, 0, 0, 0, 0, 0
 	}
 	set := func(w []uint64, i int) { w[i/64] |= 1 << (i % 64) }
 	for i := from; i < to; i++ {
 		if isB64(b[i]) {
 			set(m.b64, i)
+		}
+		if listAnchor(b, i) != 0 {
+			set(m.anc, i)
 		}
 	}
 	for k, c := range escIntro {
@@ -81,6 +103,18 @@ func (m *marks) markRange(b []byte, from, to int) {
 			set(m.x, i)
 		}
 	}
+}
+
+// listAnchor returns the byte-list anchor at b[i] ("6d", "6D", "109"),
+// or 0.
+func listAnchor(b []byte, i int) byte {
+	switch {
+	case i+1 < len(b) && b[i] == '6' && b[i+1]|0x20 == 'd':
+		return 'h' // hex
+	case i+2 < len(b) && b[i] == '1' && b[i+1] == '0' && b[i+2] == '9':
+		return 'd' // decimal
+	}
+	return 0
 }
 
 // introducer says whether b[p], the introducer of kind k, can start a

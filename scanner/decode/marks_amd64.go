@@ -6,10 +6,10 @@ import "golang.org/x/sys/cpu"
 var hasVector = cpu.X86.HasAVX2
 
 //go:noescape
-func markBlocksAVX2(b []byte, from, n int, x, pct, bsl, amp, b64 []uint64)
+func markBlocksAVX2(b []byte, from, n int, x, pct, bsl, amp, b64, anc []uint64)
 
 func markVector(b []byte, from, n int, m *marks) {
-	markBlocksAVX2(b, from, n, m.x, m.esc[escPercent], m.esc[escJS], m.esc[escHTML], m.b64)
+	markBlocksAVX2(b, from, n, m.x, m.esc[escPercent], m.esc[escJS], m.esc[escHTML], m.b64, m.anc)
 }
 
 // prefetch asks for the cache line holding b[i], 0 <= i < len(b), so that

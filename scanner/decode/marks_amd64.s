@@ -67,14 +67,35 @@ DATA cUnd<>+16(SB)/8, $0x5f5f5f5f5f5f5f5f
 DATA cUnd<>+24(SB)/8, $0x5f5f5f5f5f5f5f5f
 GLOBL cUnd<>(SB), RODATA|NOPTR, $32
 
-// func markBlocksAVX2(b []byte, from, n int, x, pct, bsl, amp, b64 []uint64)
+DATA cD<>+0(SB)/8, $0x6464646464646464
+DATA cD<>+8(SB)/8, $0x6464646464646464
+DATA cD<>+16(SB)/8, $0x6464646464646464
+DATA cD<>+24(SB)/8, $0x6464646464646464
+GLOBL cD<>(SB), RODATA|NOPTR, $32
+DATA c6<>+0(SB)/8, $0x3636363636363636
+DATA c6<>+8(SB)/8, $0x3636363636363636
+DATA c6<>+16(SB)/8, $0x3636363636363636
+DATA c6<>+24(SB)/8, $0x3636363636363636
+GLOBL c6<>(SB), RODATA|NOPTR, $32
+DATA c1<>+0(SB)/8, $0x3131313131313131
+DATA c1<>+8(SB)/8, $0x3131313131313131
+DATA c1<>+16(SB)/8, $0x3131313131313131
+DATA c1<>+24(SB)/8, $0x3131313131313131
+GLOBL c1<>(SB), RODATA|NOPTR, $32
+DATA c9ch<>+0(SB)/8, $0x3939393939393939
+DATA c9ch<>+8(SB)/8, $0x3939393939393939
+DATA c9ch<>+16(SB)/8, $0x3939393939393939
+DATA c9ch<>+24(SB)/8, $0x3939393939393939
+GLOBL c9ch<>(SB), RODATA|NOPTR, $32
+
+// func markBlocksAVX2(b []byte, from, n int, x, pct, bsl, amp, b64, anc []uint64)
 //
 // Marks the n 64-byte blocks of b from block from on (marks.go says what
 // each mark means); the caller guarantees 3 bytes before the first block
 // and 2 after the last, which the tests of the neighbours read. Bit j of
 // a block's word is byte 64k+j; each 32-byte half's marks are stored as
 // the uint32 at its place in the little-endian word.
-TEXT ·markBlocksAVX2(SB), NOSPLIT, $0-160
+TEXT ·markBlocksAVX2(SB), NOSPLIT, $0-184
 	MOVQ b_base+0(FP), SI
 	MOVQ from+24(FP), AX
 	MOVQ n+32(FP), CX
@@ -92,6 +113,8 @@ TEXT ·markBlocksAVX2(SB), NOSPLIT, $0-160
 	ADDQ AX, R11
 	MOVQ b64_base+136(FP), R12
 	ADDQ AX, R12
+	MOVQ anc_base+160(FP), R13
+	ADDQ AX, R13
 
 #define VBCAST(V, X, Y) MOVQ $V, AX; MOVQ AX, X; VPBROADCASTB X, Y
 
@@ -105,7 +128,8 @@ TEXT ·markBlocksAVX2(SB), NOSPLIT, $0-160
 	VBCAST(0x78, X7, Y7) // 'x'
 
 // Y13: the 32 bytes, Y11: the bytes one on, Y12: where the byte two on
-// is 'a' (an escape right before a key prefix: "\natmx_…").
+// is 'a' (an escape right before a key prefix: "\natmx_…"), then free
+// for the byte-list anchors ("6d", "6D", "109").
 #define HALF(OFF, WOFF) \
 	VMOVDQU  OFF(SI), Y13; \
 	VMOVDQU  OFF+1(SI), Y11; \
@@ -179,7 +203,21 @@ TEXT ·markBlocksAVX2(SB), NOSPLIT, $0-160
 	VPCMPEQB cUnd<>(SB), Y13, Y15; \
 	VPOR     Y15, Y14, Y14; \
 	VPMOVMSKB Y14, AX; \
-	MOVL     AX, WOFF(R12)
+	MOVL     AX, WOFF(R12); \
+	\
+	VPCMPEQB c6<>(SB), Y13, Y14; \
+	VPOR     Y1, Y11, Y15; \
+	VPCMPEQB cD<>(SB), Y15, Y15; \
+	VPAND    Y15, Y14, Y14; \
+	VPCMPEQB c1<>(SB), Y13, Y15; \
+	VPCMPEQB c0<>(SB), Y11, Y12; \
+	VPAND    Y12, Y15, Y15; \
+	VMOVDQU  c9ch<>(SB), Y12; \
+	VPCMPEQB OFF+2(SI), Y12, Y12; \
+	VPAND    Y12, Y15, Y15; \
+	VPOR     Y15, Y14, Y14; \
+	VPMOVMSKB Y14, AX; \
+	MOVL     AX, WOFF(R13)
 
 loop:
 	TESTQ CX, CX
@@ -192,6 +230,7 @@ loop:
 	ADDQ  $8, R10
 	ADDQ  $8, R11
 	ADDQ  $8, R12
+	ADDQ  $8, R13
 	DECQ  CX
 	JMP   loop
 

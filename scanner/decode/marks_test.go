@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/hex"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ func testMarks(t *testing.T) {
 		alpha = append(alpha, byte(i))
 	}
 	for range 8 {
-		alpha = append(alpha, "atmx%\\&#u/0aAfF9Z_+-=.,"...)
+		alpha = append(alpha, "atmx%\\&#u/0aAfF9Z_+-=.,6dD1"...)
 	}
 	var m marks
 	for n := range 700 {
@@ -43,7 +44,7 @@ func testMarks(t *testing.T) {
 		if n > 10 {
 			for range 1 + n/40 { // prefixes and escapes before prefixes
 				at := rng.IntN(n - 5)
-				copy(b[at:], []string{"atmx", "\\natmx", "%5F", "&#9", "\\u0", "&lt", "\\x"}[rng.IntN(7)])
+				copy(b[at:], []string{"atmx", "\\natmx", "%5F", "&#9", "\\u0", "&lt", "\\x", "6d", "6D", "109"}[rng.IntN(10)])
 			}
 		}
 		m.mark(b)
@@ -62,6 +63,7 @@ func testMarks(t *testing.T) {
 				check(escName[k], m.esc[k], b[i] == c && introducer(b, i, escKind(k)))
 			}
 			check("b64", m.b64, isB64(b[i]))
+			check("anc", m.anc, listAnchor(b, i) != 0)
 		}
 	}
 }
@@ -160,7 +162,7 @@ func TestEncodedKeyAtEveryOffset(t *testing.T) {
 		}
 		defer func(v bool) { hasVector = v }(hasVector)
 		hasVector = vector
-		for _, e := range encodings() {
+		for _, e := range append(encodings(), listEncodings()...) {
 			enc := e.enc(k)
 			for lead := range 130 {
 				prefix := strings.Repeat("word & 5% \\d ", 20)[:lead] + "\n"
@@ -184,5 +186,18 @@ func TestEncodedKeyAtEveryOffset(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// listEncodings are the byte lists and base32 of TestByteListsAndBase32,
+// for TestEncodedKeyAtEveryOffset.
+func listEncodings() []encoding {
+	return []encoding{
+		{"hex", func(k string) string { return hex.EncodeToString([]byte(k)) }, "hex", at0},
+		{"hex upper with colons", func(k string) string { return strings.ToUpper(hexPairs(k, 1, ":")) }, "hex", at0},
+		{"go byte slice", func(k string) string { return "[]byte{" + list(k, "0x%02x", ", ", 12, "\t") + "}" }, "byte-array", at0},
+		{"js Uint8Array", func(k string) string { return "new Uint8Array([" + list(k, "%d", ", ", 0, "") + "])" }, "byte-array", at0},
+		{"base32", b32, "base32", at0},
+		{"base64 of hex", func(k string) string { return b64std(hex.EncodeToString([]byte(k))) }, "base64,hex", at0},
 	}
 }

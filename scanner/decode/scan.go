@@ -767,61 +767,47 @@ func relevant(r rune, rest []byte) bool {
 
 // escapes decodes a window around every relevant escape of kind k in l and
 // scans it one level deeper. The introducers that can start one are
-// marked in s.marks[depth].
+// marked in s.marks[depth]; their offsets are gathered first, so that the
+// bytes of those a few ahead can be asked for while one is parsed (marks
+// made over megabytes are read long after the bytes left the cache).
 func (s *Scanner) escapes(l *level, depth int, k escKind) {
 	b := l.data
-	words := s.marks[depth].esc[k]
+	at := s.marks[depth].offsets(s.marks[depth].esc[k])
 	next := 0 // escapes before it are inside the last window decoded
-	pf := 0   // blocks before it are prefetched
-	for wi := 0; wi < len(words); wi++ {
-		w := words[wi]
-		if w == 0 {
+	for i, p := range at {
+		if i+prefetchAhead < len(at) {
+			prefetch(b, at[i+prefetchAhead])
+		}
+		if p < next {
 			continue
 		}
-		for pf = max(pf, wi); pf < min(len(words), wi+prefetchAhead); pf++ {
-			if words[pf] != 0 {
-				prefetch(b, 64*pf)
-			}
+		r, n, ok := parseEsc(k, b, p) // introducer(b, p, k) holds
+		if !ok || !relevant(r, b[p+n:]) {
+			continue
 		}
-		if lo := next - 64*wi; lo > 0 {
-			if lo >= 64 {
-				wi = next/64 - 1
-				continue
-			}
-			w &^= 1<<lo - 1
+		ws, we := max(0, p-radius), min(len(b), p+advance+radius)
+		if depth == 0 {
+			s.region(p, we-ws)
 		}
-		for ; w != 0; w &= w - 1 {
-			p := 64*wi + bits.TrailingZeros64(w) // introducer(b, p, k) holds
-			r, n, ok := parseEsc(k, b, p)
-			if !ok || !relevant(r, b[p+n:]) {
-				continue
-			}
-			ws, we := max(0, p-radius), min(len(b), p+advance+radius)
-			if depth == 0 {
-				s.region(p, we-ws)
-			}
-			if !s.spend(we - ws) {
-				return
-			}
-			d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
-			s.data[depth+1], s.pos[depth+1] = d, pos
-			before := l.before
-			if ws > 0 {
-				before = b[ws-1]
-			}
-			c := &s.lv[depth+1]
-			*c = level{data: d, before: before, atEOF: we == len(b) && l.atEOF, kind: escName[k], parent: l,
-				m: mapping{how: mapTable, pos: pos}}
-			s.scanLevel(c, depth+1)
-			next = p + advance + 1
-			wi-- // look at this word again from next
-			break
+		if !s.spend(we - ws) {
+			return
 		}
+		d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
+		s.data[depth+1], s.pos[depth+1] = d, pos
+		before := l.before
+		if ws > 0 {
+			before = b[ws-1]
+		}
+		c := &s.lv[depth+1]
+		*c = level{data: d, before: before, atEOF: we == len(b) && l.atEOF, kind: escName[k], parent: l,
+			m: mapping{how: mapTable, pos: pos}}
+		s.scanLevel(c, depth+1)
+		next = p + advance + 1
 	}
 }
 
-// prefetchAhead is how many 64-byte blocks ahead of the one whose marks
-// are walked the bytes of the marked ones are asked for.
+// prefetchAhead is how many marked offsets ahead of the one looked at the
+// bytes are asked for.
 const prefetchAhead = 8
 
 // quickSkip marks, per escape kind, the bytes after an introducer that
