@@ -112,21 +112,29 @@ func HexDigit(c byte) int {
 	return -1
 }
 
-// hexN parses exactly n hex digits at b[i:].
+// hexN parses exactly n hex digits at b[i:], without a branch per digit
+// (escapes are parsed by the ten thousand in minified code).
 func hexN(b []byte, i, n int) (rune, bool) {
 	if i+n > len(b) {
 		return 0, false
 	}
 	var v rune
+	bad := uint8(0)
 	for _, c := range b[i : i+n] {
-		d := HexDigit(c)
-		if d < 0 {
-			return 0, false
-		}
-		v = v<<4 | rune(d)
+		d := hexVal[c]
+		bad |= d
+		v = v<<4 | rune(d&0xf)
 	}
-	return v, true
+	return v, bad&0x80 == 0
 }
+
+// hexVal is HexDigit as a table: the digit's value, or 0xff.
+var hexVal = func() (t [256]uint8) {
+	for c := range t {
+		t[c] = uint8(HexDigit(byte(c)))
+	}
+	return t
+}()
 
 func parsePercent(b []byte, i int) (rune, int, bool) {
 	v, ok := hexN(b, i+1, 2)

@@ -118,10 +118,24 @@ func listAnchor(b []byte, i int) byte {
 }
 
 // introducer says whether b[p], the introducer of kind k, can start a
-// relevant escape (the vector code's test, and markRange's).
+// relevant escape (the vector code's test, and markRange's): not ruled
+// out by quickSkip, and for a named character reference, a name of at
+// least two letters (entity has no shorter one: "&&e.x" in minified code
+// is no reference), or followed by any byte and 'a'.
 func introducer(b []byte, p int, k escKind) bool {
-	return p+1 < len(b) && (!quickSkip[k][b[p+1]] || p+2 < len(b) && b[p+2] == 'a')
+	if p+1 >= len(b) {
+		return false
+	}
+	if p+2 < len(b) && b[p+2] == 'a' {
+		return true
+	}
+	if quickSkip[k][b[p+1]] {
+		return false
+	}
+	return k != escHTML || b[p+1] == '#' || p+2 < len(b) && isLetter(b[p+2])
 }
+
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
 func resize(w []uint64, n int) []uint64 {
 	if cap(w) < n {
