@@ -201,3 +201,22 @@ func listEncodings() []encoding {
 		{"base64 of hex", func(k string) string { return b64std(hex.EncodeToString([]byte(k))) }, "base64,hex", at0},
 	}
 }
+
+// FuzzMarks: the vector code marks what markRange, byte by byte, marks.
+func FuzzMarks(f *testing.F) {
+	f.Add([]byte(strings.Repeat("atmx \\u0061 &amp; &#95; %5F 6d 109 QUJD+/_-", 8)))
+	f.Add([]byte(strings.Repeat("\\", 200)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var vec, ref marks
+		vec.mark(b)
+		defer func(v bool) { hasVector = v }(hasVector)
+		hasVector = false
+		ref.mark(b)
+		for k, pair := range [][2][]uint64{{vec.x, ref.x}, {vec.esc[0], ref.esc[0]}, {vec.esc[1], ref.esc[1]},
+			{vec.esc[2], ref.esc[2]}, {vec.b64, ref.b64}, {vec.anc, ref.anc}} {
+			if !slices.Equal(pair[0], pair[1]) {
+				t.Fatalf("marks %d differ: vector %x, bytes %x", k, pair[0], pair[1])
+			}
+		}
+	})
+}
