@@ -30,13 +30,13 @@ type marks struct {
 	at  []int // for offsets
 }
 
-// offsets returns the offsets of the marks in words, in order, in m.at
-// (valid until the next call).
-func (m *marks) offsets(words []uint64) []int {
+// offsets returns the offsets of the marks in words, plus base, in order,
+// in m.at (valid until the next call).
+func (m *marks) offsets(words []uint64, base int) []int {
 	at := m.at[:0]
 	for k, w := range words {
 		for ; w != 0; w &= w - 1 {
-			at = append(at, 64*k+bits.TrailingZeros64(w))
+			at = append(at, base+64*k+bits.TrailingZeros64(w))
 		}
 	}
 	m.at = at

@@ -218,6 +218,11 @@ func (s *Scanner) trim() {
 	if cap(s.keys) > maxKeep {
 		s.keys, s.found = nil, nil
 	}
+	for i := range s.marks {
+		if cap(s.marks[i].b64)*8*6 > maxKeep { // six kinds of marks, a bit a byte each
+			s.marks[i] = marks{}
+		}
+	}
 	s.lv = [DefaultDepth + 1]level{} // drop references to the caller's buffer
 	s.leaf = level{}
 }
@@ -771,14 +776,30 @@ func relevant(r rune, rest []byte) bool {
 // bytes of those a few ahead can be asked for while one is parsed (marks
 // made over megabytes are read long after the bytes left the cache).
 func (s *Scanner) escapes(l *level, depth int, k escKind) {
-	b := l.data
-	at := s.marks[depth].offsets(s.marks[depth].esc[k])
+	words := s.marks[depth].esc[k]
 	next := 0 // escapes before it are inside the last window decoded
+	// A chunk of words at a time, so that the offsets take bounded memory
+	// whatever the number of escapes.
+	for c := 0; c < len(words); c += offsetsChunk {
+		at := s.marks[depth].offsets(words[c:min(len(words), c+offsetsChunk)], 64*c)
+		if !s.escapesAt(l, depth, k, at, &next) {
+			return
+		}
+	}
+}
+
+// offsetsChunk is how many words of marks escapes gathers at a time.
+const offsetsChunk = 1024
+
+// escapesAt is escapes for the marked offsets at; false when the budget
+// ran out.
+func (s *Scanner) escapesAt(l *level, depth int, k escKind, at []int, next *int) bool {
+	b := l.data
 	for i, p := range at {
 		if i+prefetchAhead < len(at) {
 			prefetch(b, at[i+prefetchAhead])
 		}
-		if p < next {
+		if p < *next {
 			continue
 		}
 		r, n, ok := parseEsc(k, b, p) // introducer(b, p, k) holds
@@ -790,7 +811,7 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 			s.region(p, we-ws)
 		}
 		if !s.spend(we - ws) {
-			return
+			return false
 		}
 		d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
 		s.data[depth+1], s.pos[depth+1] = d, pos
@@ -802,8 +823,9 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 		*c = level{data: d, before: before, atEOF: we == len(b) && l.atEOF, kind: escName[k], parent: l,
 			m: mapping{how: mapTable, pos: pos}}
 		s.scanLevel(c, depth+1)
-		next = p + advance + 1
+		*next = p + advance + 1
 	}
+	return true
 }
 
 // prefetchAhead is how many marked offsets ahead of the one looked at the
