@@ -57,8 +57,15 @@ func FindFragments(buf []byte, fn func(Candidate), fragment func(start int)) {
 // buf[64k+j] is there. Where 'x' is frequent (base64 has one every 64
 // bytes) walking the marks costs less than a byte search per 'x'.
 func FindFragmentsMarked(buf []byte, ends []uint64, fn func(Candidate), fragment func(start int)) {
-	for k, w := range ends {
-		for ; w != 0; w &= w - 1 {
+	for k := 0; k < len(ends); k++ {
+		// Marks are sparse: four words a test.
+		for k+4 <= len(ends) && ends[k]|ends[k+1]|ends[k+2]|ends[k+3] == 0 {
+			k += 4
+		}
+		if k == len(ends) {
+			break
+		}
+		for w := ends[k]; w != 0; w &= w - 1 {
 			if !vendorAt(buf, 64*k+bits.TrailingZeros64(w)-3, fn, fragment) {
 				return
 			}

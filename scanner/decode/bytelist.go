@@ -69,8 +69,12 @@ const (
 func (s *Scanner) byteLists(l *level, depth int) {
 	b := l.data
 	ra, re := 0, 0 // the list run measured last
-	for k, w := range s.marks[depth].anc {
-		for ; w != 0; w &= w - 1 {
+	anc := s.marks[depth].anc
+	for k := 0; k < len(anc); k++ {
+		if k = nextMarked(anc, k); k == len(anc) {
+			break
+		}
+		for w := anc[k]; w != 0; w &= w - 1 {
 			p := 64*k + bits.TrailingZeros64(w)
 			if p >= re {
 				ra, re = p, p+1

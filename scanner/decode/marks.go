@@ -34,8 +34,11 @@ type marks struct {
 // in m.at (valid until the next call).
 func (m *marks) offsets(words []uint64, base int) []int {
 	at := m.at[:0]
-	for k, w := range words {
-		for ; w != 0; w &= w - 1 {
+	for k := 0; k < len(words); k++ {
+		if k = nextMarked(words, k); k == len(words) {
+			break
+		}
+		for w := words[k]; w != 0; w &= w - 1 {
 			at = append(at, base+64*k+bits.TrailingZeros64(w))
 		}
 	}
@@ -136,6 +139,19 @@ func introducer(b []byte, p int, k escKind) bool {
 }
 
 func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+// nextMarked returns the index of the first word of words at or after k
+// that is not zero, or len(words): four words a test, where marks are
+// sparse.
+func nextMarked(words []uint64, k int) int {
+	for k+4 <= len(words) && words[k]|words[k+1]|words[k+2]|words[k+3] == 0 {
+		k += 4
+	}
+	for k < len(words) && words[k] == 0 {
+		k++
+	}
+	return k
+}
 
 func resize(w []uint64, n int) []uint64 {
 	if cap(w) < n {

@@ -219,7 +219,10 @@ func (s *Scanner) trim() {
 		s.keys, s.found = nil, nil
 	}
 	for i := range s.marks {
-		if cap(s.marks[i].b64)*8*6 > maxKeep { // six kinds of marks, a bit a byte each
+		// Six kinds of marks, a bit a byte each: 6 MB for an 8 MB buffer,
+		// kept (a pooled Scanner serves buffer after buffer of about the
+		// same size; making them anew would cost more than the scan).
+		if cap(s.marks[i].b64)*8*6 > 2*maxKeep {
 			s.marks[i] = marks{}
 		}
 	}
@@ -445,6 +448,9 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 // are shorter).
 func longSeg(b []byte, bm []uint64, from int) (a, e int, ok bool) {
 	for k := from / 64; k < len(bm); k++ {
+		if k = nextMarked(bm, k); k == len(bm) {
+			break
+		}
 		var hi uint64
 		if k+1 < len(bm) {
 			hi = bm[k+1]
