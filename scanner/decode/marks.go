@@ -16,7 +16,7 @@ import (
 //     in hex or decimal), where byteLists looks.
 //
 // Bit j of word k stands for b[64k+j]. With AVX2 one vectorised pass sets
-// them all, at about the cost of one bytes.IndexByte pass over text that
+// them all (without, none are made; see scalar.go), at about the cost of one bytes.IndexByte pass over text that
 // holds none of those bytes; where they are dense (minified JS has a '\\'
 // or '&' every few dozen bytes, base64 an 'x' every 64 and a base64
 // character everywhere) the searches then walk set bits instead of paying
@@ -48,6 +48,14 @@ func (m *marks) offsets(words []uint64, base int) []int {
 
 // mark fills m for b.
 func (m *marks) mark(b []byte) {
+	if !hasVector {
+		// Without vectors no marks are made: the searches go by byte
+		// searches and probes (scalar.go), cheaper there than marking
+		// every byte would be; nil base64 marks make segStart and segEnd
+		// walk the bytes.
+		m.b64 = nil
+		return
+	}
 	n := (len(b) + 63) / 64
 	m.x = resize(m.x, n)
 	for k := range m.esc {
@@ -57,7 +65,7 @@ func (m *marks) mark(b []byte) {
 	m.anc = resize(m.anc, n)
 	// The vector code reads 3 bytes before a block and 2 after it.
 	from, to := 1, (len(b)-2)/64
-	if !hasVector || to <= from {
+	if to <= from {
 		m.markRange(b, 0, len(b))
 		return
 	}
@@ -67,22 +75,40 @@ func (m *marks) mark(b []byte) {
 }
 
 // markRange sets the marks of b[from:to] (from a multiple of 64), clearing
-// the words it covers first.
+// the words it covers first: without vectors, the whole level. A table
+// lookup a byte for base64 characters and anchor candidates, a word of
+// marks at a time; byte searches for the sparser kinds.
 func (m *marks) markRange(b []byte, from, to int) {
 	if from >= to {
 		return
 	}
 	for k := from / 64; k < (to+63)/64; k++ {
-		m.x[k], m.esc[0][k], m.esc[1][k], m.esc[2][k], m.b64[k], m.anc[k] = 0, 0, 0, 0, 0, 0
-	}
-	set := func(w []uint64, i int) { w[i/64] |= 1 << (i % 64) }
-	for i := from; i < to; i++ {
-		if isB64(b[i]) {
-			set(m.b64, i)
+		m.x[k], m.esc[0][k], m.esc[1][k], m.esc[2][k] = 0, 0, 0, 0
+		var b64, cand uint64
+		blk := b[64*k : min(to, 64*k+64)]
+		q := 0
+		for ; q+8 <= len(blk); q += 8 {
+			// The classes of eight bytes, a byte each, then each bit
+			// plane gathered into a byte (gather8).
+			c := blk[q : q+8 : q+8]
+			v := uint64(byteClass[c[0]]) | uint64(byteClass[c[1]])<<8 | uint64(byteClass[c[2]])<<16 |
+				uint64(byteClass[c[3]])<<24 | uint64(byteClass[c[4]])<<32 | uint64(byteClass[c[5]])<<40 |
+				uint64(byteClass[c[6]])<<48 | uint64(byteClass[c[7]])<<56
+			b64 |= gather8(v) << q
+			cand |= gather8(v>>1) << q
 		}
-		if listAnchor(b, i) != 0 {
-			set(m.anc, i)
+		for ; q < len(blk); q++ {
+			t := byteClass[blk[q]]
+			b64 |= uint64(t&1) << q
+			cand |= uint64(t>>1&1) << q
 		}
+		var anc uint64
+		for ; cand != 0; cand &= cand - 1 {
+			if j := bits.TrailingZeros64(cand); listAnchor(b, 64*k+j) != 0 {
+				anc |= 1 << j
+			}
+		}
+		m.b64[k], m.anc[k] = b64, anc
 	}
 	for k, c := range escIntro {
 		for i := from; i < to; i++ {
@@ -92,7 +118,7 @@ func (m *marks) markRange(b []byte, from, to int) {
 			}
 			i += j
 			if introducer(b, i, escKind(k)) {
-				set(m.esc[k], i)
+				m.esc[k][i/64] |= 1 << (i % 64)
 			}
 		}
 	}
@@ -103,10 +129,29 @@ func (m *marks) markRange(b []byte, from, to int) {
 		}
 		i += j
 		if i >= 3 && string(b[i-3:i+1]) == "atmx" {
-			set(m.x, i)
+			m.x[i/64] |= 1 << (i % 64)
 		}
 	}
 }
+
+// gather8 returns bit 0 of each byte of v, byte j's in bit j: the
+// multiplication moves each to bits 56 to 63 without a carry.
+func gather8(v uint64) uint64 {
+	return (v & 0x0101010101010101) * 0x0102040810204080 >> 56
+}
+
+// byteClass has bit 0 set for a base64 character, bit 1 for the first
+// byte of a byte-list anchor ('6', '1').
+var byteClass = func() (t [256]uint8) {
+	for c := range t {
+		if isB64(byte(c)) {
+			t[c] |= 1
+		}
+	}
+	t['6'] |= 2
+	t['1'] |= 2
+	return t
+}()
 
 // listAnchor returns the byte-list anchor at b[i] ("6d", "6D", "109"),
 // or 0.

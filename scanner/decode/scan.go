@@ -350,6 +350,10 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	}
 	mk := &s.marks[depth]
 	mk.mark(l.data)
+	if !hasVector {
+		s.scanScalar(l, depth, emit, frag)
+		return
+	}
 	patterns.FindFragmentsMarked(l.data, mk.x, emit, frag)
 	s.base64Runs(l, depth)
 	s.escapes(l, depth, escPercent)
@@ -417,29 +421,37 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 		if !ok {
 			return
 		}
-		next = e
-		if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
-			return // budget spent
+		if next, ok = s.segment(l, depth, a, e); !ok {
+			return
 		}
-		if e-a < MinBase64Run && !s.mayWrap(l, bm, a, e) {
-			continue
-		}
-		r := s.findRun(l, depth, a)
-		// The run's other lines long enough for base32, too.
-		for k, sg := range s.segs[depth] {
-			end := r.end
-			if k+1 < len(s.segs[depth]) {
-				end = sg.so + s.segs[depth][k+1].ci - sg.ci
-			}
-			if sg.so != a && end-sg.so >= minBase32Run && !s.base32Run(l, depth, sg.so, end) {
-				return
-			}
-		}
-		if r.n >= MinBase64Run {
-			s.decodeRun(l, depth, &r)
-		}
-		next = max(next, r.end)
 	}
+}
+
+// segment decodes the base64 run that the segment b[a:e] belongs to, if it
+// may belong to one long enough, and tries its long lines as base32. It
+// returns where to look next; false when the budget ran out.
+func (s *Scanner) segment(l *level, depth, a, e int) (int, bool) {
+	if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
+		return 0, false
+	}
+	if e-a < MinBase64Run && !s.mayWrap(l, s.marks[depth].b64, a, e) {
+		return e, true
+	}
+	r := s.findRun(l, depth, a)
+	// The run's other lines long enough for base32, too.
+	for k, sg := range s.segs[depth] {
+		end := r.end
+		if k+1 < len(s.segs[depth]) {
+			end = sg.so + s.segs[depth][k+1].ci - sg.ci
+		}
+		if sg.so != a && end-sg.so >= minBase32Run && !s.base32Run(l, depth, sg.so, end) {
+			return 0, false
+		}
+	}
+	if r.n >= MinBase64Run {
+		s.decodeRun(l, depth, &r)
+	}
+	return max(e, r.end), true
 }
 
 // longSeg returns the first base64 segment of at least minSeg characters
@@ -461,7 +473,7 @@ func longSeg(b []byte, bm []uint64, from int) (a, e int, ok bool) {
 		}
 		if r != 0 {
 			j := 64*k + bits.TrailingZeros64(r)
-			return segStart(bm, j), segEnd(bm, len(b), j), true
+			return segStart(b, bm, j), segEnd(b, bm, j), true
 		}
 	}
 	return 0, 0, false
@@ -534,10 +546,14 @@ func spaceAfter(b []byte, i, n int) int {
 }
 
 // segStart and segEnd return the bounds of the base64 segment around
-// b[i], read from bm, the level's base64 marks (marks.b64; n is len(b)):
-// a word's marks at a time, so a 64-character line of a PEM block costs
-// about as much as a word of prose.
-func segStart(bm []uint64, i int) int {
+// b[i], read from bm, the level's base64 marks (marks.b64): a word's marks
+// at a time, so a 64-character line of a PEM block costs about as much as
+// a word of prose. Without marks (bm nil: no vectors, scalar.go) they
+// walk b, eight bytes a step.
+func segStart(b []byte, bm []uint64, i int) int {
+	if bm == nil {
+		return segStartBytes(b, i)
+	}
 	for i > 0 {
 		j := i - 1
 		if w := ^bm[j>>6] << (63 - j&63); w != 0 {
@@ -548,7 +564,11 @@ func segStart(bm []uint64, i int) int {
 	return 0
 }
 
-func segEnd(bm []uint64, n, i int) int {
+func segEnd(b []byte, bm []uint64, i int) int {
+	if bm == nil {
+		return segEndBytes(b, i)
+	}
+	n := len(b)
 	for i < n {
 		if w := ^bm[i>>6] >> (i & 63); w != 0 {
 			return min(n, i+bits.TrailingZeros64(w))
@@ -556,6 +576,51 @@ func segEnd(bm []uint64, n, i int) int {
 		i = i | 63 + 1
 	}
 	return n
+}
+
+// segStartBytes and segEndBytes are segStart and segEnd on the bytes: one
+// test of the OR of eight b64val says whether all eight are base64 (b64val
+// of a non-base64 byte has its top bit set).
+func segStartBytes(b []byte, i int) int {
+	for n := 0; n < 8; n++ {
+		if i == 0 || !isB64(b[i-1]) {
+			return i
+		}
+		i--
+	}
+	for i >= 8 {
+		w := b[i-8 : i : i]
+		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
+			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
+			break
+		}
+		i -= 8
+	}
+	for i > 0 && isB64(b[i-1]) {
+		i--
+	}
+	return i
+}
+
+func segEndBytes(b []byte, i int) int {
+	for n := 0; n < 8; n++ {
+		if i == len(b) || !isB64(b[i]) {
+			return i
+		}
+		i++
+	}
+	for i+8 <= len(b) {
+		w := b[i : i+8 : i+8]
+		if (b64val[w[0]]|b64val[w[1]]|b64val[w[2]]|b64val[w[3]]|
+			b64val[w[4]]|b64val[w[5]]|b64val[w[6]]|b64val[w[7]])&0x80 != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) && isB64(b[i]) {
+		i++
+	}
+	return i
 }
 
 // prevSeg returns the segment that ends the line before the one the
@@ -572,7 +637,7 @@ func prevSeg(b []byte, bm []uint64, k int) (start, end int, ok bool) {
 	if j == 0 || !isB64(b[j-1]) {
 		return 0, 0, false
 	}
-	return segStart(bm, j-1), j, true
+	return segStart(b, bm, j-1), j, true
 }
 
 // nextSeg returns where the segment starting the line after a segment
@@ -614,7 +679,7 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	wraps := func(start, end int) bool { return end-start >= minSeg || exempt && start == first }
 
 	bm := s.marks[depth].b64
-	k := segStart(bm, i)
+	k := segStart(b, bm, i)
 	for {
 		ps, pe, ok := prevSeg(b, bm, k)
 		if !ok || !wraps(ps, pe) {
@@ -627,7 +692,7 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	j := k
 	for {
 		ss := j
-		j = segEnd(bm, len(b), j)
+		j = segEnd(b, bm, j)
 		segs = append(segs, seg{r.n, ss})
 		r.n += j - ss
 		if !wraps(ss, j) {
