@@ -1,6 +1,9 @@
 package patterns
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // Candidate is a key-shaped run in a buffer: the prefix, a known
 // environment and a 38-character base62 tail, wherever it stands. Valid
@@ -41,24 +44,52 @@ func FindFragments(buf []byte, fn func(Candidate), fragment func(start int)) {
 	pos := 0
 	for {
 		i := indexVendor(buf[pos:])
-		if i < 0 {
+		if i < 0 || !vendorAt(buf, pos+i, fn, fragment) {
 			return
 		}
-		start := pos + i
-		end := start + KeyLen
-		if end > len(buf) {
-			// Truncated, or for a streaming caller whole in the next
-			// window; every later start ends later still.
-			return
+		pos += i + 1 // candidates may overlap: see Find
+	}
+}
+
+// FindFragmentsMarked is FindFragments for a caller that has located the
+// vendor prefixes of buf already (one vectorised pass that marks several
+// things at once): bit j of ends[k] is set when the "atmx" ending at
+// buf[64k+j] is there. Where 'x' is frequent (base64 has one every 64
+// bytes) walking the marks costs less than a byte search per 'x'.
+func FindFragmentsMarked(buf []byte, ends []uint64, fn func(Candidate), fragment func(start int)) {
+	for k := 0; k < len(ends); k++ {
+		// Marks are sparse: four words a test.
+		for k+4 <= len(ends) && ends[k]|ends[k+1]|ends[k+2]|ends[k+3] == 0 {
+			k += 4
 		}
-		pos = start + 1 // candidates may overlap: see Find
-		k := buf[start:end]
-		if shapeOK(k) {
-			fn(Candidate{Start: start, End: end, Valid: checksumOK(k)})
-		} else if fragment != nil {
-			fragment(start)
+		if k == len(ends) {
+			break
+		}
+		for w := ends[k]; w != 0; w &= w - 1 {
+			if !vendorAt(buf, 64*k+bits.TrailingZeros64(w)-3, fn, fragment) {
+				return
+			}
 		}
 	}
+}
+
+// vendorAt reports the candidate, or the fragment, that starts with the
+// vendor prefix at buf[start]; false when a key's length does not fit
+// after it, nor after any later start.
+func vendorAt(buf []byte, start int, fn func(Candidate), fragment func(start int)) bool {
+	end := start + KeyLen
+	if end > len(buf) {
+		// Truncated, or for a streaming caller whole in the next
+		// window; every later start ends later still.
+		return false
+	}
+	k := buf[start:end]
+	if shapeOK(k) {
+		fn(Candidate{Start: start, End: end, Valid: checksumOK(k)})
+	} else if fragment != nil {
+		fragment(start)
+	}
+	return true
 }
 
 // indexVendor is bytes.Index(b, []byte("atmx")), the prefix without its

@@ -3,6 +3,7 @@ package patterns
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -156,7 +157,56 @@ func FuzzFind(f *testing.F) {
 				t.Fatalf("Find = %+v, reference = %+v", got, want)
 			}
 		}
+		// The marked search reports the same candidates and fragments.
+		var plain, marked []int
+		FindFragments([]byte(s), func(c Candidate) { plain = append(plain, c.Start) }, func(at int) { plain = append(plain, -1-at) })
+		FindFragmentsMarked([]byte(s), markX(s), func(c Candidate) { marked = append(marked, c.Start) }, func(at int) { marked = append(marked, -1-at) })
+		if !slices.Equal(plain, marked) {
+			t.Fatalf("FindFragments = %v, FindFragmentsMarked = %v", plain, marked)
+		}
 	})
+}
+
+// markX returns the marks of the ends of "atmx" in s that
+// FindFragmentsMarked takes.
+func markX(s string) []uint64 {
+	xs := make([]uint64, (len(s)+63)/64)
+	for i := 3; i < len(s); i++ {
+		if s[i-3:i+1] == "atmx" {
+			xs[i/64] |= 1 << (i % 64)
+		}
+	}
+	return xs
+}
+
+// TestFindFragmentsMarked checks the marked search against FindFragments
+// on text where 'x' and the prefix are dense, keys and fragments across
+// the 64-byte words of the bitmap.
+func TestFindFragmentsMarked(t *testing.T) {
+	k := mustKey(t, Production)
+	pieces := []string{k, "atmx", "atmx_prd_", "xx", "tmx", "mx", "a", "Zq", " ", "\n"}
+	events := 0
+	for trial := range 200 {
+		var b strings.Builder
+		for n := 0; b.Len() < 64*(1+trial%9); n++ {
+			b.WriteString(pieces[(n*7+trial*3+n*n)%len(pieces)])
+		}
+		s := b.String()
+		type ev struct {
+			at   int
+			frag bool
+		}
+		var plain, marked []ev
+		FindFragments([]byte(s), func(c Candidate) { plain = append(plain, ev{c.Start, false}) }, func(at int) { plain = append(plain, ev{at, true}) })
+		FindFragmentsMarked([]byte(s), markX(s), func(c Candidate) { marked = append(marked, ev{c.Start, false}) }, func(at int) { marked = append(marked, ev{at, true}) })
+		events += len(plain)
+		if !slices.Equal(plain, marked) {
+			t.Fatalf("trial %d: FindFragments = %v, FindFragmentsMarked = %v", trial, plain, marked)
+		}
+	}
+	if events < 200 {
+		t.Fatalf("only %d candidates and fragments in all: the test data does not exercise the search", events)
+	}
 }
 
 func BenchmarkFind(b *testing.B) {

@@ -1,7 +1,7 @@
 package decode
 
 import (
-	"bytes"
+	"math/bits"
 
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -46,14 +46,10 @@ var listChar = func() (t [256]bool) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// list anchors: the byte 'm' of "atmx" as a hex pair (either case) or in
-// decimal. The 'a' and 't' before it are found by walking back two bytes
-// in each syntax; the checksum decides the rest.
-var (
-	anchorHexLower = []byte("6d")
-	anchorHexUpper = []byte("6D")
-	anchorDecimal  = []byte("109")
-)
+// The list anchors are the byte 'm' of "atmx" as a hex pair (either case)
+// or in decimal: "6d", "6D", "109" (marked by listAnchor and the vector
+// code). The 'a' and 't' before it are found by walking back two bytes in
+// each syntax; the checksum decides the rest.
 
 // listMode is one syntax of byte lists.
 type listMode uint8
@@ -66,66 +62,61 @@ const (
 
 // byteLists decodes, around every anchor inside a long enough run of list
 // characters, the 47 bytes a key written as a byte list would take, and
-// looks for a key in them. Runs are found the way base64Runs finds its
-// runs, one probe per minListRun bytes, so text without such runs costs
-// little; inside a run, three literal searches find the anchors.
+// looks for a key in them. The anchors are marked in s.marks[depth] (one
+// vectorised pass with the other marks), so text without them costs a
+// look at each word of marks; the run around an anchor is measured once
+// for all the anchors in it.
 func (s *Scanner) byteLists(l *level, depth int) {
 	b := l.data
-	for i := minListRun - 1; i < len(b); {
-		if !listChar[b[i]] {
-			i += minListRun
-			continue
+	ra, re := 0, 0 // the list run measured last
+	anc := s.marks[depth].anc
+	for k := 0; k < len(anc); k++ {
+		if k = nextMarked(anc, k); k == len(anc) {
+			break
 		}
-		a, e := i, i+1
-		for a > 0 && listChar[b[a-1]] {
-			a--
-		}
-		for e < len(b) && listChar[b[e]] {
-			e++
-		}
-		if e-a >= minListRun {
-			if !s.listRun(l, depth, a, e) {
+		for w := anc[k]; w != 0; w &= w - 1 {
+			p := 64*k + bits.TrailingZeros64(w)
+			if p >= re {
+				ra, re = p, p+1
+				for ra > 0 && listChar[b[ra-1]] {
+					ra--
+				}
+				for re < len(b) && listChar[b[re]] {
+					re++
+				}
+			}
+			if re-ra >= minListRun && !s.listAnchor(l, depth, ra, re, p) {
 				return
 			}
 		}
-		i = max(i+minListRun, e+minListRun-1)
 	}
 }
 
-// listRun tries every anchor in b[a:e]; false when the budget ran out.
-func (s *Scanner) listRun(l *level, depth, a, e int) bool {
+// listAnchor tries the anchor at p, inside the run of list characters
+// b[a:e]; false when the budget ran out.
+func (s *Scanner) listAnchor(l *level, depth, a, e, p int) bool {
 	b := l.data[:e]
-	for _, anc := range [...][]byte{anchorHexLower, anchorHexUpper, anchorDecimal} {
-		for off := a; off < e; {
-			x := bytes.Index(b[off:], anc)
-			if x < 0 {
-				break
-			}
-			p := off + x
-			off = p + 1
-			modes := [...]listMode{listHex, listHex0x}
-			n := 2
-			if anc[0] == '1' {
-				modes[0], n = listDecimal, 1
-			}
-			for _, m := range modes[:n] {
-				start, ok := listBack(b, a, p, m)
-				if !ok {
-					continue
-				}
-				// A key's head first, unspent (an anchor costs a few
-				// bytes' parse): only a whole "atmx_<env>_" is worth a
-				// key's decoding, so runs of anchors cost no budget.
-				s.leafB, s.pos[depth+1] = decodeList(s.leafB[:0], s.pos[depth+1][:0], b, start, 0, keyHeadLen, m)
-				if !keyHead(s.leafB) {
-					continue
-				}
-				if !s.spendLeaf(depth, start) {
-					return false
-				}
-				s.listLeaf(l, depth, start, m)
-			}
+	modes := [...]listMode{listHex, listHex0x}
+	n := 2
+	if b[p] == '1' {
+		modes[0], n = listDecimal, 1
+	}
+	for _, m := range modes[:n] {
+		start, ok := listBack(b, a, p, m)
+		if !ok {
+			continue
 		}
+		// A key's head first, unspent (an anchor costs a few bytes'
+		// parse): only a whole "atmx_<env>_" is worth a key's decoding,
+		// so runs of anchors cost no budget.
+		s.leafB, s.pos[depth+1] = decodeList(s.leafB[:0], s.pos[depth+1][:0], b, start, 0, keyHeadLen, m)
+		if !keyHead(s.leafB) {
+			continue
+		}
+		if !s.spendLeaf(depth, start) {
+			return false
+		}
+		s.listLeaf(l, depth, start, m)
 	}
 	return true
 }

@@ -13,12 +13,15 @@
 //
 // Decoding everything would make every scan as slow as the slowest decoder,
 // so the Scanner decodes only where a key can hide, with bounded work per
-// input byte: base64 runs long enough to hold a key (found by probing every
-// MinBase64Run bytes, not by looking at every byte), escapes whose decoded
-// character can belong to a key or to a nested encoding (found with
-// vectorised byte searches for '%', '\\', '&' and NUL), and a small window
-// around each of them. Every decoded candidate still has to pass
-// patterns.Find, checksum included, on the decoded text.
+// input byte: base64 runs long enough to hold a key, escapes whose decoded
+// character can belong to a key or to a nested encoding, byte lists around
+// the anchors "6d", "6D", "109", UTF-16 runs (found by a vectorised search
+// for NUL), and a small window around each of them. One vectorised pass
+// per level (marks.go; AVX2, or byte searches without it) marks where the
+// searches start: the ends of "atmx", the escape introducers that can
+// start a relevant escape, the base64 characters, the byte-list anchors;
+// the searches then walk set bits, not bytes. Every decoded candidate
+// still has to pass patterns.Find, checksum included, on the decoded text.
 //
 // The work is bounded per region: each place an encoding may start (an
 // escape's window, a base64 run, a UTF-16 run) has its own budget, so

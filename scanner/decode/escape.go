@@ -112,21 +112,29 @@ func HexDigit(c byte) int {
 	return -1
 }
 
-// hexN parses exactly n hex digits at b[i:].
+// hexN parses exactly n hex digits at b[i:], without a branch per digit
+// (escapes are parsed by the ten thousand in minified code).
 func hexN(b []byte, i, n int) (rune, bool) {
 	if i+n > len(b) {
 		return 0, false
 	}
 	var v rune
+	bad := uint8(0)
 	for _, c := range b[i : i+n] {
-		d := HexDigit(c)
-		if d < 0 {
-			return 0, false
-		}
-		v = v<<4 | rune(d)
+		d := hexVal[c]
+		bad |= d
+		v = v<<4 | rune(d&0xf)
 	}
-	return v, true
+	return v, bad&0x80 == 0
 }
+
+// hexVal is HexDigit as a table: the digit's value, or 0xff.
+var hexVal = func() (t [256]uint8) {
+	for c := range t {
+		t[c] = uint8(HexDigit(byte(c)))
+	}
+	return t
+}()
 
 func parsePercent(b []byte, i int) (rune, int, bool) {
 	v, ok := hexN(b, i+1, 2)
@@ -194,18 +202,83 @@ func parseJS(b []byte, i int) (rune, int, bool) {
 	return 0, 0, false
 }
 
-// entities are the named character references decoded: those that can
-// stand for a key character ('_') or for a byte that starts or belongs to
-// another encoding, and a few common ones so that decoded text reads right.
-var entities = map[string]rune{
-	"lowbar": '_', "UnderBar": '_', "amp": '&', "AMP": '&', "sol": '/', "plus": '+',
-	"equals": '=', "bsol": '\\', "percnt": '%', "num": '#', "semi": ';', "colon": ':',
-	"lcub": '{', "lbrace": '{', "rcub": '}', "rbrace": '}', "period": '.', "comma": ',',
-	"quot": '"', "QUOT": '"', "apos": '\'', "lt": '<', "LT": '<', "gt": '>', "GT": '>',
-	"nbsp": 0xA0, "excl": '!', "quest": '?', "lpar": '(', "rpar": ')', "ast": '*',
-	"midast": '*', "dollar": '$', "commat": '@', "lsqb": '[', "lbrack": '[', "rsqb": ']',
-	"rbrack": ']', "Hat": '^', "grave": '`', "verbar": '|', "vert": '|', "VerticalLine": '|',
-	"Tab": '\t', "NewLine": '\n', "hyphen": 0x2010, "dash": 0x2010,
+// entity returns the character of a named character reference decoded:
+// those that can stand for a key character ('_') or for a byte that starts
+// or belongs to another encoding, and a few common ones so that decoded
+// text reads right. A string switch, not a map: no hashing for the names
+// that are not there (minified code is full of "&&x").
+func entity(name []byte) (rune, bool) {
+	switch string(name) {
+	case "lowbar", "UnderBar":
+		return '_', true
+	case "amp", "AMP":
+		return '&', true
+	case "sol":
+		return '/', true
+	case "plus":
+		return '+', true
+	case "equals":
+		return '=', true
+	case "bsol":
+		return '\\', true
+	case "percnt":
+		return '%', true
+	case "num":
+		return '#', true
+	case "semi":
+		return ';', true
+	case "colon":
+		return ':', true
+	case "lcub", "lbrace":
+		return '{', true
+	case "rcub", "rbrace":
+		return '}', true
+	case "period":
+		return '.', true
+	case "comma":
+		return ',', true
+	case "quot", "QUOT":
+		return '"', true
+	case "apos":
+		return '\'', true
+	case "lt", "LT":
+		return '<', true
+	case "gt", "GT":
+		return '>', true
+	case "nbsp":
+		return 0xA0, true
+	case "excl":
+		return '!', true
+	case "quest":
+		return '?', true
+	case "lpar":
+		return '(', true
+	case "rpar":
+		return ')', true
+	case "ast", "midast":
+		return '*', true
+	case "dollar":
+		return '$', true
+	case "commat":
+		return '@', true
+	case "lsqb", "lbrack":
+		return '[', true
+	case "rsqb", "rbrack":
+		return ']', true
+	case "Hat":
+		return '^', true
+	case "grave":
+		return '`', true
+	case "verbar", "vert", "VerticalLine":
+		return '|', true
+	case "Tab":
+		return '\t', true
+	case "NewLine":
+		return '\n', true
+	case "hyphen", "dash":
+		return 0x2010, true
+	}
+	return 0, false
 }
 
 func parseEntity(b []byte, i int) (rune, int, bool) {
@@ -269,7 +342,7 @@ func parseEntity(b []byte, i int) (rune, int, bool) {
 	if j == start || j >= len(b) || b[j] != ';' {
 		return 0, 0, false
 	}
-	r, ok := entities[string(b[start:j])]
+	r, ok := entity(b[start:j])
 	if !ok {
 		return 0, 0, false
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"sort"
 	"strings"
 
@@ -126,6 +127,7 @@ type Scanner struct {
 	segs  [DefaultDepth + 1][]seg
 	leaf  level
 	leafB []byte
+	marks [DefaultDepth]marks // where the searches of a level start
 
 	depth, limit int
 	nearMisses   bool
@@ -215,6 +217,14 @@ func (s *Scanner) trim() {
 	}
 	if cap(s.keys) > maxKeep {
 		s.keys, s.found = nil, nil
+	}
+	for i := range s.marks {
+		// Six kinds of marks, a bit a byte each: 6 MB for an 8 MB buffer,
+		// kept (a pooled Scanner serves buffer after buffer of about the
+		// same size; making them anew would cost more than the scan).
+		if cap(s.marks[i].b64)*8*6 > 2*maxKeep {
+			s.marks[i] = marks{}
+		}
 	}
 	s.lv = [DefaultDepth + 1]level{} // drop references to the caller's buffer
 	s.leaf = level{}
@@ -333,10 +343,18 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 	if depth < s.depth {
 		frag = func(at int) { s.splitLiteral(l, depth, at) }
 	}
-	patterns.FindFragments(l.data, func(c patterns.Candidate) { s.emit(l, c) }, frag)
+	emit := func(c patterns.Candidate) { s.emit(l, c) }
 	if depth >= s.depth {
+		patterns.FindFragments(l.data, emit, frag)
 		return
 	}
+	mk := &s.marks[depth]
+	mk.mark(l.data)
+	if !hasVector {
+		s.scanScalar(l, depth, emit, frag)
+		return
+	}
+	patterns.FindFragmentsMarked(l.data, mk.x, emit, frag)
 	s.base64Runs(l, depth)
 	s.escapes(l, depth, escPercent)
 	s.escapes(l, depth, escJS)
@@ -389,41 +407,85 @@ func (s *Scanner) chainOf(n int) []string {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-// base64Runs decodes every base64 run of l long enough to hold a key. Any
-// such run covers MinBase64Run consecutive bytes, so looking at one byte
-// in MinBase64Run finds them all: plain text costs one probe per 62 bytes
-// and a short walk along the word it lands in.
+// base64Runs decodes every base64 run of l long enough to hold a key, and
+// tries every segment long enough as base32. Such a run has a segment
+// (its line, or a line of it that continues on the next) of at least
+// minSeg characters, and such a segment holds eight marked characters
+// starting at a multiple of eight: the marks' bytes that are 0xff, found
+// eight a step without a branch, are where to look. Plain text, whose
+// words are short, costs a few instructions per 64 bytes.
 func (s *Scanner) base64Runs(l *level, depth int) {
-	b := l.data
-	for i := MinBase64Run - 1; i < len(b); {
-		if !isB64(b[i]) {
-			if !isSpace(b[i]) {
-				i += MinBase64Run
-				continue
-			}
-			j := spaceAfter(b, i, maxIndent+3)
-			if j == len(b) || !isB64(b[j]) {
-				i = j + MinBase64Run
-				continue
-			}
-			i = j
+	b, bm := l.data, s.marks[depth].b64
+	for next := 0; next < len(b); {
+		a, e, ok := longSeg(b, bm, next)
+		if !ok {
+			return
 		}
-		// Most probes land in a word: measure its segment first, and go
-		// on unless it is long enough, or may join a wrapped block.
-		a, e := segStart(b, i), segEnd(b, i+1)
-		if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
-			return // budget spent
+		if next, ok = s.segment(l, depth, a, e); !ok {
+			return
 		}
-		if e-a < MinBase64Run && !s.mayWrap(l, a, e) {
-			i = max(i+MinBase64Run, e+MinBase64Run-1)
-			continue
-		}
-		r := s.findRun(l, depth, i)
-		if r.n >= MinBase64Run {
-			s.decodeRun(l, depth, &r)
-		}
-		i = max(i+MinBase64Run, r.end+MinBase64Run-1)
 	}
+}
+
+// segment decodes the base64 run that the segment b[a:e] belongs to, if it
+// may belong to one long enough, and tries its long lines as base32. It
+// returns where to look next; false when the budget ran out.
+func (s *Scanner) segment(l *level, depth, a, e int) (int, bool) {
+	if e-a >= minBase32Run && !s.base32Run(l, depth, a, e) {
+		return 0, false
+	}
+	if e-a < MinBase64Run && !s.mayWrap(l, s.marks[depth].b64, a, e) {
+		return e, true
+	}
+	r := s.findRun(l, depth, a)
+	// The run's other lines long enough for base32, too.
+	for k, sg := range s.segs[depth] {
+		end := r.end
+		if k+1 < len(s.segs[depth]) {
+			end = sg.so + s.segs[depth][k+1].ci - sg.ci
+		}
+		if sg.so != a && end-sg.so >= minBase32Run && !s.base32Run(l, depth, sg.so, end) {
+			return 0, false
+		}
+	}
+	if r.n >= MinBase64Run {
+		s.decodeRun(l, depth, &r)
+	}
+	return max(e, r.end), true
+}
+
+// longSeg returns the first base64 segment of at least minSeg characters
+// of b that starts at or after from, from b's base64 marks bm: a word of
+// marks at a time, without a branch per segment (words and identifiers
+// are shorter).
+func longSeg(b []byte, bm []uint64, from int) (a, e int, ok bool) {
+	for k := from / 64; k < len(bm); k++ {
+		if k = nextMarked(bm, k); k == len(bm) {
+			break
+		}
+		var hi uint64
+		if k+1 < len(bm) {
+			hi = bm[k+1]
+		}
+		r := run16(bm[k], hi)
+		if k == from/64 {
+			r &= ^uint64(0) << (from % 64)
+		}
+		if r != 0 {
+			j := 64*k + bits.TrailingZeros64(r)
+			return segStart(b, bm, j), segEnd(b, bm, j), true
+		}
+	}
+	return 0, 0, false
+}
+
+// run16 returns the bits i of lo such that bits i to i+15 of the 128-bit
+// lo, hi (lo first) are all set: where a run of minSeg marks starts.
+func run16(lo, hi uint64) uint64 {
+	a1, h1 := lo&(lo>>1|hi<<63), hi&(hi>>1)
+	a2, h2 := a1&(a1>>2|h1<<62), h1&(h1>>2)
+	a4, h4 := a2&(a2>>4|h2<<60), h2&(h2>>4)
+	return a4 & (a4>>8 | h4<<56)
 }
 
 // mayWrap says whether the segment b[a:e] may be a line of a wrapped run:
@@ -431,7 +493,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 // indentation) after a line that may wrap, or at the start of a window that
 // continues a run. It is exact: findRun would find a run shorter than
 // MinBase64Run around any other short segment.
-func (s *Scanner) mayWrap(l *level, a, e int) bool {
+func (s *Scanner) mayWrap(l *level, bm []uint64, a, e int) bool {
 	b := l.data
 	if e-a >= minSeg && e < len(b) && (b[e] == '\r' || b[e] == '\n') {
 		return true
@@ -443,7 +505,7 @@ func (s *Scanner) mayWrap(l *level, a, e int) bool {
 		// First on its line (as every word that starts a line of code
 		// is): only the last line of a wrapped run, after a line that
 		// ends in a long segment, or one a carried run may have begun.
-		ps, pe, ok := prevSeg(b, a)
+		ps, pe, ok := prevSeg(b, bm, a)
 		return ok && (pe-ps >= minSeg || l.carry > 0)
 	}
 	return l.carry > 0
@@ -484,12 +546,42 @@ func spaceAfter(b []byte, i, n int) int {
 }
 
 // segStart and segEnd return the bounds of the base64 segment around
-// b[i]. Past a word's first eight characters they look at eight a step:
-// b64val of a non-base64 byte has its top bit set, so one test of the OR
-// of eight says whether all are base64 (segments are long in
-// base64-heavy input, where this is the hot loop; in code most are words
-// shorter than eight).
-func segStart(b []byte, i int) int {
+// b[i], read from bm, the level's base64 marks (marks.b64): a word's marks
+// at a time, so a 64-character line of a PEM block costs about as much as
+// a word of prose. Without marks (bm nil: no vectors, scalar.go) they
+// walk b, eight bytes a step.
+func segStart(b []byte, bm []uint64, i int) int {
+	if bm == nil {
+		return segStartBytes(b, i)
+	}
+	for i > 0 {
+		j := i - 1
+		if w := ^bm[j>>6] << (63 - j&63); w != 0 {
+			return j - bits.LeadingZeros64(w) + 1
+		}
+		i = j &^ 63
+	}
+	return 0
+}
+
+func segEnd(b []byte, bm []uint64, i int) int {
+	if bm == nil {
+		return segEndBytes(b, i)
+	}
+	n := len(b)
+	for i < n {
+		if w := ^bm[i>>6] >> (i & 63); w != 0 {
+			return min(n, i+bits.TrailingZeros64(w))
+		}
+		i = i | 63 + 1
+	}
+	return n
+}
+
+// segStartBytes and segEndBytes are segStart and segEnd on the bytes: one
+// test of the OR of eight b64val says whether all eight are base64 (b64val
+// of a non-base64 byte has its top bit set).
+func segStartBytes(b []byte, i int) int {
 	for n := 0; n < 8; n++ {
 		if i == 0 || !isB64(b[i-1]) {
 			return i
@@ -510,7 +602,7 @@ func segStart(b []byte, i int) int {
 	return i
 }
 
-func segEnd(b []byte, i int) int {
+func segEndBytes(b []byte, i int) int {
 	for n := 0; n < 8; n++ {
 		if i == len(b) || !isB64(b[i]) {
 			return i
@@ -533,7 +625,7 @@ func segEnd(b []byte, i int) int {
 
 // prevSeg returns the segment that ends the line before the one the
 // segment at b[k] starts (after its indentation), if there is one.
-func prevSeg(b []byte, k int) (start, end int, ok bool) {
+func prevSeg(b []byte, bm []uint64, k int) (start, end int, ok bool) {
 	j := indentBefore(b, k)
 	if j == 0 || b[j-1] != '\n' {
 		return 0, 0, false
@@ -545,7 +637,7 @@ func prevSeg(b []byte, k int) (start, end int, ok bool) {
 	if j == 0 || !isB64(b[j-1]) {
 		return 0, 0, false
 	}
-	return segStart(b, j-1), j, true
+	return segStart(b, bm, j-1), j, true
 }
 
 // nextSeg returns where the segment starting the line after a segment
@@ -586,9 +678,10 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	}
 	wraps := func(start, end int) bool { return end-start >= minSeg || exempt && start == first }
 
-	k := segStart(b, i)
+	bm := s.marks[depth].b64
+	k := segStart(b, bm, i)
 	for {
-		ps, pe, ok := prevSeg(b, k)
+		ps, pe, ok := prevSeg(b, bm, k)
 		if !ok || !wraps(ps, pe) {
 			break
 		}
@@ -599,7 +692,7 @@ func (s *Scanner) findRun(l *level, depth, i int) run {
 	j := k
 	for {
 		ss := j
-		j = segEnd(b, j)
+		j = segEnd(b, bm, j)
 		segs = append(segs, seg{r.n, ss})
 		r.n += j - ss
 		if !wraps(ss, j) {
@@ -749,23 +842,39 @@ func relevant(r rune, rest []byte) bool {
 }
 
 // escapes decodes a window around every relevant escape of kind k in l and
-// scans it one level deeper.
+// scans it one level deeper. The introducers that can start one are
+// marked in s.marks[depth]; their offsets are gathered first, so that the
+// bytes of those a few ahead can be asked for while one is parsed (marks
+// made over megabytes are read long after the bytes left the cache).
 func (s *Scanner) escapes(l *level, depth int, k escKind) {
-	b := l.data
-	intro := escIntro[k]
-	for i := 0; i < len(b); {
-		x := bytes.IndexByte(b[i:], intro)
-		if x < 0 {
+	words := s.marks[depth].esc[k]
+	next := 0 // escapes before it are inside the last window decoded
+	// A chunk of words at a time, so that the offsets take bounded memory
+	// whatever the number of escapes.
+	for c := 0; c < len(words); c += offsetsChunk {
+		at := s.marks[depth].offsets(words[c:min(len(words), c+offsetsChunk)], 64*c)
+		if !s.escapesAt(l, depth, k, at, &next) {
 			return
 		}
-		p := i + x
-		if p+1 >= len(b) || quickSkip[k][b[p+1]] && !(p+2 < len(b) && b[p+2] == 'a') {
-			i = p + 1
+	}
+}
+
+// offsetsChunk is how many words of marks escapes gathers at a time.
+const offsetsChunk = 1024
+
+// escapesAt is escapes for the marked offsets at; false when the budget
+// ran out.
+func (s *Scanner) escapesAt(l *level, depth int, k escKind, at []int, next *int) bool {
+	b := l.data
+	for i, p := range at {
+		if i+prefetchAhead < len(at) {
+			prefetch(b, at[i+prefetchAhead])
+		}
+		if p < *next {
 			continue
 		}
-		r, n, ok := parseEsc(k, b, p)
+		r, n, ok := parseEsc(k, b, p) // introducer(b, p, k) holds
 		if !ok || !relevant(r, b[p+n:]) {
-			i = p + 1
 			continue
 		}
 		ws, we := max(0, p-radius), min(len(b), p+advance+radius)
@@ -773,7 +882,7 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 			s.region(p, we-ws)
 		}
 		if !s.spend(we - ws) {
-			return
+			return false
 		}
 		d, pos := decodeEsc(k, s.data[depth+1][:0], s.pos[depth+1][:0], b[ws:we], ws, true)
 		s.data[depth+1], s.pos[depth+1] = d, pos
@@ -785,9 +894,14 @@ func (s *Scanner) escapes(l *level, depth int, k escKind) {
 		*c = level{data: d, before: before, atEOF: we == len(b) && l.atEOF, kind: escName[k], parent: l,
 			m: mapping{how: mapTable, pos: pos}}
 		s.scanLevel(c, depth+1)
-		i = p + advance + 1
+		*next = p + advance + 1
 	}
+	return true
 }
+
+// prefetchAhead is how many marked offsets ahead of the one looked at the
+// bytes are asked for.
+const prefetchAhead = 8
 
 // quickSkip marks, per escape kind, the bytes after an introducer that
 // rule out a relevant escape, unless a key prefix follows it ("\natmx_…"):
