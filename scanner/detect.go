@@ -75,7 +75,9 @@ var scanners = sync.Pool{New: func() any { return decode.NewScanner() }}
 
 // ScanBytes scans an in-memory buffer.
 func (d *Detector) ScanBytes(data []byte, loc finding.Location, sink Sink) {
-	res := d.scanWindow(window{buf: data, atEOF: true, line: 1, limit: len(data)}, loc, sink)
+	sc := scanners.Get().(*decode.Scanner)
+	res := d.scanWindow(sc, window{buf: data, atEOF: true, line: 1, limit: len(data)}, loc, sink)
+	scanners.Put(sc)
 	var ex exhaustion
 	ex.add(res, 0)
 	ex.report(loc, sink)
@@ -126,6 +128,10 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		ex     exhaustion
 	)
 	defer func() { ex.report(loc, sink) }()
+	// One Scanner for the whole stream: its scratch grows to the window
+	// once, rather than on every pool miss.
+	sc := scanners.Get().(*decode.Scanner)
+	defer scanners.Put(sc)
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -142,7 +148,7 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		if !atEOF {
 			limit = n - overlap
 		}
-		res := d.scanWindow(window{buf: buf[:n], before: before, atEOF: atEOF, offset: total, line: line, limit: limit, carry: carry}, loc, sink)
+		res := d.scanWindow(sc, window{buf: buf[:n], before: before, atEOF: atEOF, offset: total, line: line, limit: limit, carry: carry}, loc, sink)
 		ex.add(res, total)
 		carry = res.Carry
 		if atEOF {
@@ -186,9 +192,8 @@ type window struct {
 // returns the decoder's result, whose Carry is for the window starting at
 // limit. Lines are counted only when something is found, so text without
 // keys costs the searches alone.
-func (d *Detector) scanWindow(win window, loc finding.Location, sink Sink) decode.Result {
+func (d *Detector) scanWindow(sc *decode.Scanner, win window, loc finding.Location, sink Sink) decode.Result {
 	w, offset, line := win.buf, win.offset, win.line
-	sc := scanners.Get().(*decode.Scanner)
 	var fs []found
 	res := sc.Scan(w, decode.Options{
 		Depth: d.depth(), Before: win.before, AtEOF: win.atEOF, Limit: win.limit, Carry: win.carry,
@@ -201,7 +206,6 @@ func (d *Detector) scanWindow(win window, loc finding.Location, sink Sink) decod
 		}
 		fs = append(fs, f)
 	})
-	scanners.Put(sc)
 	slices.SortFunc(fs, func(a, b found) int { return cmp.Compare(a.start, b.start) })
 	counted := 0   // w[:counted] has been counted into line
 	lineStart := 0 // start of the line holding w[counted]
