@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/marker"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 )
@@ -20,35 +19,19 @@ import (
 // by listing it, never by search (GitHub's search index lags).
 const LabelLeak = "atomyx-leak"
 
-// Marker is the hidden line that ties an issue to a key.
-func Marker(fp string) string { return "<!-- atomyx-guard:fingerprint=" + fp + " -->" }
-
 var (
-	markerRE = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?m)^<!-- atomyx-guard:fingerprint=(sha256:[0-9a-f]{64}) -->\r?$`)
-	})
-	locationRE = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?m)<!-- atomyx-guard:location=([0-9a-f]{12}) -->\r?$`)
-	})
+	fingerprintMark = marker.WholeLine("fingerprint", `sha256:[0-9a-f]{64}`)
+	locationMark    = marker.Trailing("location", `[0-9a-f]{12}`)
 )
 
+// Marker is the hidden line that ties an issue to a key.
+func Marker(fp string) string { return fingerprintMark.Line(fp) }
+
 // markedFingerprints returns the fingerprints an issue body is marked with.
-func markedFingerprints(body string) []string {
-	var out []string
-	for _, m := range markerRE().FindAllStringSubmatch(body, -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
+func markedFingerprints(body string) []string { return fingerprintMark.Values(body) }
 
 // listedLocations returns the location ids a text lists.
-func listedLocations(text string) []string {
-	var out []string
-	for _, m := range locationRE().FindAllStringSubmatch(text, -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
+func listedLocations(text string) []string { return locationMark.Values(text) }
 
 func (r *Responder) labels(env string) []string {
 	ls := []string{LabelLeak, "env:" + env}
@@ -284,7 +267,7 @@ func (r *Responder) writeLocations(b *strings.Builder, locs []finding.Location) 
 		if l.Unreachable {
 			b.WriteString(", in an unreachable object")
 		}
-		fmt.Fprintf(b, " <!-- atomyx-guard:location=%s -->\n", locationID(l))
+		b.WriteString(" " + locationMark.Line(locationID(l)) + "\n")
 	}
 }
 

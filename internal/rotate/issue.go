@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
+	"github.com/atomyx/atomyx-guard/internal/marker"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 )
@@ -19,35 +18,25 @@ import (
 // listing it, as the responder finds its leak issues by atomyx-leak.
 const LabelRotation = "atomyx-rotation"
 
-// Marker is the hidden line that ties an issue to a key id, in the
-// responder's marker scheme (a listing has no fingerprint to mark with).
-func Marker(keyID string) string { return "<!-- atomyx-guard:key_id=" + keyID + " -->" }
-
 var (
-	markerRE = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?m)^<!-- atomyx-guard:key_id=(key_[0-9A-Za-z]{1,60}) -->\r?$`)
-	})
-	ageRE = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?m)^<!-- atomyx-guard:age-days=([0-9]{1,6}) -->\r?$`)
-	})
+	keyIDMark = marker.WholeLine("key_id", `key_[0-9A-Za-z]{1,60}`)
+	ageMark   = marker.WholeLine("age-days", `[0-9]{1,6}`)
 )
 
+// Marker is the hidden line that ties an issue to a key id, in the
+// responder's marker scheme (a listing has no fingerprint to mark with).
+func Marker(keyID string) string { return keyIDMark.Line(keyID) }
+
 // MarkedKeyIDs returns the key ids an issue body is marked with.
-func MarkedKeyIDs(body string) []string {
-	var out []string
-	for _, m := range markerRE().FindAllStringSubmatch(body, -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
+func MarkedKeyIDs(body string) []string { return keyIDMark.Values(body) }
 
 // reportedAge is the age an issue body last reported, or -1.
 func reportedAge(body string) int {
-	m := ageRE().FindStringSubmatch(body)
-	if m == nil {
+	v := ageMark.Values(body)
+	if len(v) == 0 {
 		return -1
 	}
-	n, _ := strconv.Atoi(m[1])
+	n, _ := strconv.Atoi(v[0])
 	return n
 }
 
@@ -183,7 +172,7 @@ func (r *Rotator) issueBody(it *Item) string {
 	b.WriteString("- [ ] or rotate it by hand in Atomyx's order: create a new key, put it where this one is used, send a controlled test request, then revoke this key.\n\n")
 	b.WriteString("atomyx-guard updates this issue as the key ages and stops once the key is rotated or revoked.\n\n")
 	b.WriteString(Marker(it.KeyID) + "\n")
-	fmt.Fprintf(&b, "<!-- atomyx-guard:age-days=%d -->\n", it.AgeDays)
+	b.WriteString(ageMark.Line(strconv.Itoa(it.AgeDays)) + "\n")
 	return b.String()
 }
 
