@@ -112,10 +112,10 @@ func TestSegBounds(t *testing.T) {
 	}
 }
 
-// TestLongSeg checks that longSeg, which looks only at the marks' full
-// bytes, finds every base64 segment of at least minSeg characters, in
-// order, and nothing else.
-func TestLongSeg(t *testing.T) {
+// TestLongStarts checks that longStarts, which looks only at the marks,
+// marks the start of every base64 segment of at least minSeg characters,
+// and nothing else, and that segEnd from minSeg on finds its end.
+func TestLongStarts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var m marks
 	for trial := range 600 {
@@ -142,13 +142,9 @@ func TestLongSeg(t *testing.T) {
 			}
 			i = e
 		}
-		for next := 0; ; {
-			a, e, ok := longSeg(b, m.b64, next)
-			if !ok {
-				break
-			}
-			got = append(got, [2]int{a, e})
-			next = e
+		m.long = longStarts(m.long, m.b64)
+		for _, a := range m.offsets(m.long, 0) {
+			got = append(got, [2]int{a, segEnd(b, m.b64, a+minSeg)})
 		}
 		if len(got) != len(want) {
 			t.Fatalf("trial %d: segments %v, want %v", trial, got, want)

@@ -219,10 +219,10 @@ func (s *Scanner) trim() {
 		s.keys, s.found = nil, nil
 	}
 	for i := range s.marks {
-		// Six kinds of marks, a bit a byte each: 6 MB for an 8 MB buffer,
+		// Seven kinds of marks, a bit a byte each: 7 MB for an 8 MB buffer,
 		// kept (a pooled Scanner serves buffer after buffer of about the
 		// same size; making them anew would cost more than the scan).
-		if cap(s.marks[i].b64)*8*6 > 2*maxKeep {
+		if cap(s.marks[i].b64)*8*7 > 2*maxKeep {
 			s.marks[i] = marks{}
 		}
 	}
@@ -410,19 +410,30 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // base64Runs decodes every base64 run of l long enough to hold a key, and
 // tries every segment long enough as base32. Such a run has a segment
 // (its line, or a line of it that continues on the next) of at least
-// minSeg characters, and such a segment holds eight marked characters
-// starting at a multiple of eight: the marks' bytes that are 0xff, found
-// eight a step without a branch, are where to look. Plain text, whose
-// words are short, costs a few instructions per 64 bytes.
+// minSeg characters. One pass over the base64 marks, a few instructions
+// per 64 bytes and no branch per segment, marks where such segments start
+// (longStarts); the segments are then visited from those marks, the bytes
+// around a few ahead asked for while one is looked at (most are
+// identifiers that mayWrap rules out by the bytes at their ends, read long
+// after the marking pass left them).
 func (s *Scanner) base64Runs(l *level, depth int) {
-	b, bm := l.data, s.marks[depth].b64
-	for next := 0; next < len(b); {
-		a, e, ok := longSeg(b, bm, next)
-		if !ok {
-			return
-		}
-		if next, ok = s.segment(l, depth, a, e); !ok {
-			return
+	b, mk := l.data, &s.marks[depth]
+	mk.long = longStarts(mk.long, mk.b64)
+	next := 0 // segments before it belong to the last run decoded
+	for c := 0; c < len(mk.long); c += offsetsChunk {
+		at := mk.offsets(mk.long[c:min(len(mk.long), c+offsetsChunk)], 64*c)
+		for i, a := range at {
+			if i+prefetchAhead < len(at) {
+				prefetch(b, max(at[i+prefetchAhead]-1, 0))
+			}
+			if a < next {
+				continue
+			}
+			e := segEnd(b, mk.b64, a+minSeg)
+			var ok bool
+			if next, ok = s.segment(l, depth, a, e); !ok {
+				return
+			}
 		}
 	}
 }
@@ -454,29 +465,24 @@ func (s *Scanner) segment(l *level, depth, a, e int) (int, bool) {
 	return max(e, r.end), true
 }
 
-// longSeg returns the first base64 segment of at least minSeg characters
-// of b that starts at or after from, from b's base64 marks bm: a word of
-// marks at a time, without a branch per segment (words and identifiers
-// are shorter).
-func longSeg(b []byte, bm []uint64, from int) (a, e int, ok bool) {
-	for k := from / 64; k < len(bm); k++ {
-		if k = nextMarked(bm, k); k == len(bm) {
-			break
-		}
-		var hi uint64
-		if k+1 < len(bm) {
-			hi = bm[k+1]
-		}
-		r := run16(bm[k], hi)
-		if k == from/64 {
-			r &= ^uint64(0) << (from % 64)
-		}
-		if r != 0 {
-			j := 64*k + bits.TrailingZeros64(r)
-			return segStart(b, bm, j), segEnd(b, bm, j), true
-		}
+// longStarts returns, in dst resized, the marks of where the base64
+// segments of at least minSeg characters start, from the base64 marks bm:
+// a character that begins a run of minSeg marks and follows none.
+func longStarts(dst, bm []uint64) []uint64 {
+	dst = resize(dst, len(bm))
+	if len(bm) == 0 {
+		return dst
 	}
-	return 0, 0, false
+	dst = dst[:len(bm)]
+	var prev uint64 // the last mark of the word before
+	lo := bm[0]
+	for k := 1; k < len(bm); k++ {
+		hi := bm[k]
+		dst[k-1] = run16(lo, hi) &^ (lo<<1 | prev)
+		prev, lo = lo>>63, hi
+	}
+	dst[len(bm)-1] = run16(lo, 0) &^ (lo<<1 | prev)
+	return dst
 }
 
 // run16 returns the bits i of lo such that bits i to i+15 of the 128-bit
