@@ -27,10 +27,7 @@ type marks struct {
 	esc [3][]uint64 // by escKind
 	b64 []uint64
 	anc []uint64
-	// long: where base64 segments of at least minSeg characters start,
-	// made from b64 by base64Runs (longStarts).
-	long []uint64
-	at   []int // for offsets
+	at  []int // for offsets and base64Runs
 }
 
 // offsets returns the offsets of the marks in words, plus base, in order,

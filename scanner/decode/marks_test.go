@@ -2,6 +2,7 @@ package decode
 
 import (
 	"encoding/hex"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -142,9 +143,11 @@ func TestLongStarts(t *testing.T) {
 			}
 			i = e
 		}
-		m.long = longStarts(m.long, m.b64)
-		for _, a := range m.offsets(m.long, 0) {
-			got = append(got, [2]int{a, segEnd(b, m.b64, a+minSeg)})
+		for k := range m.b64 {
+			for w := longStarts(m.b64, k); w != 0; w &= w - 1 {
+				a := 64*k + bits.TrailingZeros64(w)
+				got = append(got, [2]int{a, segEnd(b, m.b64, a+minSeg)})
+			}
 		}
 		if len(got) != len(want) {
 			t.Fatalf("trial %d: segments %v, want %v", trial, got, want)

@@ -219,10 +219,10 @@ func (s *Scanner) trim() {
 		s.keys, s.found = nil, nil
 	}
 	for i := range s.marks {
-		// Seven kinds of marks, a bit a byte each: 7 MB for an 8 MB buffer,
+		// Six kinds of marks, a bit a byte each: 6 MB for an 8 MB buffer,
 		// kept (a pooled Scanner serves buffer after buffer of about the
 		// same size; making them anew would cost more than the scan).
-		if cap(s.marks[i].b64)*8*7 > 2*maxKeep {
+		if cap(s.marks[i].b64)*8*6 > 2*maxKeep {
 			s.marks[i] = marks{}
 		}
 	}
@@ -410,18 +410,25 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // base64Runs decodes every base64 run of l long enough to hold a key, and
 // tries every segment long enough as base32. Such a run has a segment
 // (its line, or a line of it that continues on the next) of at least
-// minSeg characters. One pass over the base64 marks, a few instructions
-// per 64 bytes and no branch per segment, marks where such segments start
-// (longStarts); the segments are then visited from those marks, the bytes
-// around a few ahead asked for while one is looked at (most are
-// identifiers that mayWrap rules out by the bytes at their ends, read long
-// after the marking pass left them).
+// minSeg characters. The starts of those segments are read off the
+// base64 marks a word at a time, without a branch per segment
+// (longStarts), a chunk of words at a time; the segments are then visited
+// in order, the bytes around the next ones asked for while one is looked
+// at: most are identifiers (minified code has one of 16 characters or
+// more every hundred bytes or so) that mayWrap rules out by the bytes at
+// their ends, read long after the marking pass left them.
 func (s *Scanner) base64Runs(l *level, depth int) {
 	b, mk := l.data, &s.marks[depth]
-	mk.long = longStarts(mk.long, mk.b64)
+	bm := mk.b64
 	next := 0 // segments before it belong to the last run decoded
-	for c := 0; c < len(mk.long); c += offsetsChunk {
-		at := mk.offsets(mk.long[c:min(len(mk.long), c+offsetsChunk)], 64*c)
+	for c := 0; c < len(bm); c += offsetsChunk {
+		at := mk.at[:0]
+		for k := c; k < min(len(bm), c+offsetsChunk); k++ {
+			for w := longStarts(bm, k); w != 0; w &= w - 1 {
+				at = append(at, 64*k+bits.TrailingZeros64(w))
+			}
+		}
+		mk.at = at
 		for i, a := range at {
 			if i+prefetchAhead < len(at) {
 				prefetch(b, max(at[i+prefetchAhead]-1, 0))
@@ -429,7 +436,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 			if a < next {
 				continue
 			}
-			e := segEnd(b, mk.b64, a+minSeg)
+			e := segEnd(b, bm, a+minSeg)
 			var ok bool
 			if next, ok = s.segment(l, depth, a, e); !ok {
 				return
@@ -465,24 +472,19 @@ func (s *Scanner) segment(l *level, depth, a, e int) (int, bool) {
 	return max(e, r.end), true
 }
 
-// longStarts returns, in dst resized, the marks of where the base64
-// segments of at least minSeg characters start, from the base64 marks bm:
-// a character that begins a run of minSeg marks and follows none.
-func longStarts(dst, bm []uint64) []uint64 {
-	dst = resize(dst, len(bm))
-	if len(bm) == 0 {
-		return dst
+// longStarts returns the marks of where, in word k of the base64 marks
+// bm, a base64 segment of at least minSeg characters starts: a character
+// that begins a run of minSeg marks and follows none.
+func longStarts(bm []uint64, k int) uint64 {
+	lo := bm[k]
+	var hi, prev uint64
+	if k+1 < len(bm) {
+		hi = bm[k+1]
 	}
-	dst = dst[:len(bm)]
-	var prev uint64 // the last mark of the word before
-	lo := bm[0]
-	for k := 1; k < len(bm); k++ {
-		hi := bm[k]
-		dst[k-1] = run16(lo, hi) &^ (lo<<1 | prev)
-		prev, lo = lo>>63, hi
+	if k > 0 {
+		prev = bm[k-1] >> 63
 	}
-	dst[len(bm)-1] = run16(lo, 0) &^ (lo<<1 | prev)
-	return dst
+	return run16(lo, hi) &^ (lo<<1 | prev)
 }
 
 // run16 returns the bits i of lo such that bits i to i+15 of the 128-bit
