@@ -426,7 +426,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // (its line, or a line of it that continues on the next) of at least
 // minSeg characters. The starts of those segments are read off the
 // base64 marks a word at a time, without a branch per segment
-// (longStarts), a chunk of words at a time; the segments are then visited
+// (appendLongStarts), a chunk of words at a time; the segments are visited
 // in order, the bytes around the next ones asked for while one is looked
 // at: most are identifiers (minified code has one of 16 characters or
 // more every hundred bytes or so) that mayWrap rules out by the bytes at
@@ -436,12 +436,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 	bm := mk.b64
 	next := 0 // segments before it belong to the last run decoded
 	for c := 0; c < len(bm); c += offsetsChunk {
-		at := mk.at[:0]
-		for k := c; k < min(len(bm), c+offsetsChunk); k++ {
-			for w := longStarts(bm, k); w != 0; w &= w - 1 {
-				at = append(at, 64*k+bits.TrailingZeros64(w))
-			}
-		}
+		at := appendLongStarts(mk.at[:0], bm, c, min(len(bm), c+offsetsChunk))
 		mk.at = at
 		for i, a := range at {
 			if i+prefetchAhead < len(at) {
@@ -486,19 +481,32 @@ func (s *Scanner) segment(l *level, depth, a, e int) (int, bool) {
 	return max(e, r.end), true
 }
 
-// longStarts returns the marks of where, in word k of the base64 marks
-// bm, a base64 segment of at least minSeg characters starts: a character
-// that begins a run of minSeg marks and follows none.
-func longStarts(bm []uint64, k int) uint64 {
-	lo := bm[k]
-	var hi, prev uint64
-	if k+1 < len(bm) {
-		hi = bm[k+1]
+// appendLongStarts appends to at the offsets, in order, where a base64
+// segment of at least minSeg characters starts in the words [from, to) of
+// the base64 marks bm: a character that begins a run of minSeg marks and
+// follows none. No branch per segment; a word without marks is passed
+// over.
+func appendLongStarts(at []int, bm []uint64, from, to int) []int {
+	var prev uint64 // the last mark of the word before
+	if from > 0 {
+		prev = bm[from-1] >> 63
 	}
-	if k > 0 {
-		prev = bm[k-1] >> 63
+	for k := from; k < to; k++ {
+		lo := bm[k]
+		if lo == 0 {
+			prev = 0
+			continue
+		}
+		var hi uint64
+		if k+1 < len(bm) {
+			hi = bm[k+1]
+		}
+		for w := run16(lo, hi) &^ (lo<<1 | prev); w != 0; w &= w - 1 {
+			at = append(at, 64*k+bits.TrailingZeros64(w))
+		}
+		prev = lo >> 63
 	}
-	return run16(lo, hi) &^ (lo<<1 | prev)
+	return at
 }
 
 // run16 returns the bits i of lo such that bits i to i+15 of the 128-bit
