@@ -426,11 +426,11 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // (its line, or a line of it that continues on the next) of at least
 // minSeg characters. The starts of those segments are read off the
 // base64 marks a word at a time, without a branch per segment
-// (appendLongStarts), a chunk of words at a time; the segments are visited
-// in order, the bytes around the next ones asked for while one is looked
-// at: most are identifiers (minified code has one of 16 characters or
-// more every hundred bytes or so) that mayWrap rules out by the bytes at
-// their ends, read long after the marking pass left them.
+// (appendLongStarts), a chunk of words at a time, then visited in order:
+// most are identifiers (minified code has one of 16 characters or more
+// every hundred bytes or so) that mayWrap rules out by the bytes at their
+// ends. (Asking for those bytes ahead, as escapes does, measured slower
+// here: an assembly call per segment.)
 func (s *Scanner) base64Runs(l *level, depth int) {
 	b, mk := l.data, &s.marks[depth]
 	bm := mk.b64
@@ -438,10 +438,7 @@ func (s *Scanner) base64Runs(l *level, depth int) {
 	for c := 0; c < len(bm); c += offsetsChunk {
 		at := appendLongStarts(mk.at[:0], bm, c, min(len(bm), c+offsetsChunk))
 		mk.at = at
-		for i, a := range at {
-			if i+prefetchAhead < len(at) {
-				prefetch(b, max(at[i+prefetchAhead]-1, 0))
-			}
+		for _, a := range at {
 			if a < next {
 				continue
 			}
