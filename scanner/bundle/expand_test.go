@@ -1,9 +1,11 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,5 +244,35 @@ func TestExternalMapLoadedOnlyForKeys(t *testing.T) {
 	locs := locationsOf(set, k)
 	if len(locs) == 0 || locs[0].Original == nil || locs[0].Original.Path != "src/a.ts" {
 		t.Fatalf("locations %v, want mapped to src/a.ts", describeLocs(locs))
+	}
+}
+
+// Items that come with a reader (files the Engine streams, archive
+// members) are read into pooled buffers: one after another, each is
+// scanned from its own bytes, its keys placed in it, and a longer one
+// after a shorter (a buffer that grows) too.
+func TestStreamedItemsPooled(t *testing.T) {
+	var items []scanner.Item
+	var keys []string
+	for i, pad := range []int{100, 50, 300 << 10, 10} {
+		k := testkit.NewKey(t, patterns.Production)
+		keys = append(keys, k)
+		js := strings.Repeat("var a=1;\n", pad/9+1) + "var k='" + k + "';\n"
+		it := fileItem(fmt.Sprintf("dist/%d.js", i), js)
+		data := it.Data
+		it.Data, it.Size = nil, -1 // streamed: read by the expander
+		it.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		items = append(items, it)
+	}
+	set, skips := scan(t, &Expander{}, items...)
+	if len(skips) > 0 {
+		t.Fatalf("skips %v", skips)
+	}
+	for i, k := range keys {
+		locs := locationsOf(set, k)
+		want := fmt.Sprintf("dist/%d.js", i)
+		if len(locs) != 1 || locs[0].Path != want || locs[0].Line != []int{100, 50, 300 << 10, 10}[i]/9+2 {
+			t.Errorf("key %d at %v, want once in %s", i, describeLocs(locs), want)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 // edges of the vectorised blocks and the bytes marked without them.
 func TestMarks(t *testing.T) {
 	if hasVector {
-		testMarks(t, (*marks).mark)
+		testMarks(t, func(m *marks, b []byte) { m.mark(b, nil) })
 	}
 	// Byte by byte (the vector code's edges).
 	testMarks(t, markAll)
@@ -112,10 +112,10 @@ func TestSegBounds(t *testing.T) {
 	}
 }
 
-// TestLongSeg checks that longSeg, which looks only at the marks' full
-// bytes, finds every base64 segment of at least minSeg characters, in
-// order, and nothing else.
-func TestLongSeg(t *testing.T) {
+// TestLongStarts checks that appendLongStarts, which looks only at the marks,
+// marks the start of every base64 segment of at least minSeg characters,
+// and nothing else, and that segEnd from minSeg on finds its end.
+func TestLongStarts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var m marks
 	for trial := range 600 {
@@ -142,13 +142,12 @@ func TestLongSeg(t *testing.T) {
 			}
 			i = e
 		}
-		for next := 0; ; {
-			a, e, ok := longSeg(b, m.b64, next)
-			if !ok {
-				break
-			}
-			got = append(got, [2]int{a, e})
-			next = e
+		// In two chunks, split anywhere: a run across the split is seen
+		// once, from its start.
+		split := rng.IntN(len(m.b64) + 1)
+		starts := appendLongStarts(appendLongStarts(nil, m.b64, 0, split), m.b64, split, len(m.b64))
+		for _, a := range starts {
+			got = append(got, [2]int{a, segEnd(b, m.b64, a+minSeg)})
 		}
 		if len(got) != len(want) {
 			t.Fatalf("trial %d: segments %v, want %v", trial, got, want)
@@ -215,22 +214,40 @@ func listEncodings() []encoding {
 	}
 }
 
-// FuzzMarks: the vector code marks what markRange, byte by byte, marks.
+// FuzzMarks: the vector code marks what markRange, byte by byte, marks;
+// inside a plain stretch (Options.Plain), the words wholly in it hold the
+// ends of "atmx" only, and the others are marked as without it.
 func FuzzMarks(f *testing.F) {
-	f.Add([]byte(strings.Repeat("atmx \\u0061 &amp; &#95; %5F 6d 109 QUJD+/_-", 8)))
-	f.Add([]byte(strings.Repeat("\\", 200)))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add([]byte(strings.Repeat("atmx \\u0061 &amp; &#95; %5F 6d 109 QUJD+/_-", 8)), uint16(10), uint16(300))
+	f.Add([]byte(strings.Repeat("\\", 200)), uint16(0), uint16(0))
+	f.Fuzz(func(t *testing.T, b []byte, ps, pe uint16) {
 		if !hasVector {
 			t.Skip("no vector code here")
 		}
 		var vec, ref marks
-		vec.mark(b)
-		ref.mark(b) // sizes the marks
+		vec.mark(b, nil)
+		ref.mark(b, nil) // sizes the marks
 		ref.markRange(b, 0, len(b))
 		for k, pair := range [][2][]uint64{{vec.x, ref.x}, {vec.esc[0], ref.esc[0]}, {vec.esc[1], ref.esc[1]},
 			{vec.esc[2], ref.esc[2]}, {vec.b64, ref.b64}, {vec.anc, ref.anc}} {
 			if !slices.Equal(pair[0], pair[1]) {
 				t.Fatalf("marks %d differ: vector %x, bytes %x", k, pair[0], pair[1])
+			}
+		}
+		sp := Span{int(ps), int(ps) + int(pe)}
+		var pl marks
+		pl.mark(b, []Span{sp})
+		w0, w1 := (sp.Start+63)/64, min(sp.End, len(b))/64
+		for k, pair := range [][2][]uint64{{pl.x, ref.x}, {pl.esc[0], ref.esc[0]}, {pl.esc[1], ref.esc[1]},
+			{pl.esc[2], ref.esc[2]}, {pl.b64, ref.b64}, {pl.anc, ref.anc}} {
+			for w := range pair[1] {
+				want := pair[1][w]
+				if w >= w0 && w < w1 && k > 0 {
+					want = 0
+				}
+				if pair[0][w] != want {
+					t.Fatalf("span %v: marks %d, word %d: %x, want %x", sp, k, w, pair[0][w], want)
+				}
 			}
 		}
 	})

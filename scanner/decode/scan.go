@@ -99,7 +99,20 @@ type Options struct {
 	Offset int64
 	// NearMisses asks for candidates whose checksum fails too.
 	NearMisses bool
+	// Plain lists stretches of the buffer, in order and apart, that the
+	// caller knows to hold no encoded key: a source map's mappings, base64
+	// digits and separators that encode positions (36 MB of the 374 MB of
+	// npm bundles in scripts/bench-bundles.sh, read by every decoder for
+	// nothing). Plain keys are found in them; the decoders pass over them
+	// (at the bytes of a stretch's first and last 64-byte block they may
+	// still look, and without AVX2, where nothing is marked, they look
+	// everywhere). Encodings outside that reach into a stretch (an
+	// escape's window) are decoded as usual.
+	Plain []Span
 }
+
+// Span is the stretch [Start, End) of a buffer.
+type Span struct{ Start, End int }
 
 // Result is what Scan tells its caller besides the matches.
 type Result struct {
@@ -184,7 +197,7 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 	s.budget, s.spent, s.exhaustedAt, s.exhaustedN = 0, 0, -1, 0
 	clear(s.seen)
 	top := &s.lv[0]
-	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1)}
+	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1), plain: opt.Plain}
 	s.found, s.keys = s.found[:0], s.keys[:0]
 	s.scanLevel(top, 0)
 	for _, h := range s.found {
@@ -236,8 +249,9 @@ type level struct {
 	data   []byte
 	before byte
 	atEOF  bool
-	carry  int // top level only: Options.Carry
-	parity int // top level only: offset parity
+	carry  int    // top level only: Options.Carry
+	parity int    // top level only: offset parity
+	plain  []Span // top level only: Options.Plain
 	kind   string
 	parent *level
 	m      mapping
@@ -349,7 +363,7 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 		return
 	}
 	mk := &s.marks[depth]
-	mk.mark(l.data)
+	mk.mark(l.data, l.plain)
 	if !hasVector {
 		s.scanScalar(l, depth, emit, frag)
 		return
@@ -410,19 +424,29 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // base64Runs decodes every base64 run of l long enough to hold a key, and
 // tries every segment long enough as base32. Such a run has a segment
 // (its line, or a line of it that continues on the next) of at least
-// minSeg characters, and such a segment holds eight marked characters
-// starting at a multiple of eight: the marks' bytes that are 0xff, found
-// eight a step without a branch, are where to look. Plain text, whose
-// words are short, costs a few instructions per 64 bytes.
+// minSeg characters. The starts of those segments are read off the
+// base64 marks a word at a time, without a branch per segment
+// (appendLongStarts), a chunk of words at a time, then visited in order:
+// most are identifiers (minified code has one of 16 characters or more
+// every hundred bytes or so) that mayWrap rules out by the bytes at their
+// ends. (Asking for those bytes ahead, as escapes does, measured slower
+// here: an assembly call per segment.)
 func (s *Scanner) base64Runs(l *level, depth int) {
-	b, bm := l.data, s.marks[depth].b64
-	for next := 0; next < len(b); {
-		a, e, ok := longSeg(b, bm, next)
-		if !ok {
-			return
-		}
-		if next, ok = s.segment(l, depth, a, e); !ok {
-			return
+	b, mk := l.data, &s.marks[depth]
+	bm := mk.b64
+	next := 0 // segments before it belong to the last run decoded
+	for c := 0; c < len(bm); c += offsetsChunk {
+		at := appendLongStarts(mk.at[:0], bm, c, min(len(bm), c+offsetsChunk))
+		mk.at = at
+		for _, a := range at {
+			if a < next {
+				continue
+			}
+			e := segEnd(b, bm, a+minSeg)
+			var ok bool
+			if next, ok = s.segment(l, depth, a, e); !ok {
+				return
+			}
 		}
 	}
 }
@@ -454,29 +478,32 @@ func (s *Scanner) segment(l *level, depth, a, e int) (int, bool) {
 	return max(e, r.end), true
 }
 
-// longSeg returns the first base64 segment of at least minSeg characters
-// of b that starts at or after from, from b's base64 marks bm: a word of
-// marks at a time, without a branch per segment (words and identifiers
-// are shorter).
-func longSeg(b []byte, bm []uint64, from int) (a, e int, ok bool) {
-	for k := from / 64; k < len(bm); k++ {
-		if k = nextMarked(bm, k); k == len(bm) {
-			break
+// appendLongStarts appends to at the offsets, in order, where a base64
+// segment of at least minSeg characters starts in the words [from, to) of
+// the base64 marks bm: a character that begins a run of minSeg marks and
+// follows none. No branch per segment; a word without marks is passed
+// over.
+func appendLongStarts(at []int, bm []uint64, from, to int) []int {
+	var prev uint64 // the last mark of the word before
+	if from > 0 {
+		prev = bm[from-1] >> 63
+	}
+	for k := from; k < to; k++ {
+		lo := bm[k]
+		if lo == 0 {
+			prev = 0
+			continue
 		}
 		var hi uint64
 		if k+1 < len(bm) {
 			hi = bm[k+1]
 		}
-		r := run16(bm[k], hi)
-		if k == from/64 {
-			r &= ^uint64(0) << (from % 64)
+		for w := run16(lo, hi) &^ (lo<<1 | prev); w != 0; w &= w - 1 {
+			at = append(at, 64*k+bits.TrailingZeros64(w))
 		}
-		if r != 0 {
-			j := 64*k + bits.TrailingZeros64(r)
-			return segStart(b, bm, j), segEnd(b, bm, j), true
-		}
+		prev = lo >> 63
 	}
-	return 0, 0, false
+	return at
 }
 
 // run16 returns the bits i of lo such that bits i to i+15 of the 128-bit

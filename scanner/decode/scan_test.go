@@ -420,3 +420,59 @@ func TestBudgetRunsOutLocally(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainSpans: in a stretch given as Options.Plain, a plain key is
+// found and (with the vector marks) an encoded one is not decoded; the
+// same encoded key outside it, and an escape before it whose window
+// reaches into it, are decoded as usual.
+func TestPlainSpans(t *testing.T) {
+	k := testkit.NewKey(t, patterns.Production)
+	k2 := testkit.NewKey(t, patterns.Staging)
+	vlq := strings.Repeat("AAAA,CAAC,gBAAgB;", 20)
+	inside := vlq + k + ";" + vlq + b64raw("k="+k2) + ";" + vlq
+	esc := strings.Replace(k2, "_", `\u005f`, 1)
+	for _, tc := range []struct {
+		name        string
+		before      string
+		wantEncoded int // matches of k2 wanted
+	}{
+		{"encoded key inside only", strings.Repeat(" ", 300), 0},
+		{"encoded key before too", "x=" + b64raw("k="+k2) + strings.Repeat(" ", 300), 1},
+		// The window decoded around the escape takes in the stretch: the
+		// key inside is found in it, one level deeper.
+		{"escape before, its window reaching in", "k=" + esc + `;"`, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := tc.before + `"` + inside + `"` + strings.Repeat(" ", 200)
+			start := len(tc.before) + 1
+			ms := scanAll(text, Options{AtEOF: true, Plain: []Span{{start, start + len(inside)}}})
+			plain, encoded := 0, 0
+			for _, m := range ms {
+				switch {
+				case m.key == k && m.chain == "":
+					plain++
+				case m.key == k2:
+					encoded++
+					if hasVector && m.start >= start && m.start < start+len(inside) && !strings.HasPrefix(m.chain, "json-escape,") {
+						t.Errorf("k2 decoded inside the plain stretch at %d (%s)", m.start, m.chain)
+					}
+				}
+			}
+			if plain != 1 {
+				t.Errorf("plain key in the stretch found %d times, want 1: %+v", plain, ms)
+			}
+			if hasVector && encoded != tc.wantEncoded { // without marks, the stretch is decoded as any
+				t.Errorf("k2 found %d times, want %d: %+v", encoded, tc.wantEncoded, ms)
+			}
+		})
+	}
+	// Without the stretch, the encoded key inside is found.
+	text := `"` + inside + `"`
+	found := false
+	for _, m := range scanAll(text, Options{AtEOF: true}) {
+		found = found || m.key == k2 && m.chain == "base64"
+	}
+	if !found {
+		t.Fatal("base64 key not found without Plain: the test shows nothing")
+	}
+}
