@@ -22,9 +22,6 @@
 // start a relevant escape, the base64 characters, the byte-list anchors;
 // the searches then walk set bits, not bytes. Every decoded candidate
 // still has to pass patterns.Find, checksum included, on the decoded text.
-// A caller that knows a stretch to be position data (a source map's
-// validated mappings) can have it searched for plain keys only
-// (Options.Plain).
 //
 // The work is bounded per region: each place an encoding may start (an
 // escape's window, a base64 run, a UTF-16 run) has its own budget, so
