@@ -97,20 +97,12 @@ func (m *marks) markWords(b []byte, w0, w1 int) {
 }
 
 // markPlain marks the words [w0, w1) of b, inside a plain stretch: the
-// ends of "atmx" only, by the vector code but for a first block that has
-// no 3 bytes before it.
+// ends of "atmx" only.
 func (m *marks) markPlain(b []byte, w0, w1 int) {
 	for k := w0; k < w1; k++ {
-		m.esc[0][k], m.esc[1][k], m.esc[2][k], m.b64[k], m.anc[k] = 0, 0, 0, 0, 0
+		m.x[k], m.esc[0][k], m.esc[1][k], m.esc[2][k], m.b64[k], m.anc[k] = 0, 0, 0, 0, 0, 0
 	}
-	if w0 == 0 {
-		m.x[0] = 0
-		m.markX(b, 0, 64)
-		w0 = 1
-	}
-	if w1 > w0 {
-		markXVector(b, w0, w1-w0, m)
-	}
+	m.markX(b, 64*w0, 64*w1)
 }
 
 // markRange sets the marks of b[from:to] (from a multiple of 64), clearing

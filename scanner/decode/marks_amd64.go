@@ -12,13 +12,6 @@ func markVector(b []byte, from, n int, m *marks) {
 	markBlocksAVX2(b, from, n, m.x, m.esc[escPercent], m.esc[escJS], m.esc[escHTML], m.b64, m.anc)
 }
 
-//go:noescape
-func markXAVX2(b []byte, from, n int, x []uint64)
-
-// markXVector sets m.x for the n 64-byte blocks of b from block from on,
-// from >= 1.
-func markXVector(b []byte, from, n int, m *marks) { markXAVX2(b, from, n, m.x) }
-
 // prefetch asks for the cache line holding b[i], 0 <= i < len(b), so that
 // a search walking marks made in an earlier pass over a large buffer finds
 // the bytes it looks at in cache: without it, each marked byte looked at

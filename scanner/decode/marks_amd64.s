@@ -307,40 +307,6 @@ done:
 	VZEROUPPER
 	RET
 
-// func markXAVX2(b []byte, from, n int, x []uint64)
-//
-// Sets the words of x for the n 64-byte blocks of b from block from on,
-// the ends of "atmx" only (XMARK), for a stretch that is searched for
-// plain keys only; the caller guarantees 3 bytes before the first block.
-TEXT ·markXAVX2(SB), NOSPLIT, $0-64
-	MOVQ b_base+0(FP), SI
-	MOVQ from+24(FP), AX
-	MOVQ n+32(FP), CX
-	MOVQ AX, DX
-	SHLQ $6, DX
-	ADDQ DX, SI
-	SHLQ $3, AX
-	MOVQ x_base+40(FP), R8
-	ADDQ AX, R8
-	VBCAST(0x61, X0, Y0) // 'a'
-	VBCAST(0x78, X7, Y7) // 'x'
-
-xloop:
-	TESTQ CX, CX
-	JZ    xdone
-	VMOVDQU 0(SI), Y13
-	XMARK(0, 0)
-	VMOVDQU 32(SI), Y13
-	XMARK(32, 4)
-	ADDQ  $64, SI
-	ADDQ  $8, R8
-	DECQ  CX
-	JMP   xloop
-
-xdone:
-	VZEROUPPER
-	RET
-
 // func prefetch(b []byte, i int)
 //
 // Asks for the cache line holding b[i] (0 <= i < len(b)).

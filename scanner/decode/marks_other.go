@@ -6,6 +6,4 @@ var hasVector = false
 
 func markVector(b []byte, from, n int, m *marks) { panic("no vector marking here") }
 
-func markXVector(b []byte, from, n int, m *marks) { panic("no vector marking here") }
-
 func prefetch(b []byte, i int) {}
