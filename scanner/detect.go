@@ -75,14 +75,8 @@ var scanners = sync.Pool{New: func() any { return decode.NewScanner() }}
 
 // ScanBytes scans an in-memory buffer.
 func (d *Detector) ScanBytes(data []byte, loc finding.Location, sink Sink) {
-	d.scanData(data, nil, loc, sink)
-}
-
-// scanData is ScanBytes with stretches to search for plain keys only
-// (Item.Plain).
-func (d *Detector) scanData(data []byte, plain []decode.Span, loc finding.Location, sink Sink) {
 	sc := scanners.Get().(*decode.Scanner)
-	res := d.scanWindow(sc, window{buf: data, atEOF: true, line: 1, limit: len(data), plain: plain}, loc, sink)
+	res := d.scanWindow(sc, window{buf: data, atEOF: true, line: 1, limit: len(data)}, loc, sink)
 	scanners.Put(sc)
 	var ex exhaustion
 	ex.add(res, 0)
@@ -186,13 +180,12 @@ type found struct {
 // window is one buffer of a stream for scanWindow.
 type window struct {
 	buf    []byte
-	before byte          // the byte before buf in its stream, 0 if none
-	atEOF  bool          // buf ends where its stream does
-	offset int64         // buf's offset in its stream
-	line   int           // the line number at buf[0]
-	limit  int           // candidates starting at or after it are the next window's
-	carry  int           // base64 alignment carried into buf[0]
-	plain  []decode.Span // searched for plain keys only (Item.Plain)
+	before byte  // the byte before buf in its stream, 0 if none
+	atEOF  bool  // buf ends where its stream does
+	offset int64 // buf's offset in its stream
+	line   int   // the line number at buf[0]
+	limit  int   // candidates starting at or after it are the next window's
+	carry  int   // base64 alignment carried into buf[0]
 }
 
 // scanWindow reports candidates in win.buf that start before win.limit and
@@ -204,7 +197,7 @@ func (d *Detector) scanWindow(sc *decode.Scanner, win window, loc finding.Locati
 	var fs []found
 	res := sc.Scan(w, decode.Options{
 		Depth: d.depth(), Before: win.before, AtEOF: win.atEOF, Limit: win.limit, Carry: win.carry,
-		Offset: offset, NearMisses: d.NearMisses, Plain: win.plain,
+		Offset: offset, NearMisses: d.NearMisses,
 	}, func(m decode.Match) {
 		f := found{start: m.Start, end: m.End, valid: m.Valid, redacted: patterns.Redact(m.Key), decoded: m.Chain}
 		if m.Valid {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
-	"github.com/atomyx/atomyx-guard/scanner/decode"
 	"github.com/sourcegraph/conc/pool"
 )
 
@@ -36,11 +35,6 @@ type Item struct {
 	// an encrypted archive entry): the Engine reports it as a Skip and
 	// reads nothing.
 	SkipReason string
-	// Plain, for an item given by Data, lists stretches of it, in order,
-	// that its producer knows to hold no encoded key (a source map's
-	// mappings): the Detector searches them for plain keys only
-	// (decode.Options.Plain).
-	Plain []decode.Span
 }
 
 // Source yields the items of one scan target. Items must stop early and
@@ -367,7 +361,7 @@ func (x *expansion) expand(ctx context.Context, it Item, depth int, ex Expander,
 
 	if scanText {
 		if it.Open == nil {
-			x.det.scanData(it.Data, it.Plain, it.Loc, x.sinkFor(it))
+			x.det.ScanBytes(it.Data, it.Loc, x.sinkFor(it))
 		} else {
 			// The text scan reads a copy of what the expander reads, in
 			// step; whatever the expander leaves is drained to it after.
@@ -476,7 +470,7 @@ func safeExpand(ctx context.Context, ex Expander, it Item, r io.Reader, emit fun
 func (x *expansion) leaf(ctx context.Context, it Item, r io.Reader) (int64, error) {
 	sink := x.sinkFor(it)
 	if it.Open == nil {
-		x.det.scanData(it.Data, it.Plain, it.Loc, sink)
+		x.det.ScanBytes(it.Data, it.Loc, sink)
 		return int64(len(it.Data)), nil
 	}
 	if it.Size >= 0 && it.Size < smallItem {

@@ -491,7 +491,7 @@ func (x *expansion) sourceMap() {
 		x.fail(err)
 		return
 	}
-	it := self(x.it, x.data, func(l finding.Location) finding.Location {
+	x.out(self(x.it, x.data, func(l finding.Location) finding.Location {
 		off, ok := x.lines.offset(l.Line, l.Column)
 		if !ok {
 			return l
@@ -501,9 +501,7 @@ func (x *expansion) sourceMap() {
 			l.Original = &finding.Original{Path: scanner.Label(sp.m.SourcePath(sp.index)), Line: line, Column: col}
 		}
 		return l
-	})
-	it.Plain = m.plainSpans() // the mappings: position data
-	x.out(it)
+	}))
 	m.eachContent(func(owner *Map, sp contentSpan) {
 		if !hides(x.data[sp.start:sp.end]) {
 			return // the raw text shows all the decoded text would

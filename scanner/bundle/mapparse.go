@@ -243,7 +243,7 @@ func (p *mapParser) mapObject(depth int) (*Map, error) {
 			if p.lazy && p.peek() == '"' {
 				s, e, err := p.str()
 				if err != nil || bytes.IndexByte(p.b[s:e], '\\') < 0 {
-					m.Mappings, m.rawMappings, m.rawAt = "", p.b[s:e:e], s
+					m.Mappings, m.rawMappings = "", p.b[s:e:e]
 					return err
 				}
 				p.i = s - 1 // escaped: decoded below

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	"github.com/atomyx/atomyx-guard/scanner/decode"
 )
 
 // MaxMapBytes bounds the size of a source map the reader accepts.
@@ -44,8 +41,6 @@ type Map struct {
 	// had no escapes) until decoded: most are never decoded, and copying
 	// them into Mappings cost as much as checking them.
 	rawMappings []byte
-	rawAt       int  // offset of rawMappings in raw
-	plainOK     bool // rawMappings passed validate: base64 digits and separators only
 	once        sync.Once
 }
 
@@ -117,30 +112,6 @@ func parseMap(data []byte, lazy bool) (*Map, error) {
 	return m, nil
 }
 
-// plainSpans returns where, in the raw map, the mappings of m and its
-// sections sit that validate found made of base64 digits and separators
-// only, in order: position data, for the Detector to search for plain keys
-// only (scanner.Item.Plain). A key in mappings fails that check ('_', '%',
-// '\\', '&' are none of those bytes; the map is then malformed and
-// scanned whole) unless it is written in base64, base32, hex or a decimal
-// list without spaces: those are left there undecoded, the price of not
-// reading 36 MB of the 374 MB of bundles of scripts/bench-bundles.sh with
-// every decoder.
-func (m *Map) plainSpans() []decode.Span {
-	var out []decode.Span
-	add := func(x *Map) {
-		if x != nil && x.plainOK {
-			out = append(out, decode.Span{Start: x.rawAt, End: x.rawAt + len(x.rawMappings)})
-		}
-	}
-	add(m)
-	for i := range m.Sections {
-		add(m.Sections[i].Map)
-	}
-	slices.SortFunc(out, func(a, b decode.Span) int { return a.Start - b.Start })
-	return out
-}
-
 func stripXSSI(data []byte) []byte {
 	s := strings.TrimLeft(string(data[:min(len(data), 16)]), " \t\r\n\ufeff")
 	if strings.HasPrefix(s, ")]}") {
@@ -179,7 +150,6 @@ func (m *Map) validate(depth int, lazy bool) error {
 			if i := badMappingChar(m.rawMappings); i >= 0 {
 				return fmt.Errorf("source map: bad VLQ: %q at offset %d of the mappings", m.rawMappings[i], i)
 			}
-			m.plainOK = true
 			return nil
 		}
 		if i := badMappingChar(m.Mappings); i >= 0 {

@@ -1,13 +1,9 @@
 package bundle
 
 import (
-	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/atomyx/atomyx-guard/internal/testkit"
-	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 func TestVLQ(t *testing.T) {
@@ -201,64 +197,5 @@ func TestUTF16Len(t *testing.T) {
 		if got := utf16Len([]byte(s)); got != want {
 			t.Errorf("utf16Len(%q) = %d, want %d", s, got, want)
 		}
-	}
-}
-
-// TestMappingsPlain: a map's mappings are searched for plain keys only
-// once validated as position data; whatever can hide a key elsewhere in
-// the map (sourcesContent, names, a mappings string that is not position
-// data, a duplicate "mappings" key the parser discards) is decoded as
-// before.
-func TestMappingsPlain(t *testing.T) {
-	b64 := func(s string) string { return base64.RawStdEncoding.EncodeToString([]byte(s)) }
-	vlq := strings.Repeat("AAAA,CAAC,gBAAgB;", 30)
-	for _, tc := range []struct {
-		name string
-		json func(k string) string
-		skip bool // a Skip (malformed map) is expected
-	}{
-		{"plain key in mappings (not position data)", func(k string) string {
-			return mapJSON(t, testMap{Sources: []string{"a.ts"}, Mappings: vlq + k + ";" + vlq})
-		}, true},
-		{"base64 key in sourcesContent", func(k string) string {
-			return mapJSON(t, testMap{Sources: []string{"a.ts"}, SourcesContent: []*string{strp("const c = \"" + b64("k="+k) + "\";\n")}, Mappings: vlq})
-		}, false},
-		{"base64 key in sourcesContent with escapes", func(k string) string {
-			return mapJSON(t, testMap{Sources: []string{"a.ts"}, SourcesContent: []*string{strp("\u00e9\nconst c = \"" + b64("k="+k) + "\";\n")}, Mappings: vlq})
-		}, false},
-		{"key in names", func(k string) string {
-			return mapJSON(t, testMap{Sources: []string{"a.ts"}, Names: []string{"x", k}, Mappings: vlq})
-		}, false},
-		{"base64 key in names", func(k string) string {
-			return mapJSON(t, testMap{Sources: []string{"a.ts"}, Names: []string{"x", b64("k=" + k)}, Mappings: vlq})
-		}, false},
-		{"base64 key in a discarded duplicate mappings", func(k string) string {
-			return `{"version":3,"sources":["a.ts"],"names":[],"mappings":"` + vlq + b64("k="+k) + `","mappings":"` + vlq + `"}`
-		}, false},
-		{"base64 key in mappings beside sections", func(k string) string {
-			sec := mapJSON(t, testMap{Sources: []string{"a.ts"}, Mappings: vlq})
-			return `{"version":3,"mappings":"` + vlq + b64("k="+k) + `","sections":[{"offset":{"line":0,"column":0},"map":` + sec + `}]}`
-		}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			k := testkit.NewKey(t, patterns.Production)
-			set, skips := scan(t, &Expander{}, fileItem("app.js.map", tc.json(k)))
-			if len(locationsOf(set, k)) == 0 {
-				t.Errorf("key not found (skips %v)", skips)
-			}
-			if tc.skip != (len(skips) > 0) {
-				t.Errorf("skips %v, want some: %v", skips, tc.skip)
-			}
-		})
-	}
-	// The rule itself: a base64 key inside validated mappings is what it
-	// gives up (with vector marks; see decode.Options.Plain).
-	k := testkit.NewKey(t, patterns.Production)
-	m, err := parseLazy([]byte(mapJSON(t, testMap{Sources: []string{"a.ts"}, Mappings: vlq + b64("k="+k) + ";" + vlq})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sp := m.plainSpans(); len(sp) != 1 || string(m.raw[sp[0].Start:sp[0].End]) != string(m.rawMappings) {
-		t.Fatalf("plain spans %v, want the mappings", sp)
 	}
 }
