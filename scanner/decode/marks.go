@@ -46,9 +46,8 @@ func (m *marks) offsets(words []uint64, base int) []int {
 	return at
 }
 
-// mark fills m for b, but for the stretches plain (Options.Plain), where
-// only the ends of "atmx" are marked.
-func (m *marks) mark(b []byte, plain []Span) {
+// mark fills m for b.
+func (m *marks) mark(b []byte) {
 	if !hasVector {
 		// Without vectors no marks are made: the searches go by byte
 		// searches and probes (scalar.go), cheaper there than marking
@@ -64,45 +63,15 @@ func (m *marks) mark(b []byte, plain []Span) {
 	}
 	m.b64 = resize(m.b64, n)
 	m.anc = resize(m.anc, n)
-	from := 0 // the words before it are marked
-	for _, sp := range plain {
-		// The words wholly inside the stretch; its first and last
-		// blocks are marked as any.
-		w0, w1 := max((sp.Start+63)/64, from), min(sp.End, len(b))/64
-		if w1 <= w0 {
-			continue
-		}
-		m.markWords(b, from, w0)
-		m.markPlain(b, w0, w1)
-		from = w1
-	}
-	m.markWords(b, from, n)
-}
-
-// markWords sets the marks of the words [w0, w1) of b: with the vector
-// code where it may read the bytes around a block (3 before it, 2 after),
-// else with markRange.
-func (m *marks) markWords(b []byte, w0, w1 int) {
-	if w1 <= w0 {
-		return
-	}
-	from, to := max(w0, 1), min(w1, (len(b)-2)/64)
+	// The vector code reads 3 bytes before a block and 2 after it.
+	from, to := 1, (len(b)-2)/64
 	if to <= from {
-		m.markRange(b, 64*w0, min(len(b), 64*w1))
+		m.markRange(b, 0, len(b))
 		return
 	}
 	markVector(b, from, to-from, m)
-	m.markRange(b, 64*w0, 64*from)
-	m.markRange(b, 64*to, min(len(b), 64*w1))
-}
-
-// markPlain marks the words [w0, w1) of b, inside a plain stretch: the
-// ends of "atmx" only.
-func (m *marks) markPlain(b []byte, w0, w1 int) {
-	for k := w0; k < w1; k++ {
-		m.x[k], m.esc[0][k], m.esc[1][k], m.esc[2][k], m.b64[k], m.anc[k] = 0, 0, 0, 0, 0, 0
-	}
-	m.markX(b, 64*w0, 64*w1)
+	m.markRange(b, 0, 64*from)
+	m.markRange(b, 64*to, len(b))
 }
 
 // markRange sets the marks of b[from:to] (from a multiple of 64), clearing
@@ -153,12 +122,6 @@ func (m *marks) markRange(b []byte, from, to int) {
 			}
 		}
 	}
-	m.markX(b, from, to)
-}
-
-// markX sets the marks of the ends of "atmx" in b[from:to], on words it
-// has cleared.
-func (m *marks) markX(b []byte, from, to int) {
 	for i := from; i < to; i++ {
 		j := bytes.IndexByte(b[i:to], 'x')
 		if j < 0 {

@@ -99,20 +99,7 @@ type Options struct {
 	Offset int64
 	// NearMisses asks for candidates whose checksum fails too.
 	NearMisses bool
-	// Plain lists stretches of the buffer, in order and apart, that the
-	// caller knows to hold no encoded key: a source map's mappings, base64
-	// digits and separators that encode positions (36 MB of the 374 MB of
-	// npm bundles in scripts/bench-bundles.sh, read by every decoder for
-	// nothing). Plain keys are found in them; the decoders pass over them
-	// (at the bytes of a stretch's first and last 64-byte block they may
-	// still look, and without AVX2, where nothing is marked, they look
-	// everywhere). Encodings outside that reach into a stretch (an
-	// escape's window) are decoded as usual.
-	Plain []Span
 }
-
-// Span is the stretch [Start, End) of a buffer.
-type Span struct{ Start, End int }
 
 // Result is what Scan tells its caller besides the matches.
 type Result struct {
@@ -197,7 +184,7 @@ func (s *Scanner) Scan(buf []byte, opt Options, fn func(Match)) Result {
 	s.budget, s.spent, s.exhaustedAt, s.exhaustedN = 0, 0, -1, 0
 	clear(s.seen)
 	top := &s.lv[0]
-	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1), plain: opt.Plain}
+	*top = level{data: buf, before: opt.Before, atEOF: opt.AtEOF, carry: opt.Carry, parity: int(opt.Offset & 1)}
 	s.found, s.keys = s.found[:0], s.keys[:0]
 	s.scanLevel(top, 0)
 	for _, h := range s.found {
@@ -249,9 +236,8 @@ type level struct {
 	data   []byte
 	before byte
 	atEOF  bool
-	carry  int    // top level only: Options.Carry
-	parity int    // top level only: offset parity
-	plain  []Span // top level only: Options.Plain
+	carry  int // top level only: Options.Carry
+	parity int // top level only: offset parity
 	kind   string
 	parent *level
 	m      mapping
@@ -363,7 +349,7 @@ func (s *Scanner) scanLevel(l *level, depth int) {
 		return
 	}
 	mk := &s.marks[depth]
-	mk.mark(l.data, l.plain)
+	mk.mark(l.data)
 	if !hasVector {
 		s.scanScalar(l, depth, emit, frag)
 		return
