@@ -4,26 +4,29 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/klauspost/compress/zlib"
 )
 
 // staged scans what the index would commit: every index entry whose blob
 // differs from HEAD's at that path (everything, before the first commit).
+//
+// What changed is found in-process first (stagedInProcess: the index and
+// its cache-tree, HEAD's trees along the change, each object checked
+// against its id); whatever that cannot answer (an index extension it
+// does not know, a split index, a missing or corrupt object) is asked of
+// git diff-index, then of go-git, as before. The staged blobs are read
+// in-process too; the store reads the rest (large, unreadable here).
 func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	path := s.opts.IndexFile
 	if path == "" {
@@ -33,34 +36,40 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	if err != nil {
 		return fmt.Errorf("index file: %w", err)
 	}
-	s.resolved = resolution{intros: map[string][]intro{}, limited: true}
 	err = checkFile(nil, path, false) // a FIFO would block forever
 	if errors.Is(err, os.ErrNotExist) && s.opts.IndexFile == "" {
+		s.resolved = resolution{intros: map[string][]intro{}, limited: true}
 		return nil // nothing was ever staged
 	}
 	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	ids, ok := s.stagedByGit(ctx, path)
-	if !ok {
-		if ids, err = s.stagedByIndex(path); err != nil {
-			return err
+	or := s.repo.newObjReader()
+	defer or.close()
+	s.resolved = resolution{intros: map[string][]intro{}, limited: true}
+	ids, err := s.stagedInProcess(path, or)
+	if err != nil {
+		ok := false
+		s.resolved.intros = map[string][]intro{}
+		if ids, ok = s.stagedByGit(ctx, path); !ok {
+			s.resolved.intros = map[string][]intro{}
+			if ids, err = s.stagedByIndex(path); err != nil {
+				return err
+			}
 		}
 	}
 	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
-		// What git add just wrote is loose: read it directly, sparing
-		// the hook a git process (or go-git's object lookup); the store
-		// reads the rest.
-		lr := s.repo.newLooseReader()
-		defer lr.close()
 		var rest []plumbing.Hash
 		for _, id := range ids {
-			o, ok := lr.blob(id)
-			if !ok {
+			typ, data, release, err := or.read(id, s.repo.large)
+			if err != nil || typ != plumbing.BlobObject {
+				if err == nil {
+					release()
+				}
 				rest = append(rest, id)
 				continue
 			}
-			if err := fn(o); err != nil {
+			if err := fn(storedObject{id: id, typ: typ, size: int64(len(data)), data: data, release: release}); err != nil {
 				return err
 			}
 		}
@@ -71,21 +80,20 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	})
 }
 
-// looseReader reads blobs stored as loose objects of the repository's
-// own object directory, opened through an os.Root of it: a path that
+// looseReader reads loose objects of the repository's own object
+// directory (for objReader), opened through an os.Root of it: a path that
 // resolves outside it (a symlinked loose directory or object) is refused
 // by the kernel walk, with no symlink resolution of each path here
 // (which cost a 200-file hook 3,000 stats). A repository whose objects
-// directory is itself a link has none read this way: the store reads them.
+// directory is itself a link has none read this way: git reads them.
 type looseReader struct {
-	objs  *os.Root // nil: read nothing
-	large int64
-	zr    io.ReadCloser // reused across objects (zlib.Resetter)
-	br    *bufio.Reader
+	objs *os.Root      // nil: read nothing
+	zr   io.ReadCloser // reused across objects (zlib.Resetter)
+	br   *bufio.Reader
 }
 
 func (r *Repo) newLooseReader() *looseReader {
-	lr := &looseReader{large: r.large}
+	lr := &looseReader{}
 	if !r.objectsLinked() {
 		lr.objs, _ = os.OpenRoot(r.commonPath("objects"))
 	}
@@ -99,56 +107,6 @@ func (lr *looseReader) close() {
 	if lr.zr != nil {
 		lr.zr.Close()
 	}
-}
-
-// blob reads loose object id when it is a regular file in the objects
-// directory, a whole blob not larger than the large limit, whose content
-// hashes to id; ok is false otherwise (packed, corrupt, anything else:
-// the store decides).
-func (lr *looseReader) blob(id plumbing.Hash) (o storedObject, ok bool) {
-	if lr.objs == nil {
-		return o, false
-	}
-	hex := id.String()
-	// O_NONBLOCK: opening a FIFO must not block; it is refused below.
-	f, err := lr.objs.OpenFile(hex[:2]+"/"+hex[2:], os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return o, false
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return o, false
-	}
-	if lr.zr == nil {
-		if lr.zr, err = zlib.NewReader(f); err != nil {
-			lr.zr = nil
-			return o, false
-		}
-		lr.br = bufio.NewReaderSize(lr.zr, 64)
-	} else if err := lr.zr.(zlib.Resetter).Reset(f, nil); err != nil {
-		return o, false
-	} else {
-		lr.br.Reset(lr.zr)
-	}
-	// "blob <size>" NUL, then the content.
-	hdr, err := lr.br.ReadSlice(0)
-	size, perr := strconv.ParseInt(strings.TrimPrefix(string(hdr[:max(len(hdr)-1, 0)]), "blob "), 10, 64)
-	if err != nil || !bytes.HasPrefix(hdr, []byte("blob ")) || perr != nil || size < 0 || size > lr.large {
-		return o, false
-	}
-	h := sha1.New()
-	h.Write(hdr)
-	data, release := getBuf(int(size))
-	if _, err := io.ReadFull(lr.br, data); err != nil {
-		release()
-		return o, false
-	}
-	h.Write(data)
-	if !bytes.Equal(h.Sum(nil), id[:]) {
-		release()
-		return o, false
-	}
-	return storedObject{id: id, typ: plumbing.BlobObject, size: size, data: data, release: release}, true
 }
 
 // emptyTree is the id git gives the empty tree, which it knows without
@@ -249,25 +207,121 @@ func parseDiffIndex(out []byte) (es []entry, ok bool) {
 	return es, true
 }
 
+// stagedInProcess is stagedByIndex with the in-process reader: the index
+// parsed with its cache-tree, HEAD read as git reads it without replace
+// refs, every tree checked against its id. Any error means it cannot
+// answer as git would (an index parseIndex does not read, a HEAD that is
+// not plainly readable, a missing, corrupt or malformed object); the
+// caller asks git then. Unlike the go-git reading, a tree that cannot be
+// read is never taken for an absent one.
+func (s *scan) stagedInProcess(path string, or *objReader) ([]plumbing.Hash, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	es, ct, err := parseIndex(b)
+	if err != nil {
+		return nil, err
+	}
+	var root *headTree
+	ref, err := s.repo.repo.Head()
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		// Unborn: everything staged is new.
+	case err != nil:
+		return nil, fmt.Errorf("read HEAD: %w", err)
+	default:
+		typ, data, release, err := or.read(ref.Hash(), s.repo.large)
+		if err != nil {
+			return nil, err
+		}
+		tree, ok := commitTree(data)
+		release()
+		if typ != plumbing.CommitObject || !ok {
+			return nil, fmt.Errorf("%w: HEAD is no commit", errObjRead)
+		}
+		if root, err = or.tree(tree); err != nil {
+			return nil, err
+		}
+	}
+	h := &headIndex{r: s.repo, trees: map[string]*headTree{"": root}, strict: true, load: or.tree}
+	ids := s.changed(es, ct, h)
+	if h.err != nil {
+		return nil, h.err
+	}
+	return ids, nil
+}
+
+// commitTree is the tree a commit's content names on its first line.
+func commitTree(data []byte) (plumbing.Hash, bool) {
+	line, ok := bytes.CutPrefix(data, []byte("tree "))
+	if !ok || len(line) < 41 || line[40] != '\n' {
+		return plumbing.ZeroHash, false
+	}
+	return parseHex(line[:40])
+}
+
+// tree reads tree id and indexes its entries by name.
+func (or *objReader) tree(id plumbing.Hash) (*headTree, error) {
+	typ, data, release, err := or.read(id, maxTreeSize)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if typ != plumbing.TreeObject {
+		return nil, fmt.Errorf("%w: %s is no tree", errObjRead, id)
+	}
+	ents, err := parseTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tree %s: %v", errObjRead, id, err)
+	}
+	t := &headTree{id: id, ents: make(map[string]treeEntry, len(ents))}
+	for _, e := range ents {
+		if _, dup := t.ents[e.name]; dup {
+			return nil, fmt.Errorf("%w: tree %s names an entry twice", errObjRead, id)
+		}
+		t.ents[e.name] = e
+	}
+	return t, nil
+}
+
 // stagedByIndex reads the index and keeps the entries whose blob differs
-// from HEAD's at that path. HEAD's trees are read lazily, each once, and
-// a directory whose cache-tree entry is HEAD's tree there is skipped
-// whole (parseIndex). An index parseIndex does not read is decoded with
-// go-git, without the cache-tree.
+// from HEAD's at that path, with go-git reading HEAD's trees: the last
+// resort, when neither the in-process reader nor git could answer. An
+// index parseIndex does not read is decoded with go-git, without the
+// cache-tree; a tree go-git cannot read counts as absent (everything
+// under it is scanned).
 func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 	es, ct, err := s.readIndex(path)
 	if err != nil {
 		return nil, err
 	}
-	head, err := s.headTree()
+	load := func(id plumbing.Hash) (*headTree, error) {
+		t, err := object.GetTree(s.repo.storage, id)
+		if err != nil {
+			return nil, err
+		}
+		ht := &headTree{id: id, ents: make(map[string]treeEntry, len(t.Entries))}
+		for _, e := range t.Entries {
+			ht.ents[e.Name] = treeEntry{name: e.Name, mode: e.Mode, id: e.Hash}
+		}
+		return ht, nil
+	}
+	root, err := s.headRoot(load)
 	if err != nil {
 		// HEAD's tree cannot be read (a missing object, never fetched):
 		// every staged entry counts as new, so nothing staged goes
 		// unscanned.
 		s.skip("HEAD", err.Error())
-		head = nil
+		root = nil
 	}
-	h := newHeadIndex(s.repo, head)
+	return s.changed(es, ct, &headIndex{r: s.repo, trees: map[string]*headTree{"": root}, load: load}), nil
+}
+
+// changed lists the blobs of the index entries that HEAD (h) does not
+// have at their path, skipping whole the directories whose cache-tree
+// entry is HEAD's tree there, and records each (path, blob).
+func (s *scan) changed(es []ixEntry, ct map[string]cachedTree, h *headIndex) []plumbing.Hash {
 	var ids []plumbing.Hash
 	seen := map[string]bool{} // directories whose cache-tree entry was tried
 	for i := 0; i < len(es); i++ {
@@ -286,7 +340,7 @@ func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 			ids = append(ids, e.hash)
 		}
 	}
-	return ids, nil
+	return ids
 }
 
 // readIndex reads the index at path with parseIndex, or, when that does
@@ -320,7 +374,9 @@ func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, se
 		return 0
 	}
 	name := es[i].name
-	for dir, rest := "", name; ; {
+	// Each directory is a prefix of the name: no string is built.
+	for end := 0; ; {
+		dir := name[:end]
 		if !seen[dir] {
 			seen[dir] = true
 			if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
@@ -329,15 +385,15 @@ func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, se
 				}
 			}
 		}
-		j := strings.IndexByte(rest, '/')
+		from := end
+		if end > 0 {
+			from++ // past the '/'
+		}
+		j := strings.IndexByte(name[from:], '/')
 		if j < 0 {
 			return 0
 		}
-		if dir != "" {
-			dir += "/"
-		}
-		dir += rest[:j]
-		rest = rest[j+1:]
+		end = from + j
 	}
 }
 
@@ -358,20 +414,25 @@ func covers(es []ixEntry, dir string, n int) bool {
 
 // headIndex answers "does HEAD hold this blob at this path" one path at a
 // time, reading each of HEAD's trees once, on demand, instead of listing
-// the whole tree first. (The index's cache-tree could spare the trees of
-// unchanged directories, but go-git drops its invalidated entries, which
-// loses the extension's shape.)
+// the whole tree first.
 type headIndex struct {
 	r     *Repo
-	trees map[string]*object.Tree // by directory ("" the root); nil: none
+	trees map[string]*headTree // by directory ("" the root); nil: none
+	load  func(plumbing.Hash) (*headTree, error)
+	// strict: a tree that cannot be loaded is an error (err, the first),
+	// not an absent tree.
+	strict bool
+	err    error
 }
 
-func newHeadIndex(r *Repo, head *object.Tree) *headIndex {
-	return &headIndex{r: r, trees: map[string]*object.Tree{"": head}}
+// headTree is one of HEAD's trees, its entries by name.
+type headTree struct {
+	id   plumbing.Hash
+	ents map[string]treeEntry
 }
 
 // tree is HEAD's tree at dir, nil when HEAD has none there.
-func (h *headIndex) tree(dir string) *object.Tree {
+func (h *headIndex) tree(dir string) *headTree {
 	if t, ok := h.trees[dir]; ok {
 		return t
 	}
@@ -379,10 +440,13 @@ func (h *headIndex) tree(dir string) *object.Tree {
 	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
 		parent, name = dir[:i], dir[i+1:]
 	}
-	var t *object.Tree
+	var t *headTree
 	if pt := h.tree(parent); pt != nil {
-		if te, err := pt.FindEntry(name); err == nil && te.Mode == filemode.Dir {
-			t, _ = object.GetTree(h.r.storage, te.Hash)
+		if te, ok := pt.ents[name]; ok && te.mode == filemode.Dir {
+			var err error
+			if t, err = h.load(te.id); err != nil && h.strict && h.err == nil {
+				h.err = err
+			}
 			if h.r.onTree != nil {
 				h.r.onTree(dir)
 			}
@@ -397,7 +461,7 @@ func (h *headIndex) tree(dir string) *object.Tree {
 func (h *headIndex) treeID(dir string) (id plumbing.Hash, ok bool) {
 	if dir == "" {
 		if t := h.tree(""); t != nil {
-			return t.Hash, true
+			return t.id, true
 		}
 		return id, false
 	}
@@ -409,11 +473,11 @@ func (h *headIndex) treeID(dir string) (id plumbing.Hash, ok bool) {
 	if pt == nil {
 		return id, false
 	}
-	te, err := pt.FindEntry(name)
-	if err != nil || te.Mode != filemode.Dir {
+	te, ok := pt.ents[name]
+	if !ok || te.mode != filemode.Dir {
 		return id, false
 	}
-	return te.Hash, true
+	return te.id, true
 }
 
 // unchanged reports whether HEAD has blob id at path.
@@ -426,12 +490,12 @@ func (h *headIndex) unchanged(path string, id plumbing.Hash) bool {
 	if t == nil {
 		return false
 	}
-	te, err := t.FindEntry(name)
-	return err == nil && te.Mode != filemode.Dir && te.Hash == id
+	te, ok := t.ents[name]
+	return ok && te.mode != filemode.Dir && te.id == id
 }
 
-// headTree is HEAD's tree, nil when HEAD is unborn.
-func (s *scan) headTree() (*object.Tree, error) {
+// headRoot is HEAD's tree as load reads it, nil when HEAD is unborn.
+func (s *scan) headRoot(load func(plumbing.Hash) (*headTree, error)) (*headTree, error) {
 	ref, err := s.repo.repo.Head()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return nil, nil
@@ -443,7 +507,7 @@ func (s *scan) headTree() (*object.Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read HEAD commit: %w", err)
 	}
-	t, err := c.Tree()
+	t, err := load(c.TreeHash)
 	if err != nil {
 		return nil, fmt.Errorf("read HEAD tree: %w", err)
 	}

@@ -45,17 +45,28 @@ var errIndexFormat = errors.New("index format not read here")
 // and its cache-tree's valid entries by directory ("" the root). The
 // checksum must hold (unless git was told to skip it: all zeros). Every
 // count and length is checked against the data, which is untrusted.
-func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
+func parseIndex(b []byte) (es []ixEntry, ct map[string]cachedTree, err error) {
 	const hashLen = 20
 	if len(b) < 12+hashLen || string(b[:4]) != "DIRC" {
 		return nil, nil, errIndexFormat
 	}
 	body, sum := b[:len(b)-hashLen], b[len(b)-hashLen:]
 	if !bytes.Equal(sum, make([]byte, hashLen)) {
-		if got := sha1.Sum(body); !bytes.Equal(got[:], sum) {
-			return nil, nil, errIndexFormat
-		}
+		// Hashed beside the parsing (half of it, for a large index).
+		sumOK := make(chan bool, 1)
+		go func() {
+			got := sha1.Sum(body)
+			sumOK <- bytes.Equal(got[:], sum)
+		}()
+		defer func() {
+			if !<-sumOK {
+				es, ct, err = nil, nil, errIndexFormat
+			}
+		}()
 	}
+	// The names are cut from one string of the whole index, not
+	// allocated one by one (version 4 builds each from the one before).
+	str := string(body)
 	version := binary.BigEndian.Uint32(body[4:])
 	if version < 2 || version > 4 {
 		return nil, nil, errIndexFormat
@@ -65,7 +76,7 @@ func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
 	if uint64(n) > uint64(len(body))/fixed {
 		return nil, nil, errIndexFormat
 	}
-	es := make([]ixEntry, 0, n)
+	es = make([]ixEntry, 0, n)
 	p := 12
 	var prev string
 	for range n {
@@ -102,7 +113,7 @@ func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
 			if end < 0 {
 				return nil, nil, errIndexFormat
 			}
-			e.name = string(body[p : p+end])
+			e.name = str[p : p+end]
 			// NUL padding to a multiple of 8 bytes, at least one.
 			p = start + (p-start+end+8)&^7
 			if p > len(body) {
@@ -115,7 +126,6 @@ func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
 		prev = e.name
 		es = append(es, e)
 	}
-	var ct map[string]cachedTree
 	for p < len(body) {
 		if len(body)-p < 8 {
 			return nil, nil, errIndexFormat
