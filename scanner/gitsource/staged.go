@@ -137,7 +137,7 @@ func (s *scan) stage(name string, h plumbing.Hash) bool {
 // not there or could not say (a split index, a conflict in progress, a
 // HEAD that cannot be read): the go-git reading decides then.
 func (s *scan) stagedByGit(ctx context.Context, index string) (ids []plumbing.Hash, ok bool) {
-	g, isBin := s.st.(*gitBin)
+	g, isBin := s.gitBin()
 	if !isBin {
 		return nil, false
 	}
