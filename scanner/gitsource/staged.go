@@ -9,7 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -59,25 +63,104 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 		}
 	}
 	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
-		var rest []plumbing.Hash
-		for _, id := range ids {
-			typ, data, release, err := or.read(id, s.repo.large)
-			if err != nil || typ != plumbing.BlobObject {
-				if err == nil {
-					release()
-				}
-				rest = append(rest, id)
-				continue
-			}
-			if err := fn(storedObject{id: id, typ: typ, size: int64(len(data)), data: data, release: release}); err != nil {
-				return err
-			}
-		}
-		if len(rest) == 0 {
-			return nil
+		rest, err := s.readBlobs(ctx, or, ids, fn)
+		if err != nil || len(rest) == 0 {
+			return err
 		}
 		return st.read(ctx, rest, fn)
 	})
+}
+
+// parallelBlobs is the fewest staged blobs read on two goroutines.
+const parallelBlobs = 16
+
+// readBlobs reads the staged blobs in-process and hands each to fn (on
+// the calling goroutine), and returns the ids it leaves to the store
+// (larger than the large limit, unreadable here). A large staged change
+// is inflated on two goroutines, the second with its own reader:
+// inflating is most of such a hook's work.
+func (s *scan) readBlobs(ctx context.Context, or *objReader, ids []plumbing.Hash, fn func(storedObject) error) ([]plumbing.Hash, error) {
+	type result struct {
+		o  storedObject
+		ok bool
+	}
+	readOne := func(or *objReader, id plumbing.Hash) result {
+		typ, data, release, err := or.read(id, s.repo.large)
+		if err != nil {
+			return result{o: storedObject{id: id}}
+		}
+		if typ != plumbing.BlobObject {
+			release()
+			return result{o: storedObject{id: id}}
+		}
+		return result{o: storedObject{id: id, typ: typ, size: int64(len(data)), data: data, release: release}, ok: true}
+	}
+	var rest []plumbing.Hash
+	if len(ids) < parallelBlobs || runtime.GOMAXPROCS(0) < 2 {
+		for _, id := range ids {
+			r := readOne(or, id)
+			if !r.ok {
+				rest = append(rest, id)
+				continue
+			}
+			if err := fn(r.o); err != nil {
+				return nil, err
+			}
+		}
+		return rest, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make(chan result, 8)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	work := func(or *objReader) {
+		defer wg.Done()
+		for {
+			i := next.Add(1) - 1
+			if i >= int64(len(ids)) {
+				return
+			}
+			r := readOne(or, ids[i])
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				if r.ok {
+					r.o.release()
+				}
+				return
+			}
+		}
+	}
+	second := s.repo.newObjReader()
+	wg.Add(2)
+	go work(or)
+	go work(second)
+	go func() {
+		wg.Wait()
+		second.close()
+		close(out)
+	}()
+	var err error
+	for r := range out {
+		switch {
+		case err != nil:
+			if r.ok {
+				r.o.release()
+			}
+		case !r.ok:
+			rest = append(rest, r.o.id)
+		default:
+			if err = fn(r.o); err != nil {
+				cancel()
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(rest, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	return rest, nil
 }
 
 // looseReader reads loose objects of the repository's own object
@@ -87,9 +170,13 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 // (which cost a 200-file hook 3,000 stats). A repository whose objects
 // directory is itself a link has none read this way: git reads them.
 type looseReader struct {
-	objs *os.Root      // nil: read nothing
-	zr   io.ReadCloser // reused across objects (zlib.Resetter)
-	br   *bufio.Reader
+	objs *os.Root // nil: read nothing
+	// raw holds an object's file, rd reads it to zr (reused across
+	// objects: zlib.Resetter), br finds the header.
+	raw []byte
+	rd  bytes.Reader
+	zr  io.ReadCloser
+	br  *bufio.Reader
 }
 
 func (r *Repo) newLooseReader() *looseReader {

@@ -81,3 +81,36 @@ func TestStagedWorkFollowsTheChange(t *testing.T) {
 		}
 	}
 }
+
+// A large staged change is read on two goroutines; every blob is
+// scanned once, those too large for the in-process reader by the store,
+// with or without the git binary.
+func TestStagedManyBlobs(t *testing.T) {
+	d := initRepo(t)
+	commit(t, d, "one", "base.txt", "base\n")
+	keys := map[string]string{}
+	for i := range 3 * parallelBlobs {
+		body := fmt.Sprintf("file %d\n", i)
+		if i%10 == 3 {
+			k := testkit.NewKey(t, patterns.Production)
+			keys[patterns.Fingerprint([]byte(k))] = fmt.Sprintf("f%02d.txt", i)
+			body += "K=" + k + "\n"
+		}
+		if i%7 == 0 {
+			body += strings.Repeat("padding past the large limit\n", 20)
+		}
+		write(t, d, fmt.Sprintf("f%02d.txt", i), body)
+	}
+	tgit(t, d, "add", "-A")
+	for _, noBin := range []bool{false, true} {
+		got := scanRepo(t, d, Options{Staged: true, NoGitBinary: noBin}, func(r *Repo) { r.large = 400 })
+		if got.res.Blobs != 3*parallelBlobs || len(got.findings) != len(keys) || got.res.Partial {
+			t.Errorf("no-git-binary=%v: %s", noBin, summary(got))
+		}
+		for fp, path := range keys {
+			if l := got.byFP[fp].Locations; len(l) != 1 || l[0].Path != path {
+				t.Errorf("no-git-binary=%v: key of %s at %+v", noBin, path, l)
+			}
+		}
+	}
+}
