@@ -539,6 +539,8 @@ type treeEntry struct {
 // one with '/', entries out of order or repeated, a truncated entry are
 // errors, never skipped (git would read such a tree its own way).
 func parseTree(b []byte) ([]treeEntry, error) {
+	// The names are cut from one string of the whole tree.
+	str, at := string(b), 0
 	var out []treeEntry
 	var prev []byte
 	prevDir := false
@@ -554,7 +556,7 @@ func parseTree(b []byte) ([]treeEntry, error) {
 			}
 			mode = mode<<3 | uint32(c-'0')
 		}
-		b = b[sp+1:]
+		b, at = b[sp+1:], at+sp+1
 		nul := bytes.IndexByte(b, 0)
 		if nul <= 0 || len(b)-nul-1 < 20 {
 			return nil, errors.New("tree entry name")
@@ -567,11 +569,11 @@ func parseTree(b []byte) ([]treeEntry, error) {
 		if prev != nil && treeCompare(prev, prevDir, name, dir) >= 0 {
 			return nil, errors.New("tree entries out of order")
 		}
-		e := treeEntry{name: string(name), mode: filemode.FileMode(mode)}
+		e := treeEntry{name: str[at : at+nul], mode: filemode.FileMode(mode)}
 		copy(e.id[:], b[nul+1:nul+21])
 		out = append(out, e)
 		prev, prevDir = name, dir
-		b = b[nul+21:]
+		b, at = b[nul+21:], at+nul+21
 	}
 	return out, nil
 }

@@ -410,9 +410,8 @@ func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 // entry is HEAD's tree there, and records each (path, blob).
 func (s *scan) changed(es []ixEntry, ct map[string]cachedTree, h *headIndex) []plumbing.Hash {
 	var ids []plumbing.Hash
-	seen := map[string]bool{} // directories whose cache-tree entry was tried
 	for i := 0; i < len(es); i++ {
-		if n := h.cachedSkip(es, i, ct, seen); n > 0 {
+		if n := h.cachedSkip(es, i, ct); n > 0 {
 			i += n - 1
 			continue
 		}
@@ -453,19 +452,27 @@ func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) 
 
 // cachedSkip returns how many entries from es[i] on lie in a directory
 // whose cache-tree entry is HEAD's tree at that directory, 0 if none:
-// the shallowest such directory that starts at es[i] and was not tried
-// before. The entry's count must cover exactly the entries under the
-// directory, or it is not trusted.
-func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, seen map[string]bool) int {
+// the shallowest such directory that es[i] enters (one es[i-1] is not
+// in). The entry's count must cover exactly the entries under the
+// directory, or it is not trusted. In a sorted index each directory is
+// entered once; an unsorted one only has some tried again.
+func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree) int {
 	if len(ct) == 0 {
 		return 0
 	}
 	name := es[i].name
+	// The directories of name ending before common are es[i-1]'s too.
+	common := 0
+	if i > 0 {
+		prev := es[i-1].name
+		for common < min(len(prev), len(name)) && prev[common] == name[common] {
+			common++
+		}
+	}
 	// Each directory is a prefix of the name: no string is built.
 	for end := 0; ; {
-		dir := name[:end]
-		if !seen[dir] {
-			seen[dir] = true
+		if i == 0 || end > 0 && end >= common {
+			dir := name[:end]
 			if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
 				if id, ok := h.treeID(dir); ok && id == c.hash {
 					return c.entries
@@ -510,6 +517,9 @@ type headIndex struct {
 	// not an absent tree.
 	strict bool
 	err    error
+	// last is the tree of lastDir.
+	last    *headTree
+	lastDir string
 }
 
 // headTree is one of HEAD's trees, its entries by name.
@@ -573,7 +583,12 @@ func (h *headIndex) unchanged(path string, id plumbing.Hash) bool {
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		dir, name = path[:i], path[i+1:]
 	}
-	t := h.tree(dir)
+	// Entries come by directory: the last one's tree is most often this.
+	t := h.last
+	if dir != h.lastDir || t == nil {
+		t = h.tree(dir)
+		h.last, h.lastDir = t, dir
+	}
 	if t == nil {
 		return false
 	}
