@@ -534,15 +534,15 @@ type treeEntry struct {
 
 // parseTree reads a tree object: entries "mode SP name NUL id(20)", in
 // git's order (a subtree sorts as its name followed by '/'). A name
-// given twice (a file and a directory) is left to the caller, which
-// indexes the entries by name. The tree is untrusted: a mode that is not octal, an empty name or
+// given twice (a file and a directory) is left to the lookups
+// (headIndex.find). The tree is untrusted: a mode that is not octal, an empty name or
 // one with '/', entries out of order or repeated, a truncated entry are
 // errors, never skipped (git would read such a tree its own way).
 func parseTree(b []byte) ([]treeEntry, error) {
 	// The names are cut from one string of the whole tree.
 	str, at := string(b), 0
 	var out []treeEntry
-	var prev []byte
+	var prev string
 	prevDir := false
 	for len(b) > 0 {
 		sp := bytes.IndexByte(b, ' ')
@@ -561,15 +561,15 @@ func parseTree(b []byte) ([]treeEntry, error) {
 		if nul <= 0 || len(b)-nul-1 < 20 {
 			return nil, errors.New("tree entry name")
 		}
-		name := b[:nul]
-		if bytes.IndexByte(name, '/') >= 0 {
+		name := str[at : at+nul]
+		if strings.IndexByte(name, '/') >= 0 {
 			return nil, errors.New("tree entry name")
 		}
 		dir := filemode.FileMode(mode) == filemode.Dir
-		if prev != nil && treeCompare(prev, prevDir, name, dir) >= 0 {
+		if len(out) > 0 && treeCompare(prev, prevDir, name, dir) >= 0 {
 			return nil, errors.New("tree entries out of order")
 		}
-		e := treeEntry{name: str[at : at+nul], mode: filemode.FileMode(mode)}
+		e := treeEntry{name: name, mode: filemode.FileMode(mode)}
 		copy(e.id[:], b[nul+1:nul+21])
 		out = append(out, e)
 		prev, prevDir = name, dir
@@ -580,9 +580,9 @@ func parseTree(b []byte) ([]treeEntry, error) {
 
 // treeCompare orders tree entry names as git does: a directory's name is
 // compared as if it ended with '/'.
-func treeCompare(a []byte, aDir bool, b []byte, bDir bool) int {
+func treeCompare(a string, aDir bool, b string, bDir bool) int {
 	n := min(len(a), len(b))
-	if c := bytes.Compare(a[:n], b[:n]); c != 0 {
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
 		return c
 	}
 	at, bt := byte(0), byte(0)

@@ -302,7 +302,7 @@ func parseDiffIndex(out []byte) (es []entry, ok bool) {
 // caller asks git then. Unlike the go-git reading, a tree that cannot be
 // read is never taken for an absent one.
 func (s *scan) stagedInProcess(path string, or *objReader) ([]plumbing.Hash, error) {
-	b, err := os.ReadFile(path)
+	b, err := readIndexString(path)
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
@@ -362,14 +362,10 @@ func (or *objReader) tree(id plumbing.Hash) (*headTree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: tree %s: %v", errObjRead, id, err)
 	}
-	t := &headTree{id: id, ents: make(map[string]treeEntry, len(ents))}
-	for _, e := range ents {
-		if _, dup := t.ents[e.name]; dup {
-			return nil, fmt.Errorf("%w: tree %s names an entry twice", errObjRead, id)
-		}
-		t.ents[e.name] = e
+	if nameTwice(ents) {
+		return nil, fmt.Errorf("%w: tree %s names a file and a directory alike", errObjRead, id)
 	}
-	return t, nil
+	return &headTree{id: id, ents: ents}, nil
 }
 
 // stagedByIndex reads the index and keeps the entries whose blob differs
@@ -388,10 +384,14 @@ func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 		if err != nil {
 			return nil, err
 		}
-		ht := &headTree{id: id, ents: make(map[string]treeEntry, len(t.Entries))}
+		ht := &headTree{id: id, ents: make([]treeEntry, 0, len(t.Entries))}
 		for _, e := range t.Entries {
-			ht.ents[e.Name] = treeEntry{name: e.Name, mode: e.Mode, id: e.Hash}
+			ht.ents = append(ht.ents, treeEntry{name: e.Name, mode: e.Mode, id: e.Hash})
 		}
+		// In git's order, for find (go-git keeps the object's order).
+		slices.SortStableFunc(ht.ents, func(a, b treeEntry) int {
+			return treeCompare(a.name, a.mode == filemode.Dir, b.name, b.mode == filemode.Dir)
+		})
 		return ht, nil
 	}
 	root, err := s.headRoot(load)
@@ -436,7 +436,7 @@ func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("read index: %w", err)
 	}
-	if es, ct, err := parseIndex(b); err == nil {
+	if es, ct, err := parseIndex(string(b)); err == nil {
 		return es, ct, nil
 	}
 	var idx index.Index
@@ -522,10 +522,48 @@ type headIndex struct {
 	lastDir string
 }
 
-// headTree is one of HEAD's trees, its entries by name.
+// headTree is one of HEAD's trees, its entries in git's order.
 type headTree struct {
 	id   plumbing.Hash
-	ents map[string]treeEntry
+	ents []treeEntry
+	next int // where find looks first
+}
+
+// find is t's entry called name, a directory or not. Index entries come
+// in the order of tree entries, so the entry after the last one found is
+// tried first.
+func (t *headTree) find(name string, dir bool) (treeEntry, bool) {
+	if t.next < len(t.ents) {
+		if e := t.ents[t.next]; e.name == name && (e.mode == filemode.Dir) == dir {
+			t.next++
+			return e, true
+		}
+	}
+	i, ok := slices.BinarySearchFunc(t.ents, name, func(e treeEntry, k string) int {
+		return treeCompare(e.name, e.mode == filemode.Dir, k, dir)
+	})
+	if !ok {
+		return treeEntry{}, false
+	}
+	t.next = i + 1
+	return t.ents[i], true
+}
+
+// nameTwice reports whether ents (in git's order) name a file and a
+// directory alike: a malformed tree (git fsck: duplicateEntries) of
+// which git may compare either entry with the index.
+func nameTwice(ents []treeEntry) bool {
+	for _, e := range ents {
+		if e.mode != filemode.Dir {
+			continue
+		}
+		if _, ok := slices.BinarySearchFunc(ents, e.name, func(f treeEntry, k string) int {
+			return treeCompare(f.name, f.mode == filemode.Dir, k, false)
+		}); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // tree is HEAD's tree at dir, nil when HEAD has none there.
@@ -539,7 +577,7 @@ func (h *headIndex) tree(dir string) *headTree {
 	}
 	var t *headTree
 	if pt := h.tree(parent); pt != nil {
-		if te, ok := pt.ents[name]; ok && te.mode == filemode.Dir {
+		if te, ok := pt.find(name, true); ok {
 			var err error
 			if t, err = h.load(te.id); err != nil && h.strict && h.err == nil {
 				h.err = err
@@ -570,8 +608,8 @@ func (h *headIndex) treeID(dir string) (id plumbing.Hash, ok bool) {
 	if pt == nil {
 		return id, false
 	}
-	te, ok := pt.ents[name]
-	if !ok || te.mode != filemode.Dir {
+	te, ok := pt.find(name, true)
+	if !ok {
 		return id, false
 	}
 	return te.id, true
@@ -592,8 +630,8 @@ func (h *headIndex) unchanged(path string, id plumbing.Hash) bool {
 	if t == nil {
 		return false
 	}
-	te, ok := t.ents[name]
-	return ok && te.mode != filemode.Dir && te.id == id
+	te, ok := t.find(name, false)
+	return ok && te.id == id
 }
 
 // headRoot is HEAD's tree as load reads it, nil when HEAD is unborn.

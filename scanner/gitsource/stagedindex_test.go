@@ -92,7 +92,7 @@ func TestParseIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			es, ct, err := parseIndex(b)
+			es, ct, err := parseIndex(string(b))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestParseIndex(t *testing.T) {
 	// A checksum that does not hold is not read.
 	b, _ := os.ReadFile(filepath.Join(d, ".git", "index"))
 	b[len(b)-1] ^= 1
-	if _, _, err := parseIndex(b); err == nil {
+	if _, _, err := parseIndex(string(b)); err == nil {
 		t.Error("bad checksum accepted")
 	}
 }
@@ -189,7 +189,7 @@ func TestStagedFallbackDistrustsCacheTree(t *testing.T) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, ct, err := parseIndex(b); err != nil || ct["a"].entries != 2 {
+	if _, ct, err := parseIndex(string(b)); err != nil || ct["a"].entries != 2 {
 		t.Fatalf("forged index: %v %+v", err, ct)
 	}
 	got := scanRepo(t, d, Options{Staged: true, NoGitBinary: true})
@@ -215,7 +215,7 @@ func hexID(s string) ([]byte, error) {
 // accepts).
 func rewriteTree(t *testing.T, b, tree []byte) []byte {
 	t.Helper()
-	es, _, err := parseIndex(b)
+	es, _, err := parseIndex(string(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func FuzzParseIndex(f *testing.F) {
 			sum := sha1.Sum(b[:len(b)-20])
 			copy(b[len(b)-20:], sum[:])
 		}
-		es, _, err := parseIndex(b)
+		es, _, err := parseIndex(string(b))
 		if err != nil {
 			return
 		}
