@@ -219,6 +219,24 @@ func TestStagedInProcessMatchesDiffIndex(t *testing.T) {
 			tgit(t, d, "update-index", "--index-version", "4")
 			return d
 		}, false},
+		{"cache-tree invalidated, then reset", func(t *testing.T) string {
+			d := base(t)
+			for _, f := range []string{"d0/s0/f.txt", "d1/s1/f.txt", "d2/s2/f.txt", "a/b/c/d/e/f/g/h/deep.txt"} {
+				write(t, d, f, "changed, then reset\n")
+			}
+			tgit(t, d, "add", "-A")
+			tgit(t, d, "reset", "-q", "--hard")
+			write(t, d, "d1/s0/f.txt", "staged\n")
+			tgit(t, d, "add", "-A")
+			return d
+		}, false},
+		{"intent to add in an unchanged directory", func(t *testing.T) string {
+			d := base(t)
+			write(t, d, "d0/s0/new.txt", "later\n")
+			write(t, d, "fresh/only.txt", "later\n")
+			tgit(t, d, "add", "-N", "d0/s0/new.txt", "fresh/only.txt")
+			return d
+		}, true},
 		{"no cache-tree", func(t *testing.T) string {
 			d := base(t)
 			write(t, d, "d0/s1/f.txt", "changed\n")

@@ -410,8 +410,9 @@ func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 // entry is HEAD's tree there, and records each (path, blob).
 func (s *scan) changed(es []ixEntry, ct map[string]cachedTree, h *headIndex) []plumbing.Hash {
 	var ids []plumbing.Hash
+	known := indexTrees(es, ct)
 	for i := 0; i < len(es); i++ {
-		if n := h.cachedSkip(es, i, ct); n > 0 {
+		if n := h.cachedSkip(es, i, ct, known); n > 0 {
 			i += n - 1
 			continue
 		}
@@ -445,19 +446,20 @@ func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) 
 	}
 	es := make([]ixEntry, len(idx.Entries))
 	for i, e := range idx.Entries {
-		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd}
+		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0}
 	}
 	return es, nil, nil
 }
 
 // cachedSkip returns how many entries from es[i] on lie in a directory
-// whose cache-tree entry is HEAD's tree at that directory, 0 if none:
-// the shallowest such directory that es[i] enters (one es[i-1] is not
-// in). The entry's count must cover exactly the entries under the
-// directory, or it is not trusted. In a sorted index each directory is
+// whose tree, as the index would commit it, is HEAD's tree there, 0 if
+// none: the shallowest such directory that es[i] enters (one es[i-1] is
+// not in). The ids are known's (indexTrees), or, for an index it does not
+// compute, the cache-tree's, whose count must then cover exactly the
+// entries under the directory. In a sorted index each directory is
 // entered once; an unsorted one only has some tried again.
-func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree) int {
-	if len(ct) == 0 {
+func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, known map[string]knownTree) int {
+	if len(ct) == 0 && len(known) == 0 {
 		return 0
 	}
 	name := es[i].name
@@ -473,7 +475,13 @@ func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree) in
 	for end := 0; ; {
 		if i == 0 || end > 0 && end >= common {
 			dir := name[:end]
-			if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
+			if known != nil {
+				if k, ok := known[dir]; ok && k.start == i && k.count > 0 {
+					if id, ok := h.treeID(dir); ok && id == k.id {
+						return k.count
+					}
+				}
+			} else if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
 				if id, ok := h.treeID(dir); ok && id == c.hash {
 					return c.entries
 				}

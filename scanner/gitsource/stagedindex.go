@@ -28,6 +28,8 @@ type ixEntry struct {
 	mode filemode.FileMode
 	hash plumbing.Hash
 	ita  bool // intent-to-add: no content staged yet
+	// unmerged: a conflict's stage (1 to 3), not what a commit holds.
+	unmerged bool
 }
 
 // cachedTree is a valid cache-tree entry: the tree id the index entries
@@ -88,6 +90,7 @@ func parseIndex(b string) (es []ixEntry, ct map[string]cachedTree, err error) {
 		e.mode = filemode.FileMode(be32(body, p+24))
 		copy(e.hash[:], body[p+40:p+40+hashLen])
 		flags := be16(body, p+40+hashLen)
+		e.unmerged = flags&0x3000 != 0
 		p += fixed
 		if flags&0x4000 != 0 { // extended flags
 			if version < 3 || len(body)-p < 2 {

@@ -75,7 +75,7 @@ func readGoGit(b []byte) ([]ixEntry, error) {
 	}
 	var es []ixEntry
 	for _, e := range idx.Entries {
-		es = append(es, ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd})
+		es = append(es, ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0})
 	}
 	return es, nil
 }
@@ -160,6 +160,47 @@ func TestStagedFallbackReadsTreesAlongTheChange(t *testing.T) {
 	}
 	if l := got.byFP[patterns.Fingerprint([]byte(key))].Locations; len(got.findings) != 1 || len(l) != 1 || l[0].Path != "d03/sub/f01.txt" {
 		t.Errorf("%s", summary(got))
+	}
+}
+
+// When git reset --hard leaves the cache-tree invalid along an earlier,
+// larger change, the directories' trees are computed from the index (as
+// git write-tree would), and HEAD's trees are still read along the
+// staged change only.
+func TestStagedTreesComputedAfterReset(t *testing.T) {
+	d := initRepo(t)
+	for i := range 12 {
+		for j := range 5 {
+			write(t, d, fmt.Sprintf("d%02d/sub/f%02d.txt", i, j), fmt.Sprintf("file %d %d\n", i, j))
+		}
+	}
+	ageFiles(t, d)
+	commit(t, d, "tree")
+	for i := range 12 {
+		write(t, d, fmt.Sprintf("d%02d/sub/f00.txt", i), "changed, then reset\n")
+	}
+	tgit(t, d, "add", "-A")
+	tgit(t, d, "reset", "-q", "--hard")
+	key := testkit.NewKey(t, patterns.Production)
+	write(t, d, "d03/sub/f01.txt", "K="+key+"\n")
+	tgit(t, d, "add", "-A")
+	b, err := os.ReadFile(filepath.Join(d, ".git", "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ct, err := parseIndex(string(b)); err != nil || len(ct) > 12 {
+		t.Fatalf("the cache-tree was not left invalid (%d entries, %v): the test tests nothing", len(ct), err)
+	}
+	for _, noBin := range []bool{false, true} {
+		var trees []string
+		got := scanRepo(t, d, Options{Staged: true, NoGitBinary: noBin}, func(r *Repo) { r.onTree = func(dir string) { trees = append(trees, dir) } })
+		slices.Sort(trees)
+		if want := []string{"d03", "d03/sub"}; !slices.Equal(trees, want) {
+			t.Errorf("no-git-binary=%v: trees read %q, want %q", noBin, trees, want)
+		}
+		if l := got.byFP[patterns.Fingerprint([]byte(key))].Locations; len(got.findings) != 1 || len(l) != 1 || l[0].Path != "d03/sub/f01.txt" {
+			t.Errorf("no-git-binary=%v: %s", noBin, summary(got))
+		}
 	}
 }
 
