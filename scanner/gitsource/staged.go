@@ -505,13 +505,17 @@ func covers(es []ixEntry, dir string, n int) bool {
 	if dir == "" {
 		return n == len(es)
 	}
-	prefix := dir + "/"
 	for _, e := range es[:n] {
-		if !strings.HasPrefix(e.name, prefix) {
+		if !inDir(e.name, dir) {
 			return false
 		}
 	}
-	return n == len(es) || !strings.HasPrefix(es[n].name, prefix)
+	return n == len(es) || !inDir(es[n].name, dir)
+}
+
+// inDir reports whether name lies under dir (not "").
+func inDir(name, dir string) bool {
+	return len(name) > len(dir) && name[len(dir)] == '/' && name[:len(dir)] == dir
 }
 
 // headIndex answers "does HEAD hold this blob at this path" one path at a

@@ -224,7 +224,8 @@ func indexVarint[T string | []byte](b T) (v uint64, k int) {
 // "name NUL entry_count SP subtrees LF" and, when entry_count is not
 // negative, the tree id. It returns the valid ones by directory path.
 func parseCacheTree(data string) (map[string]cachedTree, bool) {
-	out := map[string]cachedTree{}
+	// Each entry has one LF (a name may hold more: a bound, not a count).
+	out := make(map[string]cachedTree, min(strings.Count(data, "\n"), 1<<16))
 	// pending[i] is how many subtrees of stack[i] are still to come.
 	var stack []string
 	var pending []int

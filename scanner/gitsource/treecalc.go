@@ -2,6 +2,7 @@ package gitsource
 
 import (
 	"crypto/sha1"
+	"hash"
 	"strconv"
 	"strings"
 
@@ -45,7 +46,7 @@ func indexTrees(es []ixEntry, ct map[string]cachedTree) map[string]knownTree {
 			return nil // unsorted, or a name twice (a conflict's stages)
 		}
 	}
-	c := &treeCalc{es: es, ct: ct, out: map[string]knownTree{}}
+	c := &treeCalc{es: es, ct: ct, out: make(map[string]knownTree, 2*len(ct)+16), h: sha1.New()}
 	if id, next, ok := c.dir(0, "", 0); ok && next == len(es) {
 		c.out[""] = knownTree{id: id, start: 0, count: len(es)}
 	}
@@ -53,6 +54,7 @@ func indexTrees(es []ixEntry, ct map[string]cachedTree) map[string]knownTree {
 }
 
 type treeCalc struct {
+	h    hash.Hash // reused for every tree
 	es   []ixEntry
 	ct   map[string]cachedTree
 	out  map[string]knownTree
@@ -82,7 +84,7 @@ func (c *treeCalc) dir(i int, prefix string, depth int) (plumbing.Hash, int, boo
 				id, next, sok = c.dir(i, sub+"/", depth+1)
 			} else {
 				next = i + 1
-				for next < len(c.es) && strings.HasPrefix(c.es[next].name, sub+"/") {
+				for next < len(c.es) && inDir(c.es[next].name, sub) {
 					next++
 				}
 			}
@@ -117,10 +119,11 @@ func (c *treeCalc) dir(i int, prefix string, depth int) (plumbing.Hash, int, boo
 	if !ok || len(buf) == 0 && prefix != "" {
 		return plumbing.ZeroHash, i, false
 	}
-	h := sha1.New()
-	h.Write([]byte("tree " + strconv.Itoa(len(buf)) + "\x00"))
-	h.Write(buf)
+	var hdr [32]byte
+	c.h.Reset()
+	c.h.Write(append(strconv.AppendInt(append(hdr[:0], "tree "...), int64(len(buf)), 10), 0))
+	c.h.Write(buf)
 	var id plumbing.Hash
-	h.Sum(id[:0])
+	c.h.Sum(id[:0])
 	return id, i, true
 }
