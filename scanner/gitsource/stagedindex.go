@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -175,13 +176,22 @@ func hashString(s string) string {
 // readIndexString reads the index file at path into a string, one copy
 // of it, up to maxControlFile bytes.
 func readIndexString(path string) (string, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK and a regular file: a FIFO put in its place since it was
+	// checked must not block the hook.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", errNotRegular
+	}
 	var sb strings.Builder
-	if fi, err := f.Stat(); err == nil && fi.Size() < maxControlFile {
+	if fi.Size() < maxControlFile {
 		sb.Grow(int(fi.Size()))
 	}
 	var buf [32 << 10]byte

@@ -75,6 +75,9 @@ func (c *treeCalc) dir(i int, prefix string, depth int) (plumbing.Hash, int, boo
 		e := c.es[i]
 		rest := e.name[len(prefix):]
 		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			if j == 0 {
+				ok = false // an empty path component: no tree git writes
+			}
 			sub := e.name[:len(prefix)+j]
 			var id plumbing.Hash
 			next, sok := 0, false
