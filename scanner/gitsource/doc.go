@@ -14,8 +14,11 @@
 // (packread.go: each delta family inflated once, on every core) and
 // leaves to `git cat-file` what it does not handle (loose objects, large
 // blobs, unusual repositories); history comes from one `git log --raw`.
-// Without git, go-git does both (slower, same results). Refs, tags, the
-// index and the reflog are read with go-git.
+// Without git, go-git does both (slower, same results). Refs, tags and
+// the reflog are read with go-git. A staged scan (the pre-commit hook)
+// reads the index, HEAD's trees along the change and the staged blobs
+// in-process (objread.go, every object checked against its id), and asks
+// git diff-index, then go-git, only what that cannot answer.
 //
 // The scanned repository is untrusted (sandbox.go): git never reads its
 // config, hooks or alternates, since it runs in a private shadow git

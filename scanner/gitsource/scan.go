@@ -160,22 +160,43 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		return refs
 	}
 	gg.refs = getRefs
-	if !opts.NoGitBinary {
-		if p, err := exec.LookPath("git"); err == nil {
-			shadow, warns, err := r.newShadow(opts.Alternates)
-			if err != nil {
-				s.warn("%v; reading with go-git instead", err)
-			} else {
-				defer os.RemoveAll(shadow)
-				for _, w := range warns {
-					s.warn("%s", w)
-				}
-				s.st = &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
-					timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips, onGit: r.onGit,
-					readers: readers(eng), minPart: r.minPart, roots: r.roots(), noPacks: r.noPacks}
-				s.alt = gg
-			}
+	var shadow string
+	defer func() {
+		if shadow != "" {
+			os.RemoveAll(shadow)
 		}
+	}()
+	// useGit makes the git binary's store, when there is a binary and a
+	// shadow directory can be written; s.st stays go-git's otherwise.
+	useGit := func() store {
+		if opts.NoGitBinary {
+			return gg
+		}
+		p, err := exec.LookPath("git")
+		if err != nil {
+			return gg
+		}
+		dir, warns, err := r.newShadow(opts.Alternates)
+		if err != nil {
+			s.warn("%v; reading with go-git instead", err)
+			return gg
+		}
+		shadow = dir
+		for _, w := range warns {
+			s.warn("%s", w)
+		}
+		s.alt = gg
+		return &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
+			timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips, onGit: r.onGit,
+			readers: readers(eng), minPart: r.minPart, roots: r.roots(), noPacks: r.noPacks}
+	}
+	if opts.Staged {
+		// A pre-commit hook reads in-process what it can (staged.go):
+		// no shadow directory and no git lookup until something needs
+		// git.
+		s.st = &lazyStore{make: useGit}
+	} else {
+		s.st = useGit()
 	}
 	if !opts.Staged {
 		sh, err := r.shallow()
@@ -206,6 +227,45 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		return s.res, ErrNothingReadable
 	}
 	return s.res, nil
+}
+
+// lazyStore is a store made on first use.
+type lazyStore struct {
+	make func() store
+	once sync.Once
+	st   store
+}
+
+func (l *lazyStore) get() store {
+	l.once.Do(func() { l.st = l.make() })
+	return l.st
+}
+
+func (l *lazyStore) all(ctx context.Context, fn func(storedObject) error) error {
+	return l.get().all(ctx, fn)
+}
+
+func (l *lazyStore) read(ctx context.Context, ids []plumbing.Hash, fn func(storedObject) error) error {
+	return l.get().read(ctx, ids, fn)
+}
+
+func (l *lazyStore) walk(ctx context.Context, spec walkSpec, fn func(c commitMeta, es []entry) error) error {
+	return l.get().walk(ctx, spec, fn)
+}
+
+func (l *lazyStore) resolve(ctx context.Context, rev string) (plumbing.Hash, error) {
+	return l.get().resolve(ctx, rev)
+}
+
+// gitBin is the git binary's store, if the scan has one (made now, when
+// it was left to first use).
+func (s *scan) gitBin() (*gitBin, bool) {
+	st := s.st
+	if l, ok := st.(*lazyStore); ok {
+		st = l.get()
+	}
+	g, ok := st.(*gitBin)
+	return g, ok
 }
 
 // readers is how many object readers a full scan runs: the engine's

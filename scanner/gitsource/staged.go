@@ -4,26 +4,33 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
+	"runtime"
+	"slices"
 	"strings"
-	"syscall"
+	"sync"
+	"sync/atomic"
 
 	"github.com/atomyx/atomyx-guard/scanner"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/klauspost/compress/zlib"
 )
 
 // staged scans what the index would commit: every index entry whose blob
 // differs from HEAD's at that path (everything, before the first commit).
+//
+// What changed is found in-process first (stagedInProcess: the index and
+// its cache-tree, HEAD's trees along the change, each object checked
+// against its id); whatever that cannot answer (an index extension it
+// does not know, a split index, a missing or corrupt object) is asked of
+// git diff-index, then of go-git, as before. The staged blobs are read
+// in-process too; the store reads the rest (large, unreadable here).
 func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	path := s.opts.IndexFile
 	if path == "" {
@@ -33,59 +40,147 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	if err != nil {
 		return fmt.Errorf("index file: %w", err)
 	}
-	s.resolved = resolution{intros: map[string][]intro{}, limited: true}
 	err = checkFile(nil, path, false) // a FIFO would block forever
 	if errors.Is(err, os.ErrNotExist) && s.opts.IndexFile == "" {
+		s.resolved = resolution{intros: map[string][]intro{}, limited: true}
 		return nil // nothing was ever staged
 	}
 	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	ids, ok := s.stagedByGit(ctx, path)
-	if !ok {
-		if ids, err = s.stagedByIndex(path); err != nil {
-			return err
-		}
-	}
-	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
-		// What git add just wrote is loose: read it directly, sparing
-		// the hook a git process (or go-git's object lookup); the store
-		// reads the rest.
-		lr := s.repo.newLooseReader()
-		defer lr.close()
-		var rest []plumbing.Hash
-		for _, id := range ids {
-			o, ok := lr.blob(id)
-			if !ok {
-				rest = append(rest, id)
-				continue
-			}
-			if err := fn(o); err != nil {
+	or := s.repo.newObjReader()
+	defer or.close()
+	s.resolved = resolution{intros: map[string][]intro{}, limited: true}
+	ids, err := s.stagedInProcess(path, or)
+	if err != nil {
+		ok := false
+		s.resolved.intros = map[string][]intro{}
+		if ids, ok = s.stagedByGit(ctx, path); !ok {
+			s.resolved.intros = map[string][]intro{}
+			if ids, err = s.stagedByIndex(path); err != nil {
 				return err
 			}
 		}
-		if len(rest) == 0 {
-			return nil
+	}
+	return s.run(ctx, eng, func(ctx context.Context, st store, fn func(storedObject) error) error {
+		rest, err := s.readBlobs(ctx, or, ids, fn)
+		if err != nil || len(rest) == 0 {
+			return err
 		}
 		return st.read(ctx, rest, fn)
 	})
 }
 
-// looseReader reads blobs stored as loose objects of the repository's
-// own object directory, opened through an os.Root of it: a path that
+// parallelBlobs is the fewest staged blobs read on two goroutines.
+const parallelBlobs = 16
+
+// readBlobs reads the staged blobs in-process and hands each to fn (on
+// the calling goroutine), and returns the ids it leaves to the store
+// (larger than the large limit, unreadable here). A large staged change
+// is inflated on two goroutines, the second with its own reader:
+// inflating is most of such a hook's work.
+func (s *scan) readBlobs(ctx context.Context, or *objReader, ids []plumbing.Hash, fn func(storedObject) error) ([]plumbing.Hash, error) {
+	type result struct {
+		o  storedObject
+		ok bool
+	}
+	readOne := func(or *objReader, id plumbing.Hash) result {
+		typ, data, release, err := or.read(id, s.repo.large)
+		if err != nil {
+			return result{o: storedObject{id: id}}
+		}
+		if typ != plumbing.BlobObject {
+			release()
+			return result{o: storedObject{id: id}}
+		}
+		return result{o: storedObject{id: id, typ: typ, size: int64(len(data)), data: data, release: release}, ok: true}
+	}
+	var rest []plumbing.Hash
+	if len(ids) < parallelBlobs || runtime.GOMAXPROCS(0) < 2 {
+		for _, id := range ids {
+			r := readOne(or, id)
+			if !r.ok {
+				rest = append(rest, id)
+				continue
+			}
+			if err := fn(r.o); err != nil {
+				return nil, err
+			}
+		}
+		return rest, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make(chan result, 8)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	work := func(or *objReader) {
+		defer wg.Done()
+		for {
+			i := next.Add(1) - 1
+			if i >= int64(len(ids)) {
+				return
+			}
+			r := readOne(or, ids[i])
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				if r.ok {
+					r.o.release()
+				}
+				return
+			}
+		}
+	}
+	second := s.repo.newObjReader()
+	wg.Add(2)
+	go work(or)
+	go work(second)
+	go func() {
+		wg.Wait()
+		second.close()
+		close(out)
+	}()
+	var err error
+	for r := range out {
+		switch {
+		case err != nil:
+			if r.ok {
+				r.o.release()
+			}
+		case !r.ok:
+			rest = append(rest, r.o.id)
+		default:
+			if err = fn(r.o); err != nil {
+				cancel()
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(rest, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	return rest, nil
+}
+
+// looseReader reads loose objects of the repository's own object
+// directory (for objReader), opened through an os.Root of it: a path that
 // resolves outside it (a symlinked loose directory or object) is refused
 // by the kernel walk, with no symlink resolution of each path here
 // (which cost a 200-file hook 3,000 stats). A repository whose objects
-// directory is itself a link has none read this way: the store reads them.
+// directory is itself a link has none read this way: git reads them.
 type looseReader struct {
-	objs  *os.Root // nil: read nothing
-	large int64
-	zr    io.ReadCloser // reused across objects (zlib.Resetter)
-	br    *bufio.Reader
+	objs *os.Root // nil: read nothing
+	// raw holds an object's file, rd reads it to zr (reused across
+	// objects: zlib.Resetter), br finds the header.
+	raw []byte
+	rd  bytes.Reader
+	zr  io.ReadCloser
+	br  *bufio.Reader
 }
 
 func (r *Repo) newLooseReader() *looseReader {
-	lr := &looseReader{large: r.large}
+	lr := &looseReader{}
 	if !r.objectsLinked() {
 		lr.objs, _ = os.OpenRoot(r.commonPath("objects"))
 	}
@@ -99,56 +194,6 @@ func (lr *looseReader) close() {
 	if lr.zr != nil {
 		lr.zr.Close()
 	}
-}
-
-// blob reads loose object id when it is a regular file in the objects
-// directory, a whole blob not larger than the large limit, whose content
-// hashes to id; ok is false otherwise (packed, corrupt, anything else:
-// the store decides).
-func (lr *looseReader) blob(id plumbing.Hash) (o storedObject, ok bool) {
-	if lr.objs == nil {
-		return o, false
-	}
-	hex := id.String()
-	// O_NONBLOCK: opening a FIFO must not block; it is refused below.
-	f, err := lr.objs.OpenFile(hex[:2]+"/"+hex[2:], os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return o, false
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return o, false
-	}
-	if lr.zr == nil {
-		if lr.zr, err = zlib.NewReader(f); err != nil {
-			lr.zr = nil
-			return o, false
-		}
-		lr.br = bufio.NewReaderSize(lr.zr, 64)
-	} else if err := lr.zr.(zlib.Resetter).Reset(f, nil); err != nil {
-		return o, false
-	} else {
-		lr.br.Reset(lr.zr)
-	}
-	// "blob <size>" NUL, then the content.
-	hdr, err := lr.br.ReadSlice(0)
-	size, perr := strconv.ParseInt(strings.TrimPrefix(string(hdr[:max(len(hdr)-1, 0)]), "blob "), 10, 64)
-	if err != nil || !bytes.HasPrefix(hdr, []byte("blob ")) || perr != nil || size < 0 || size > lr.large {
-		return o, false
-	}
-	h := sha1.New()
-	h.Write(hdr)
-	data, release := getBuf(int(size))
-	if _, err := io.ReadFull(lr.br, data); err != nil {
-		release()
-		return o, false
-	}
-	h.Write(data)
-	if !bytes.Equal(h.Sum(nil), id[:]) {
-		release()
-		return o, false
-	}
-	return storedObject{id: id, typ: plumbing.BlobObject, size: size, data: data, release: release}, true
 }
 
 // emptyTree is the id git gives the empty tree, which it knows without
@@ -179,7 +224,7 @@ func (s *scan) stage(name string, h plumbing.Hash) bool {
 // not there or could not say (a split index, a conflict in progress, a
 // HEAD that cannot be read): the go-git reading decides then.
 func (s *scan) stagedByGit(ctx context.Context, index string) (ids []plumbing.Hash, ok bool) {
-	g, isBin := s.st.(*gitBin)
+	g, isBin := s.gitBin()
 	if !isBin {
 		return nil, false
 	}
@@ -249,29 +294,125 @@ func parseDiffIndex(out []byte) (es []entry, ok bool) {
 	return es, true
 }
 
+// stagedInProcess is stagedByIndex with the in-process reader: the index
+// parsed with its cache-tree, HEAD read as git reads it without replace
+// refs, every tree checked against its id. Any error means it cannot
+// answer as git would (an index parseIndex does not read, a HEAD that is
+// not plainly readable, a missing, corrupt or malformed object); the
+// caller asks git then. Unlike the go-git reading, a tree that cannot be
+// read is never taken for an absent one.
+func (s *scan) stagedInProcess(path string, or *objReader) ([]plumbing.Hash, error) {
+	b, err := readIndexString(path)
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	es, ct, err := parseIndex(b)
+	if err != nil {
+		return nil, err
+	}
+	var root *headTree
+	ref, err := s.repo.repo.Head()
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		// Unborn: everything staged is new.
+	case err != nil:
+		return nil, fmt.Errorf("read HEAD: %w", err)
+	default:
+		typ, data, release, err := or.read(ref.Hash(), s.repo.large)
+		if err != nil {
+			return nil, err
+		}
+		tree, ok := commitTree(data)
+		release()
+		if typ != plumbing.CommitObject || !ok {
+			return nil, fmt.Errorf("%w: HEAD is no commit", errObjRead)
+		}
+		if root, err = or.tree(tree); err != nil {
+			return nil, err
+		}
+	}
+	h := &headIndex{r: s.repo, trees: map[string]*headTree{"": root}, strict: true, load: or.tree}
+	ids := s.changed(es, ct, h)
+	if h.err != nil {
+		return nil, h.err
+	}
+	return ids, nil
+}
+
+// commitTree is the tree a commit's content names on its first line.
+func commitTree(data []byte) (plumbing.Hash, bool) {
+	line, ok := bytes.CutPrefix(data, []byte("tree "))
+	if !ok || len(line) < 41 || line[40] != '\n' {
+		return plumbing.ZeroHash, false
+	}
+	return parseHex(line[:40])
+}
+
+// tree reads tree id and indexes its entries by name.
+func (or *objReader) tree(id plumbing.Hash) (*headTree, error) {
+	typ, data, release, err := or.read(id, maxTreeSize)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if typ != plumbing.TreeObject {
+		return nil, fmt.Errorf("%w: %s is no tree", errObjRead, id)
+	}
+	ents, err := parseTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tree %s: %v", errObjRead, id, err)
+	}
+	if nameTwice(ents) {
+		return nil, fmt.Errorf("%w: tree %s names a file and a directory alike", errObjRead, id)
+	}
+	return &headTree{id: id, ents: ents}, nil
+}
+
 // stagedByIndex reads the index and keeps the entries whose blob differs
-// from HEAD's at that path. HEAD's trees are read lazily, each once, and
-// a directory whose cache-tree entry is HEAD's tree there is skipped
-// whole (parseIndex). An index parseIndex does not read is decoded with
-// go-git, without the cache-tree.
+// from HEAD's at that path, with go-git reading HEAD's trees: the last
+// resort, when neither the in-process reader nor git could answer. An
+// index parseIndex does not read is decoded with go-git, without the
+// cache-tree; a tree go-git cannot read counts as absent (everything
+// under it is scanned).
 func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 	es, ct, err := s.readIndex(path)
 	if err != nil {
 		return nil, err
 	}
-	head, err := s.headTree()
+	load := func(id plumbing.Hash) (*headTree, error) {
+		t, err := object.GetTree(s.repo.storage, id)
+		if err != nil {
+			return nil, err
+		}
+		ht := &headTree{id: id, ents: make([]treeEntry, 0, len(t.Entries))}
+		for _, e := range t.Entries {
+			ht.ents = append(ht.ents, treeEntry{name: e.Name, mode: e.Mode, id: e.Hash})
+		}
+		// In git's order, for find (go-git keeps the object's order).
+		slices.SortStableFunc(ht.ents, func(a, b treeEntry) int {
+			return treeCompare(a.name, a.mode == filemode.Dir, b.name, b.mode == filemode.Dir)
+		})
+		return ht, nil
+	}
+	root, err := s.headRoot(load)
 	if err != nil {
 		// HEAD's tree cannot be read (a missing object, never fetched):
 		// every staged entry counts as new, so nothing staged goes
 		// unscanned.
 		s.skip("HEAD", err.Error())
-		head = nil
+		root = nil
 	}
-	h := newHeadIndex(s.repo, head)
+	return s.changed(es, ct, &headIndex{r: s.repo, trees: map[string]*headTree{"": root}, load: load}), nil
+}
+
+// changed lists the blobs of the index entries that HEAD (h) does not
+// have at their path, skipping whole the directories whose cache-tree
+// entry is HEAD's tree there, and records each (path, blob).
+func (s *scan) changed(es []ixEntry, ct map[string]cachedTree, h *headIndex) []plumbing.Hash {
 	var ids []plumbing.Hash
-	seen := map[string]bool{} // directories whose cache-tree entry was tried
+	known := indexTrees(es, ct)
 	for i := 0; i < len(es); i++ {
-		if n := h.cachedSkip(es, i, ct, seen); n > 0 {
+		if n := h.cachedSkip(es, i, ct, known); n > 0 {
 			i += n - 1
 			continue
 		}
@@ -286,7 +427,7 @@ func (s *scan) stagedByIndex(path string) ([]plumbing.Hash, error) {
 			ids = append(ids, e.hash)
 		}
 	}
-	return ids, nil
+	return ids
 }
 
 // readIndex reads the index at path with parseIndex, or, when that does
@@ -296,7 +437,7 @@ func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("read index: %w", err)
 	}
-	if es, ct, err := parseIndex(b); err == nil {
+	if es, ct, err := parseIndex(string(b)); err == nil {
 		return es, ct, nil
 	}
 	var idx index.Index
@@ -305,39 +446,56 @@ func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) 
 	}
 	es := make([]ixEntry, len(idx.Entries))
 	for i, e := range idx.Entries {
-		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd}
+		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0}
 	}
 	return es, nil, nil
 }
 
 // cachedSkip returns how many entries from es[i] on lie in a directory
-// whose cache-tree entry is HEAD's tree at that directory, 0 if none:
-// the shallowest such directory that starts at es[i] and was not tried
-// before. The entry's count must cover exactly the entries under the
-// directory, or it is not trusted.
-func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, seen map[string]bool) int {
-	if len(ct) == 0 {
+// whose tree, as the index would commit it, is HEAD's tree there, 0 if
+// none: the shallowest such directory that es[i] enters (one es[i-1] is
+// not in). The ids are known's (indexTrees), or, for an index it does not
+// compute, the cache-tree's, whose count must then cover exactly the
+// entries under the directory. In a sorted index each directory is
+// entered once; an unsorted one only has some tried again.
+func (h *headIndex) cachedSkip(es []ixEntry, i int, ct map[string]cachedTree, known map[string]knownTree) int {
+	if len(ct) == 0 && len(known) == 0 {
 		return 0
 	}
 	name := es[i].name
-	for dir, rest := "", name; ; {
-		if !seen[dir] {
-			seen[dir] = true
-			if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
+	// The directories of name ending before common are es[i-1]'s too.
+	common := 0
+	if i > 0 {
+		prev := es[i-1].name
+		for common < min(len(prev), len(name)) && prev[common] == name[common] {
+			common++
+		}
+	}
+	// Each directory is a prefix of the name: no string is built.
+	for end := 0; ; {
+		if i == 0 || end > 0 && end >= common {
+			dir := name[:end]
+			if known != nil {
+				if k, ok := known[dir]; ok && k.start == i && k.count > 0 {
+					if id, ok := h.treeID(dir); ok && id == k.id {
+						return k.count
+					}
+				}
+			} else if c, ok := ct[dir]; ok && c.entries > 0 && c.entries <= len(es)-i && covers(es[i:], dir, c.entries) {
 				if id, ok := h.treeID(dir); ok && id == c.hash {
 					return c.entries
 				}
 			}
 		}
-		j := strings.IndexByte(rest, '/')
+		from := end
+		if end > 0 {
+			from++ // past the '/'
+		}
+		j := strings.IndexByte(name[from:], '/')
 		if j < 0 {
 			return 0
 		}
-		if dir != "" {
-			dir += "/"
-		}
-		dir += rest[:j]
-		rest = rest[j+1:]
+		end = from + j
 	}
 }
 
@@ -347,31 +505,81 @@ func covers(es []ixEntry, dir string, n int) bool {
 	if dir == "" {
 		return n == len(es)
 	}
-	prefix := dir + "/"
 	for _, e := range es[:n] {
-		if !strings.HasPrefix(e.name, prefix) {
+		if !inDir(e.name, dir) {
 			return false
 		}
 	}
-	return n == len(es) || !strings.HasPrefix(es[n].name, prefix)
+	return n == len(es) || !inDir(es[n].name, dir)
+}
+
+// inDir reports whether name lies under dir (not "").
+func inDir(name, dir string) bool {
+	return len(name) > len(dir) && name[len(dir)] == '/' && name[:len(dir)] == dir
 }
 
 // headIndex answers "does HEAD hold this blob at this path" one path at a
 // time, reading each of HEAD's trees once, on demand, instead of listing
-// the whole tree first. (The index's cache-tree could spare the trees of
-// unchanged directories, but go-git drops its invalidated entries, which
-// loses the extension's shape.)
+// the whole tree first.
 type headIndex struct {
 	r     *Repo
-	trees map[string]*object.Tree // by directory ("" the root); nil: none
+	trees map[string]*headTree // by directory ("" the root); nil: none
+	load  func(plumbing.Hash) (*headTree, error)
+	// strict: a tree that cannot be loaded is an error (err, the first),
+	// not an absent tree.
+	strict bool
+	err    error
+	// last is the tree of lastDir.
+	last    *headTree
+	lastDir string
 }
 
-func newHeadIndex(r *Repo, head *object.Tree) *headIndex {
-	return &headIndex{r: r, trees: map[string]*object.Tree{"": head}}
+// headTree is one of HEAD's trees, its entries in git's order.
+type headTree struct {
+	id   plumbing.Hash
+	ents []treeEntry
+	next int // where find looks first
+}
+
+// find is t's entry called name, a directory or not. Index entries come
+// in the order of tree entries, so the entry after the last one found is
+// tried first.
+func (t *headTree) find(name string, dir bool) (treeEntry, bool) {
+	if t.next < len(t.ents) {
+		if e := t.ents[t.next]; e.name == name && (e.mode == filemode.Dir) == dir {
+			t.next++
+			return e, true
+		}
+	}
+	i, ok := slices.BinarySearchFunc(t.ents, name, func(e treeEntry, k string) int {
+		return treeCompare(e.name, e.mode == filemode.Dir, k, dir)
+	})
+	if !ok {
+		return treeEntry{}, false
+	}
+	t.next = i + 1
+	return t.ents[i], true
+}
+
+// nameTwice reports whether ents (in git's order) name a file and a
+// directory alike: a malformed tree (git fsck: duplicateEntries) of
+// which git may compare either entry with the index.
+func nameTwice(ents []treeEntry) bool {
+	for _, e := range ents {
+		if e.mode != filemode.Dir {
+			continue
+		}
+		if _, ok := slices.BinarySearchFunc(ents, e.name, func(f treeEntry, k string) int {
+			return treeCompare(f.name, f.mode == filemode.Dir, k, false)
+		}); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // tree is HEAD's tree at dir, nil when HEAD has none there.
-func (h *headIndex) tree(dir string) *object.Tree {
+func (h *headIndex) tree(dir string) *headTree {
 	if t, ok := h.trees[dir]; ok {
 		return t
 	}
@@ -379,10 +587,13 @@ func (h *headIndex) tree(dir string) *object.Tree {
 	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
 		parent, name = dir[:i], dir[i+1:]
 	}
-	var t *object.Tree
+	var t *headTree
 	if pt := h.tree(parent); pt != nil {
-		if te, err := pt.FindEntry(name); err == nil && te.Mode == filemode.Dir {
-			t, _ = object.GetTree(h.r.storage, te.Hash)
+		if te, ok := pt.find(name, true); ok {
+			var err error
+			if t, err = h.load(te.id); err != nil && h.strict && h.err == nil {
+				h.err = err
+			}
 			if h.r.onTree != nil {
 				h.r.onTree(dir)
 			}
@@ -397,7 +608,7 @@ func (h *headIndex) tree(dir string) *object.Tree {
 func (h *headIndex) treeID(dir string) (id plumbing.Hash, ok bool) {
 	if dir == "" {
 		if t := h.tree(""); t != nil {
-			return t.Hash, true
+			return t.id, true
 		}
 		return id, false
 	}
@@ -409,11 +620,11 @@ func (h *headIndex) treeID(dir string) (id plumbing.Hash, ok bool) {
 	if pt == nil {
 		return id, false
 	}
-	te, err := pt.FindEntry(name)
-	if err != nil || te.Mode != filemode.Dir {
+	te, ok := pt.find(name, true)
+	if !ok {
 		return id, false
 	}
-	return te.Hash, true
+	return te.id, true
 }
 
 // unchanged reports whether HEAD has blob id at path.
@@ -422,16 +633,21 @@ func (h *headIndex) unchanged(path string, id plumbing.Hash) bool {
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		dir, name = path[:i], path[i+1:]
 	}
-	t := h.tree(dir)
+	// Entries come by directory: the last one's tree is most often this.
+	t := h.last
+	if dir != h.lastDir || t == nil {
+		t = h.tree(dir)
+		h.last, h.lastDir = t, dir
+	}
 	if t == nil {
 		return false
 	}
-	te, err := t.FindEntry(name)
-	return err == nil && te.Mode != filemode.Dir && te.Hash == id
+	te, ok := t.find(name, false)
+	return ok && te.id == id
 }
 
-// headTree is HEAD's tree, nil when HEAD is unborn.
-func (s *scan) headTree() (*object.Tree, error) {
+// headRoot is HEAD's tree as load reads it, nil when HEAD is unborn.
+func (s *scan) headRoot(load func(plumbing.Hash) (*headTree, error)) (*headTree, error) {
 	ref, err := s.repo.repo.Head()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return nil, nil
@@ -443,7 +659,7 @@ func (s *scan) headTree() (*object.Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read HEAD commit: %w", err)
 	}
-	t, err := c.Tree()
+	t, err := load(c.TreeHash)
 	if err != nil {
 		return nil, fmt.Errorf("read HEAD tree: %w", err)
 	}

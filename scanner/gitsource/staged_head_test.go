@@ -52,17 +52,17 @@ func stagedRepo(t *testing.T, dirs, files int) (string, string) {
 	return d, key
 }
 
-// With the git binary, a staged scan runs one diff-index and reads the
-// changed blob only: directly when it is loose (as git add leaves it),
-// else with one cat-file. No listing of HEAD's whole tree (ls-tree), no
-// reading of blobs that did not change.
+// A staged scan reads the index, HEAD's trees and the changed blob
+// in-process, loose (as git add leaves them) or packed: no git child at
+// all, no listing of HEAD's whole tree, no reading of blobs that did not
+// change.
 func TestStagedWorkFollowsTheChange(t *testing.T) {
 	d, key := stagedRepo(t, 12, 20)
 	for _, tc := range []struct {
 		name, want string
 	}{
-		{"loose", "diff-index"},
-		{"packed", "diff-index cat-file"},
+		{"loose", ""},
+		{"packed", ""},
 	} {
 		if tc.name == "packed" {
 			tgit(t, d, "repack", "-adq")
@@ -78,6 +78,39 @@ func TestStagedWorkFollowsTheChange(t *testing.T) {
 		}
 		if l := got.byFP[patterns.Fingerprint([]byte(key))].Locations; len(l) != 1 || l[0].Path != "d03/sub/f01.txt" {
 			t.Errorf("%s: locations %+v", tc.name, l)
+		}
+	}
+}
+
+// A large staged change is read on two goroutines; every blob is
+// scanned once, those too large for the in-process reader by the store,
+// with or without the git binary.
+func TestStagedManyBlobs(t *testing.T) {
+	d := initRepo(t)
+	commit(t, d, "one", "base.txt", "base\n")
+	keys := map[string]string{}
+	for i := range 3 * parallelBlobs {
+		body := fmt.Sprintf("file %d\n", i)
+		if i%10 == 3 {
+			k := testkit.NewKey(t, patterns.Production)
+			keys[patterns.Fingerprint([]byte(k))] = fmt.Sprintf("f%02d.txt", i)
+			body += "K=" + k + "\n"
+		}
+		if i%7 == 0 {
+			body += strings.Repeat("padding past the large limit\n", 20)
+		}
+		write(t, d, fmt.Sprintf("f%02d.txt", i), body)
+	}
+	tgit(t, d, "add", "-A")
+	for _, noBin := range []bool{false, true} {
+		got := scanRepo(t, d, Options{Staged: true, NoGitBinary: noBin}, func(r *Repo) { r.large = 400 })
+		if got.res.Blobs != 3*parallelBlobs || len(got.findings) != len(keys) || got.res.Partial {
+			t.Errorf("no-git-binary=%v: %s", noBin, summary(got))
+		}
+		for fp, path := range keys {
+			if l := got.byFP[fp].Locations; len(l) != 1 || l[0].Path != path {
+				t.Errorf("no-git-binary=%v: key of %s at %+v", noBin, path, l)
+			}
 		}
 	}
 }

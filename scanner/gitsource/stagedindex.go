@@ -1,12 +1,14 @@
 package gitsource
 
 import (
-	"bytes"
 	"crypto/sha1"
-	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -27,6 +29,8 @@ type ixEntry struct {
 	mode filemode.FileMode
 	hash plumbing.Hash
 	ita  bool // intent-to-add: no content staged yet
+	// unmerged: a conflict's stage (1 to 3), not what a commit holds.
+	unmerged bool
 }
 
 // cachedTree is a valid cache-tree entry: the tree id the index entries
@@ -45,27 +49,37 @@ var errIndexFormat = errors.New("index format not read here")
 // and its cache-tree's valid entries by directory ("" the root). The
 // checksum must hold (unless git was told to skip it: all zeros). Every
 // count and length is checked against the data, which is untrusted.
-func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
+//
+// The index comes as a string: the entries' names are cut from it, not
+// allocated one by one (for a version 4 index, each is built from the one
+// before), and a hook that reads it into a string (readIndexString) holds
+// one copy of it, not two.
+func parseIndex(b string) (es []ixEntry, ct map[string]cachedTree, err error) {
 	const hashLen = 20
-	if len(b) < 12+hashLen || string(b[:4]) != "DIRC" {
+	if len(b) < 12+hashLen || b[:4] != "DIRC" {
 		return nil, nil, errIndexFormat
 	}
 	body, sum := b[:len(b)-hashLen], b[len(b)-hashLen:]
-	if !bytes.Equal(sum, make([]byte, hashLen)) {
-		if got := sha1.Sum(body); !bytes.Equal(got[:], sum) {
-			return nil, nil, errIndexFormat
-		}
+	if sum != string(make([]byte, hashLen)) {
+		// Hashed beside the parsing (half of it, for a large index).
+		sumOK := make(chan bool, 1)
+		go func() { sumOK <- hashString(body) == sum }()
+		defer func() {
+			if !<-sumOK {
+				es, ct, err = nil, nil, errIndexFormat
+			}
+		}()
 	}
-	version := binary.BigEndian.Uint32(body[4:])
+	version := be32(body, 4)
 	if version < 2 || version > 4 {
 		return nil, nil, errIndexFormat
 	}
-	n := binary.BigEndian.Uint32(body[8:])
+	n := be32(body, 8)
 	const fixed = 40 + hashLen + 2 // stat data, id, flags
 	if uint64(n) > uint64(len(body))/fixed {
 		return nil, nil, errIndexFormat
 	}
-	es := make([]ixEntry, 0, n)
+	es = make([]ixEntry, 0, n)
 	p := 12
 	var prev string
 	for range n {
@@ -74,15 +88,16 @@ func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
 		}
 		start := p
 		var e ixEntry
-		e.mode = filemode.FileMode(binary.BigEndian.Uint32(body[p+24:]))
+		e.mode = filemode.FileMode(be32(body, p+24))
 		copy(e.hash[:], body[p+40:p+40+hashLen])
-		flags := binary.BigEndian.Uint16(body[p+40+hashLen:])
+		flags := be16(body, p+40+hashLen)
+		e.unmerged = flags&0x3000 != 0
 		p += fixed
 		if flags&0x4000 != 0 { // extended flags
 			if version < 3 || len(body)-p < 2 {
 				return nil, nil, errIndexFormat
 			}
-			e.ita = binary.BigEndian.Uint16(body[p:])&0x2000 != 0
+			e.ita = be16(body, p)&0x2000 != 0
 			p += 2
 		}
 		if version == 4 {
@@ -91,18 +106,18 @@ func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
 				return nil, nil, errIndexFormat
 			}
 			p += k
-			end := bytes.IndexByte(body[p:], 0)
+			end := strings.IndexByte(body[p:], 0)
 			if end < 0 {
 				return nil, nil, errIndexFormat
 			}
-			e.name = prev[:len(prev)-int(strip)] + string(body[p:p+end])
+			e.name = prev[:len(prev)-int(strip)] + body[p:p+end]
 			p += end + 1
 		} else {
-			end := bytes.IndexByte(body[p:], 0)
+			end := strings.IndexByte(body[p:], 0)
 			if end < 0 {
 				return nil, nil, errIndexFormat
 			}
-			e.name = string(body[p : p+end])
+			e.name = body[p : p+end]
 			// NUL padding to a multiple of 8 bytes, at least one.
 			p = start + (p-start+end+8)&^7
 			if p > len(body) {
@@ -115,12 +130,11 @@ func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
 		prev = e.name
 		es = append(es, e)
 	}
-	var ct map[string]cachedTree
 	for p < len(body) {
 		if len(body)-p < 8 {
 			return nil, nil, errIndexFormat
 		}
-		sig, size := string(body[p:p+4]), binary.BigEndian.Uint32(body[p+4:])
+		sig, size := body[p:p+4], be32(body, p+4)
 		p += 8
 		if uint64(size) > uint64(len(body)-p) {
 			return nil, nil, errIndexFormat
@@ -140,11 +154,68 @@ func parseIndex(b []byte) ([]ixEntry, map[string]cachedTree, error) {
 	return es, ct, nil
 }
 
+// be32 and be16 read big-endian numbers at p of s.
+func be32(s string, p int) uint32 {
+	return uint32(s[p])<<24 | uint32(s[p+1])<<16 | uint32(s[p+2])<<8 | uint32(s[p+3])
+}
+
+func be16(s string, p int) uint16 { return uint16(s[p])<<8 | uint16(s[p+1]) }
+
+// hashString is the SHA-1 of s, hashed through a buffer (no copy of s).
+func hashString(s string) string {
+	h := sha1.New()
+	var buf [8 << 10]byte
+	for len(s) > 0 {
+		n := copy(buf[:], s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	return string(h.Sum(nil))
+}
+
+// readIndexString reads the index file at path into a string, one copy
+// of it, up to maxControlFile bytes.
+func readIndexString(path string) (string, error) {
+	// O_NONBLOCK and a regular file: a FIFO put in its place since it was
+	// checked must not block the hook.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", errNotRegular
+	}
+	var sb strings.Builder
+	if fi.Size() < maxControlFile {
+		sb.Grow(int(fi.Size()))
+	}
+	var buf [32 << 10]byte
+	for {
+		n, err := f.Read(buf[:])
+		sb.Write(buf[:n])
+		if sb.Len() > maxControlFile {
+			return "", fmt.Errorf("index larger than %d bytes", maxControlFile)
+		}
+		if err == io.EOF {
+			return sb.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
 // indexVarint reads the index's (and packs' offset) varint: big-endian
 // groups of 7 bits, each continuation adding one. k is 0 when it is
 // malformed or overflows.
-func indexVarint(b []byte) (v uint64, k int) {
-	for i, c := range b {
+func indexVarint[T string | []byte](b T) (v uint64, k int) {
+	for i := range len(b) {
+		c := b[i]
 		if i > 8 {
 			return 0, 0
 		}
@@ -162,26 +233,27 @@ func indexVarint(b []byte) (v uint64, k int) {
 // parseCacheTree reads the TREE extension: entries in pre-order, each
 // "name NUL entry_count SP subtrees LF" and, when entry_count is not
 // negative, the tree id. It returns the valid ones by directory path.
-func parseCacheTree(data []byte) (map[string]cachedTree, bool) {
-	out := map[string]cachedTree{}
+func parseCacheTree(data string) (map[string]cachedTree, bool) {
+	// Each entry has one LF (a name may hold more: a bound, not a count).
+	out := make(map[string]cachedTree, min(strings.Count(data, "\n"), 1<<16))
 	// pending[i] is how many subtrees of stack[i] are still to come.
 	var stack []string
 	var pending []int
 	root := false
 	for len(data) > 0 {
-		nul := bytes.IndexByte(data, 0)
+		nul := strings.IndexByte(data, 0)
 		if nul < 0 {
 			return nil, false
 		}
-		name := string(data[:nul])
+		name := data[:nul]
 		data = data[nul+1:]
-		sp := bytes.IndexByte(data, ' ')
-		lf := bytes.IndexByte(data, '\n')
+		sp := strings.IndexByte(data, ' ')
+		lf := strings.IndexByte(data, '\n')
 		if sp < 0 || lf < sp {
 			return nil, false
 		}
-		entries, err1 := strconv.Atoi(string(data[:sp]))
-		subtrees, err2 := strconv.Atoi(string(data[sp+1 : lf]))
+		entries, err1 := strconv.Atoi(data[:sp])
+		subtrees, err2 := strconv.Atoi(data[sp+1 : lf])
 		data = data[lf+1:]
 		if err1 != nil || err2 != nil || entries < -1 || subtrees < 0 || subtrees > len(data) {
 			return nil, false

@@ -75,7 +75,7 @@ func readGoGit(b []byte) ([]ixEntry, error) {
 	}
 	var es []ixEntry
 	for _, e := range idx.Entries {
-		es = append(es, ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd})
+		es = append(es, ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0})
 	}
 	return es, nil
 }
@@ -92,7 +92,7 @@ func TestParseIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			es, ct, err := parseIndex(b)
+			es, ct, err := parseIndex(string(b))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestParseIndex(t *testing.T) {
 	// A checksum that does not hold is not read.
 	b, _ := os.ReadFile(filepath.Join(d, ".git", "index"))
 	b[len(b)-1] ^= 1
-	if _, _, err := parseIndex(b); err == nil {
+	if _, _, err := parseIndex(string(b)); err == nil {
 		t.Error("bad checksum accepted")
 	}
 }
@@ -163,6 +163,47 @@ func TestStagedFallbackReadsTreesAlongTheChange(t *testing.T) {
 	}
 }
 
+// When git reset --hard leaves the cache-tree invalid along an earlier,
+// larger change, the directories' trees are computed from the index (as
+// git write-tree would), and HEAD's trees are still read along the
+// staged change only.
+func TestStagedTreesComputedAfterReset(t *testing.T) {
+	d := initRepo(t)
+	for i := range 12 {
+		for j := range 5 {
+			write(t, d, fmt.Sprintf("d%02d/sub/f%02d.txt", i, j), fmt.Sprintf("file %d %d\n", i, j))
+		}
+	}
+	ageFiles(t, d)
+	commit(t, d, "tree")
+	for i := range 12 {
+		write(t, d, fmt.Sprintf("d%02d/sub/f00.txt", i), "changed, then reset\n")
+	}
+	tgit(t, d, "add", "-A")
+	tgit(t, d, "reset", "-q", "--hard")
+	key := testkit.NewKey(t, patterns.Production)
+	write(t, d, "d03/sub/f01.txt", "K="+key+"\n")
+	tgit(t, d, "add", "-A")
+	b, err := os.ReadFile(filepath.Join(d, ".git", "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ct, err := parseIndex(string(b)); err != nil || len(ct) > 12 {
+		t.Fatalf("the cache-tree was not left invalid (%d entries, %v): the test tests nothing", len(ct), err)
+	}
+	for _, noBin := range []bool{false, true} {
+		var trees []string
+		got := scanRepo(t, d, Options{Staged: true, NoGitBinary: noBin}, func(r *Repo) { r.onTree = func(dir string) { trees = append(trees, dir) } })
+		slices.Sort(trees)
+		if want := []string{"d03", "d03/sub"}; !slices.Equal(trees, want) {
+			t.Errorf("no-git-binary=%v: trees read %q, want %q", noBin, trees, want)
+		}
+		if l := got.byFP[patterns.Fingerprint([]byte(key))].Locations; len(got.findings) != 1 || len(l) != 1 || l[0].Path != "d03/sub/f01.txt" {
+			t.Errorf("no-git-binary=%v: %s", noBin, summary(got))
+		}
+	}
+}
+
 // A cache-tree entry whose count runs past its directory's entries is
 // not trusted: the staged key in the directory after it is still found.
 func TestStagedFallbackDistrustsCacheTree(t *testing.T) {
@@ -189,7 +230,7 @@ func TestStagedFallbackDistrustsCacheTree(t *testing.T) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, ct, err := parseIndex(b); err != nil || ct["a"].entries != 2 {
+	if _, ct, err := parseIndex(string(b)); err != nil || ct["a"].entries != 2 {
 		t.Fatalf("forged index: %v %+v", err, ct)
 	}
 	got := scanRepo(t, d, Options{Staged: true, NoGitBinary: true})
@@ -215,7 +256,7 @@ func hexID(s string) ([]byte, error) {
 // accepts).
 func rewriteTree(t *testing.T, b, tree []byte) []byte {
 	t.Helper()
-	es, _, err := parseIndex(b)
+	es, _, err := parseIndex(string(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +287,7 @@ func FuzzParseIndex(f *testing.F) {
 			sum := sha1.Sum(b[:len(b)-20])
 			copy(b[len(b)-20:], sum[:])
 		}
-		es, _, err := parseIndex(b)
+		es, _, err := parseIndex(string(b))
 		if err != nil {
 			return
 		}
