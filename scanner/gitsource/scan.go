@@ -72,6 +72,9 @@ type scan struct {
 	mu   sync.Mutex // guards res.Skipped from concurrent readers
 
 	resolved resolution
+	// stagedFiles holds, for a staged scan, the work-tree file each staged
+	// blob was staged from (worktree.go).
+	stagedFiles map[plumbing.Hash]stagedFile
 
 	hits  []finding.Hit
 	near  []finding.NearMiss

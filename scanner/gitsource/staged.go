@@ -84,7 +84,12 @@ func (s *scan) readBlobs(ctx context.Context, or *objReader, ids []plumbing.Hash
 		o  storedObject
 		ok bool
 	}
+	wt := s.newWorktreeFiles()
+	defer wt.close()
 	readOne := func(or *objReader, id plumbing.Hash) result {
+		if o, ok := wt.blob(id); ok {
+			return result{o: o, ok: true}
+		}
 		typ, data, release, err := or.read(id, s.repo.large)
 		if err != nil {
 			return result{o: storedObject{id: id}}
@@ -425,6 +430,12 @@ func (s *scan) changed(es []ixEntry, ct map[string]cachedTree, h *headIndex) []p
 		}
 		if s.stage(e.name, e.hash) {
 			ids = append(ids, e.hash)
+			if e.mode.IsRegular() && e.size > 0 {
+				if s.stagedFiles == nil {
+					s.stagedFiles = map[plumbing.Hash]stagedFile{}
+				}
+				s.stagedFiles[e.hash] = stagedFile{path: e.name, size: e.size}
+			}
 		}
 	}
 	return ids

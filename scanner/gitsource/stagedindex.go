@@ -29,6 +29,9 @@ type ixEntry struct {
 	mode filemode.FileMode
 	hash plumbing.Hash
 	ita  bool // intent-to-add: no content staged yet
+	// size is the work-tree file's size when it was staged, truncated to
+	// 32 bits (0 when unknown): a hint that the file still holds the blob.
+	size uint32
 	// unmerged: a conflict's stage (1 to 3), not what a commit holds.
 	unmerged bool
 }
@@ -89,6 +92,7 @@ func parseIndex(b string) (es []ixEntry, ct map[string]cachedTree, err error) {
 		start := p
 		var e ixEntry
 		e.mode = filemode.FileMode(be32(body, p+24))
+		e.size = be32(body, p+36)
 		copy(e.hash[:], body[p+40:p+40+hashLen])
 		flags := be16(body, p+40+hashLen)
 		e.unmerged = flags&0x3000 != 0
