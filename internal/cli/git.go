@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -75,6 +76,9 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 	if modes > 1 {
 		return fmt.Errorf("--range, --staged and --since-commit exclude each other")
 	}
+	if o.Staged && o.sys.env("GOGC") == "" {
+		defer hookGC()()
+	}
 	ctx := cmd.Context()
 	repo, err := gitsource.Open(ctx, o.Path)
 	if err != nil {
@@ -128,6 +132,21 @@ func (o *gitOptions) run(cmd *cobra.Command) error {
 		}
 	}
 	return err
+}
+
+// hookGC collects garbage less often for a staged scan (the pre-commit
+// hook), whose heap is the few megabytes of a staged change: the two
+// collections the default GOGC made cost a sixth of a 200-file hook's
+// wall time. Above 128 MiB (a large file staged) the runtime collects as
+// usual again. It returns what restores the settings; a GOGC the user set
+// is left alone.
+func hookGC() (restore func()) {
+	percent := debug.SetGCPercent(400)
+	limit := debug.SetMemoryLimit(128 << 20)
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 // config is the allowlist and policy of the scan. For a range it is the
