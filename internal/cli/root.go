@@ -151,7 +151,7 @@ func interruptCode(ctx context.Context) int {
 // printed on one line to stderr. A command that a signal stopped exits
 // with interruptCode, whatever it returned, unless it succeeded.
 func Run(ctx context.Context, args []string, sys *IO) int {
-	root := newRootCmd(sys)
+	root := newRootCmd(sys, args)
 	root.SetArgs(args)
 	root.SetIn(sys.In)
 	root.SetOut(sys.Out)
@@ -172,7 +172,29 @@ func Run(ctx context.Context, args []string, sys *IO) int {
 // that a user pasted a key into.
 func oneLine(s string) string { return patterns.RedactRuns(strings.Join(strings.Fields(s), " ")) }
 
-func newRootCmd(sys *IO) *cobra.Command {
+// commands are the subcommands by name, one line each; each lives in its
+// own file.
+var commands = []struct {
+	name string
+	make func(*IO) *cobra.Command
+}{
+	{"git", newGitCmd},
+	{"dir", newDirCmd},
+	{"stdin", newStdinCmd},
+	{"merge", newMergeCmd},
+	{"hook", newHookCmd},
+	{"action", newActionCmd},
+	{"respond", newRespondCmd},
+	{"vault", newVaultCmd},
+	{"url", newURLCmd},
+	{"org", newOrgCmd},
+	{"rotate", newRotateCmd},
+	{"version", newVersionCmd},
+	{"serve", newServeCmd},
+}
+
+// newRootCmd is the command tree for the command line args.
+func newRootCmd(sys *IO, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "atomyx-guard",
 		Short: "Find leaked Atomyx API keys, prove which are live, and close the door",
@@ -187,23 +209,18 @@ far, marked partial.`,
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	for _, add := range []func(*IO) *cobra.Command{
-		// One line per command; each lives in its own file.
-		newGitCmd,
-		newDirCmd,
-		newStdinCmd,
-		newMergeCmd,
-		newHookCmd,
-		newActionCmd,
-		newRespondCmd,
-		newVaultCmd,
-		newURLCmd,
-		newOrgCmd,
-		newRotateCmd,
-		newVersionCmd,
-		newServeCmd,
-	} {
-		root.AddCommand(add(sys))
+	// A command line that starts with a command's name builds that
+	// command alone: the others' flag sets were a tenth of a pre-commit
+	// hook's own work. Anything else (help, a typo, a flag first) gets
+	// the whole tree.
+	for _, c := range commands {
+		if len(args) > 0 && args[0] == c.name {
+			root.AddCommand(c.make(sys))
+			return root
+		}
+	}
+	for _, c := range commands {
+		root.AddCommand(c.make(sys))
 	}
 	return root
 }
