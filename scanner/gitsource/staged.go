@@ -457,7 +457,7 @@ func (s *scan) readIndex(path string) ([]ixEntry, map[string]cachedTree, error) 
 	}
 	es := make([]ixEntry, len(idx.Entries))
 	for i, e := range idx.Entries {
-		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0}
+		es[i] = ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0, size: e.Size}
 	}
 	return es, nil, nil
 }

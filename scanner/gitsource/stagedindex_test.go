@@ -75,7 +75,7 @@ func readGoGit(b []byte) ([]ixEntry, error) {
 	}
 	var es []ixEntry
 	for _, e := range idx.Entries {
-		es = append(es, ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0})
+		es = append(es, ixEntry{name: e.Name, mode: e.Mode, hash: e.Hash, ita: e.IntentToAdd, unmerged: e.Stage != 0, size: e.Size})
 	}
 	return es, nil
 }
