@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha1"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -290,52 +289,7 @@ func mapInRoot(root *os.Root, name string) ([]byte, func(), error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, errNotRegular
-	}
-	return mapFile(f, fi.Size())
-}
-
-// openIdx reads a version-2 index's shape for lookups: its fan-out is
-// sorted and its size agrees with its count. Unlike parseIdx it does not
-// walk the tables: entries are checked as they are used.
-func openIdx(b []byte, packSize int64) (*packIndex, error) {
-	if len(b) < idxHeader+idxTrailer || !bytes.Equal(b[:4], []byte{0xff, 't', 'O', 'c'}) {
-		return nil, fmt.Errorf("%w: not a version 2 index", errPackFormat)
-	}
-	if v := binary.BigEndian.Uint32(b[4:]); v != 2 {
-		return nil, fmt.Errorf("%w: index version %d", errPackFormat, v)
-	}
-	var prev uint32
-	for i := range 256 {
-		f := binary.BigEndian.Uint32(b[8+4*i:])
-		if f < prev {
-			return nil, fmt.Errorf("%w: index fan-out not sorted", errPackFormat)
-		}
-		prev = f
-	}
-	n := int64(prev)
-	if n > maxObjects || idxHeader+28*n+idxTrailer > int64(len(b)) {
-		return nil, fmt.Errorf("%w: index too short for %d objects", errPackFormat, n)
-	}
-	rest := int64(len(b)) - (idxHeader + 28*n + idxTrailer)
-	if rest%8 != 0 {
-		return nil, fmt.Errorf("%w: index size", errPackFormat)
-	}
-	if packSize < packHeader+packSum {
-		return nil, fmt.Errorf("%w: truncated pack", errPackFormat)
-	}
-	return &packIndex{
-		n:       int(n),
-		names:   b[idxHeader : idxHeader+20*n],
-		offs:    b[idxHeader+24*n : idxHeader+28*n],
-		large:   b[idxHeader+28*n : idxHeader+28*n+rest],
-		packSum: b[len(b)-idxTrailer : len(b)-20],
-	}, nil
+	return mapOpened(f)
 }
 
 // find locates id in the packs (the first that holds it: any copy that

@@ -47,21 +47,19 @@ type packIndex struct {
 	packSum []byte
 }
 
-// parseIdx parses a version-2 .idx of a pack of packSize bytes. It checks
-// the whole table (sorted unique ids, a fan-out that agrees with them,
-// offsets inside the pack's object area), so that the reader may trust it
-// afterwards.
-func parseIdx(b []byte, packSize int64) (*packIndex, error) {
+// openIdx reads a version-2 index's shape for lookups: its fan-out is
+// sorted and its size agrees with its count. Unlike parseIdx it does not
+// walk the tables: entries are checked as they are used.
+func openIdx(b []byte, packSize int64) (*packIndex, error) {
 	if len(b) < idxHeader+idxTrailer || !bytes.Equal(b[:4], []byte{0xff, 't', 'O', 'c'}) {
 		return nil, fmt.Errorf("%w: not a version 2 index", errPackFormat)
 	}
 	if v := binary.BigEndian.Uint32(b[4:]); v != 2 {
 		return nil, fmt.Errorf("%w: index version %d", errPackFormat, v)
 	}
-	fan := b[8:idxHeader]
 	var prev uint32
 	for i := range 256 {
-		f := binary.BigEndian.Uint32(fan[4*i:])
+		f := binary.BigEndian.Uint32(b[8+4*i:])
 		if f < prev {
 			return nil, fmt.Errorf("%w: index fan-out not sorted", errPackFormat)
 		}
@@ -75,13 +73,28 @@ func parseIdx(b []byte, packSize int64) (*packIndex, error) {
 	if rest%8 != 0 {
 		return nil, fmt.Errorf("%w: index size", errPackFormat)
 	}
-	x := &packIndex{
+	if packSize < packHeader+packSum {
+		return nil, fmt.Errorf("%w: truncated pack", errPackFormat)
+	}
+	return &packIndex{
 		n:       int(n),
 		names:   b[idxHeader : idxHeader+20*n],
 		offs:    b[idxHeader+24*n : idxHeader+28*n],
 		large:   b[idxHeader+28*n : idxHeader+28*n+rest],
 		packSum: b[len(b)-idxTrailer : len(b)-20],
+	}, nil
+}
+
+// parseIdx parses a version-2 .idx of a pack of packSize bytes. Beyond
+// openIdx's shape it checks the whole table (sorted unique ids, a fan-out
+// that agrees with them, offsets inside the pack's object area), so that
+// the reader may trust it afterwards.
+func parseIdx(b []byte, packSize int64) (*packIndex, error) {
+	x, err := openIdx(b, packSize)
+	if err != nil {
+		return nil, err
 	}
+	fan := b[8:idxHeader]
 	// Ids strictly increasing, each counted in its fan-out bucket.
 	k := 0
 	for i := range x.n {

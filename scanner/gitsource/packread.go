@@ -272,6 +272,12 @@ func mapRegular(path string, roots []string) ([]byte, func(), error) {
 		return nil, nil, err
 	}
 	defer f.Close()
+	return mapOpened(f)
+}
+
+// mapOpened maps f read-only if it is a regular file (a file swapped for
+// a FIFO or device after a check is refused here).
+func mapOpened(f *os.File) ([]byte, func(), error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
