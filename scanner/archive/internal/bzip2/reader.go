@@ -14,7 +14,7 @@ import (
 const maxHeld = 4 << 20
 
 // Reader decodes a bzip2 file (one stream or several concatenated), up to
-// ahead blocks at a time besides the one being read.
+// ahead blocks at a time besides the one being waited for.
 type Reader struct {
 	ra    io.ReaderAt
 	size  int64
@@ -51,10 +51,11 @@ type job struct {
 
 var blocks = sync.Pool{New: func() any { return new(block) }}
 
-// NewReader reads the bzip2 file ra[:size] with workers goroutines
-// decoding blocks. Close must be called to stop them.
+// NewReader reads the bzip2 file ra[:size], decoding up to workers blocks
+// at a time, each in a goroutine of its own (1: one after the other, but
+// apart from the reader). Close must be called to stop them.
 func NewReader(ra io.ReaderAt, size int64, workers int) *Reader {
-	r := &Reader{ra: ra, size: size, ahead: max(workers, 1), first: true,
+	r := &Reader{ra: ra, size: size, ahead: max(workers-1, 0), first: true,
 		scan: magicScanner{ra: ra, size: size}}
 	r.find = r.scan.find
 	return r

@@ -170,7 +170,7 @@ func TestReaderCorrupt(t *testing.T) {
 	for range 40 {
 		n := rng.IntN(len(data))
 		t.Run(fmt.Sprintf("truncated at %d", n), func(t *testing.T) {
-			compare(t, data[:n], multi, 2, 1<<30)
+			compare(t, data[:n], multi, 3, 1<<30)
 		})
 	}
 	// Blocks past maxHeld stream their output before their checksum is
@@ -189,7 +189,7 @@ func TestReaderCorrupt(t *testing.T) {
 		t.Run(fmt.Sprintf("bit %d flipped", bit), func(t *testing.T) {
 			bad := bytes.Clone(data)
 			bad[bit/8] ^= 1 << (bit % 8)
-			compare(t, bad, multi, 2, 1<<30)
+			compare(t, bad, multi, 3, 1<<30)
 		})
 	}
 }
@@ -234,7 +234,7 @@ func TestReaderChanceMagic(t *testing.T) {
 	data := compress(t, 1, plain)
 	for _, offsets := range [][]int64{{-3000}, {-8, 5}, {1}, {-40000, -20000, -1, 1, 9}} {
 		t.Run(fmt.Sprint(offsets), func(t *testing.T) {
-			r := NewReader(bytes.NewReader(data), int64(len(data)), 2)
+			r := NewReader(bytes.NewReader(data), int64(len(data)), 4)
 			defer r.Close()
 			var queue []int64
 			last := int64(-1)
@@ -304,7 +304,7 @@ func BenchmarkRE2(b *testing.B) {
 			return io.Copy(io.Discard, stdbzip2.NewReader(bytes.NewReader(data)))
 		})
 	})
-	for _, w := range []int{1, 2} {
+	for _, w := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("parallel-%d", w), func(b *testing.B) {
 			benchmarkRE2(b, func(data []byte) (int64, error) {
 				r := NewReader(bytes.NewReader(data), int64(len(data)), w)
