@@ -80,8 +80,11 @@ func (bz2 *block) readFromBlock(buf []byte) int {
 	// preprocessing would require allocating huge buffers to store the
 	// maximum expansion. Thus we process blocks all at once, except for
 	// the RLE which we decompress as required.
+	// Not in compress/bzip2: the state is in local variables in the loop.
+	tt, tPos, used := bz2.preRLE, bz2.tPos, bz2.preRLEUsed
+	lastByte, byteRepeats, repeats := bz2.lastByte, bz2.byteRepeats, bz2.repeats
 	n := 0
-	for (bz2.repeats > 0 || bz2.preRLEUsed < len(bz2.preRLE)) && n < len(buf) {
+	for (repeats > 0 || used < len(tt)) && n < len(buf) {
 		// We have RLE data pending.
 
 		// The run-length encoding works like this:
@@ -91,37 +94,39 @@ func (bz2 *block) readFromBlock(buf []byte) int {
 		// decompressing on-demand our state is kept in the reader
 		// object.
 
-		if bz2.repeats > 0 {
-			buf[n] = byte(bz2.lastByte)
+		if repeats > 0 {
+			buf[n] = byte(lastByte)
 			n++
-			bz2.repeats--
-			if bz2.repeats == 0 {
-				bz2.lastByte = -1
+			repeats--
+			if repeats == 0 {
+				lastByte = -1
 			}
 			continue
 		}
 
-		bz2.tPos = bz2.preRLE[bz2.tPos]
-		b := byte(bz2.tPos)
-		bz2.tPos >>= 8
-		bz2.preRLEUsed++
+		tPos = tt[tPos]
+		b := byte(tPos)
+		tPos >>= 8
+		used++
 
-		if bz2.byteRepeats == 3 {
-			bz2.repeats = uint(b)
-			bz2.byteRepeats = 0
+		if byteRepeats == 3 {
+			repeats = uint(b)
+			byteRepeats = 0
 			continue
 		}
 
-		if bz2.lastByte == int(b) {
-			bz2.byteRepeats++
+		if lastByte == int(b) {
+			byteRepeats++
 		} else {
-			bz2.byteRepeats = 0
+			byteRepeats = 0
 		}
-		bz2.lastByte = int(b)
+		lastByte = int(b)
 
 		buf[n] = b
 		n++
 	}
+	bz2.tPos, bz2.preRLEUsed = tPos, used
+	bz2.lastByte, bz2.byteRepeats, bz2.repeats = lastByte, byteRepeats, repeats
 
 	bz2.crc = updateCRC(bz2.crc, buf[:n])
 	return n
@@ -378,11 +383,13 @@ func inverseBWT(tt []uint32, origPtr uint, c []uint) uint32 {
 // This is a standard CRC32 like in hash/crc32 except that all the shifts are reversed,
 // causing the bits in the input to be processed in the reverse of the usual order.
 
-var crctab [256]uint32
+// crctab is slicing-by-8 (not in compress/bzip2, which goes a byte at a
+// time): crctab[k][x] is the CRC of byte x followed by k zero bytes.
+var crctab [8][256]uint32
 
 func init() {
 	const poly = 0x04C11DB7
-	for i := range crctab {
+	for i := range crctab[0] {
 		crc := uint32(i) << 24
 		for j := 0; j < 8; j++ {
 			if crc&0x80000000 != 0 {
@@ -391,7 +398,13 @@ func init() {
 				crc <<= 1
 			}
 		}
-		crctab[i] = crc
+		crctab[0][i] = crc
+	}
+	for k := 1; k < 8; k++ {
+		for i := range crctab[k] {
+			c := crctab[k-1][i]
+			crctab[k][i] = c<<8 ^ crctab[0][c>>24]
+		}
 	}
 }
 
@@ -399,8 +412,14 @@ func init() {
 // The initial value is 0.
 func updateCRC(val uint32, b []byte) uint32 {
 	crc := ^val
+	t := &crctab
+	for ; len(b) >= 8; b = b[8:] {
+		crc ^= uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		crc = t[7][crc>>24] ^ t[6][byte(crc>>16)] ^ t[5][byte(crc>>8)] ^ t[4][byte(crc)] ^
+			t[3][b[4]] ^ t[2][b[5]] ^ t[1][b[6]] ^ t[0][b[7]]
+	}
 	for _, v := range b {
-		crc = crctab[byte(crc>>24)^v] ^ (crc << 8)
+		crc = t[0][byte(crc>>24)^v] ^ (crc << 8)
 	}
 	return ^crc
 }

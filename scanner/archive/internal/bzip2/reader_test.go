@@ -314,3 +314,24 @@ func BenchmarkRE2(b *testing.B) {
 		})
 	}
 }
+
+// TestUpdateCRC checks the slicing-by-8 CRC against the bytewise one.
+func TestUpdateCRC(t *testing.T) {
+	bytewise := func(val uint32, b []byte) uint32 {
+		crc := ^val
+		for _, v := range b {
+			crc = crctab[0][byte(crc>>24)^v] ^ (crc << 8)
+		}
+		return ^crc
+	}
+	data := text(1000, 8)
+	for n := range 40 {
+		for _, split := range []int{0, 3, 17} {
+			split = min(split, n)
+			want := bytewise(bytewise(0, data[:split]), data[split:n])
+			if got := updateCRC(updateCRC(0, data[:split]), data[split:n]); got != want {
+				t.Fatalf("CRC of %d bytes split at %d: %08x, want %08x", n, split, got, want)
+			}
+		}
+	}
+}
