@@ -109,6 +109,15 @@ type file struct {
 	data []byte
 }
 
+// logLines is n bytes of varied lines, that bzip2 compresses about 10:1.
+func logLines(n int) []byte {
+	var b []byte
+	for i := 0; len(b) < n; i++ {
+		b = fmt.Appendf(b, "%d request %x took %dms\n", i, i*2654435761, i%977)
+	}
+	return b
+}
+
 func text(k string) []byte { return []byte("const config = {\n  apiKey: \"" + k + "\",\n};\n") }
 
 func makeZip(t testing.TB, files ...file) []byte {
@@ -205,6 +214,8 @@ func TestFormats(t *testing.T) {
 		{"src.tar.zst", func(t testing.TB) []byte { return zst(t, makeTar(t, file{"x.py", text(k)})) }, "src.tar.zst!x.py"},
 		{"dump.sql.bz2", func(t testing.TB) []byte { return bz2(t, text(k)) }, "dump.sql.bz2!dump.sql"},
 		{"src.tar.bz2", func(t testing.TB) []byte { return bz2(t, makeTar(t, file{"x.py", text(k)})) }, "src.tar.bz2!x.py"},
+		// Several 900k blocks, decoded in parallel from a file.
+		{"big.log.bz2", func(t testing.TB) []byte { return bz2(t, append(logLines(3<<20), text(k)...)) }, "big.log.bz2!big.log"},
 		{"noext", func(t testing.TB) []byte { return gz(t, makeTar(t, file{"x.py", text(k)})) }, "noext!x.py"},
 		// A zip by name only: bytes before the local header (a
 		// self-extracting archive).
@@ -650,6 +661,8 @@ func TestReadAheadStops(t *testing.T) {
 	zw.Write(text(k2))
 	zw.Close()
 	plain := gz(t, bytes.Repeat(append(text(k2), strings.Repeat("x", 1000)+"\n"...), 2000))
+	// bzip2 blocks decoded ahead, in goroutines of their own, stop too.
+	bzBomb := bz2(t, append(append(append(text(k1), logLines(2<<20)...), bytes.Repeat([]byte{0}, 128<<20)...), text(k2)...))
 	before := runtime.NumGoroutine()
 	for _, tt := range []struct {
 		name string
@@ -661,6 +674,8 @@ func TestReadAheadStops(t *testing.T) {
 		{"ratio", zb.Bytes(), scanner.Limits{}, []string{k1}, "zip bomb"},
 		{"total", zb.Bytes(), scanner.Limits{MaxRatio: -1, MaxTotalBytes: 1 << 20}, []string{k1}, "expansion limit"},
 		{"whole", plain, scanner.Limits{}, []string{k2}, ""},
+		{"bzip2 ratio", bzBomb, scanner.Limits{}, []string{k1}, "zip bomb"},
+		{"bzip2 total", bzBomb, scanner.Limits{MaxRatio: -1, MaxTotalBytes: 4 << 20}, []string{k1}, "expansion limit"},
 	} {
 		res := scan(t, "z.gz", tt.data, false, tt.lim)
 		if got := res.paths(); len(got) != len(tt.want) || got[fp(tt.want[0])] == nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -14,7 +15,12 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/atomyx/atomyx-guard/scanner"
+	pbzip2 "github.com/atomyx/atomyx-guard/scanner/archive/internal/bzip2"
 )
+
+// maxBzip2Workers bounds the bzip2 blocks decoded at once (each holds up
+// to 8 MB: its table and output).
+const maxBzip2Workers = 4
 
 // maxZstdWindow bounds the memory a zstd frame may ask for.
 const maxZstdWindow = 64 << 20
@@ -36,7 +42,14 @@ func (x *Expander) walkStream(ctx context.Context, it scanner.Item, r io.Reader,
 		defer zr.Close()
 		dr, inner = zr, zr.Name
 	case bzip2Format:
-		dr = bzip2.NewReader(r)
+		if ra, ok := r.(scanner.RandomAccess); ok {
+			// Blocks are decoded on several cores: a large file (a 64 MB
+			// test corpus in Go's history) otherwise ends a scan alone.
+			// readAhead below closes it.
+			dr = pbzip2.NewReader(ra, ra.Size(), min(runtime.GOMAXPROCS(0), maxBzip2Workers))
+		} else {
+			dr = bzip2.NewReader(r)
+		}
 	case zstdFormat:
 		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(maxZstdWindow))
@@ -122,13 +135,16 @@ type ahead struct {
 	once sync.Once
 }
 
-// readAhead starts decompressing r. stop must be called before r's own
-// source goes away.
+// readAhead starts decompressing r, and closes it at the end if it is an
+// io.Closer. stop must be called before r's own source goes away.
 func readAhead(r io.Reader, f format) *ahead {
 	pr, pw := io.Pipe()
 	a := &ahead{pr: pr, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
+		if c, ok := r.(io.Closer); ok {
+			defer c.Close()
+		}
 		var err error
 		defer func() {
 			if p := recover(); p != nil { // hostile input
