@@ -138,7 +138,7 @@ func (o *scanOptions) newRun(bx *bundle.Expander) *scanRun {
 		Workers:  o.Workers,
 		OnSkip:   func(s finding.Skip) { r.skipped = append(r.skipped, s) },
 	}
-	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion(bx)
+	r.engine.Expanders, r.engine.Limits = o.Expand.engineExpansion(bx, o.Workers)
 	return r
 }
 
@@ -399,8 +399,10 @@ func (o *expandOptions) validate() error {
 // command: nothing with --no-expand, else archives and bundles, the bundles
 // through bx when the source can read source maps (nil: a bundle expander
 // that reads none). It is the one place that decides, so a flag cannot be
-// undone by a command that wires its own expander afterwards.
-func (o *expandOptions) engineExpansion(bx *bundle.Expander) ([]scanner.Expander, scanner.Limits) {
+// undone by a command that wires its own expander afterwards. workers
+// (--workers, 0: every core) also bounds the cores one compressed file is
+// decoded on.
+func (o *expandOptions) engineExpansion(bx *bundle.Expander, workers int) ([]scanner.Expander, scanner.Limits) {
 	lim := scanner.Limits{MaxDepth: o.MaxDepth, MaxTotalBytes: o.MaxExpanded, MaxRatio: o.MaxRatio}
 	if o.NoExpand {
 		return nil, lim
@@ -410,5 +412,5 @@ func (o *expandOptions) engineExpansion(bx *bundle.Expander) ([]scanner.Expander
 	if bx == nil {
 		bx = &bundle.Expander{}
 	}
-	return []scanner.Expander{&archive.Expander{}, bx, &document.Expander{}}, lim
+	return []scanner.Expander{&archive.Expander{Workers: workers}, bx, &document.Expander{}}, lim
 }

@@ -181,7 +181,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	defer j.Close()
 
-	exp, lim := (&expandOptions{}).engineExpansion(nil)
+	exp, lim := (&expandOptions{}).engineExpansion(nil, 0)
 	cfg := serve.Config{
 		Secret: secret, Queue: q, State: state,
 		Mirror:      &org.Mirror{Dir: filepath.Join(cache, "repos"), Token: ghCfg.Token, TokenHosts: org.TokenHosts(ghCfg.BaseURL)},

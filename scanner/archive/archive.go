@@ -20,6 +20,9 @@ type Expander struct {
 	MemLimit int64
 	// TempDir is where such copies go; os.TempDir when empty.
 	TempDir string
+	// Workers bounds the cores one file's blocks are decoded on (bzip2);
+	// GOMAXPROCS when zero.
+	Workers int
 }
 
 var _ scanner.Expander = (*Expander)(nil)

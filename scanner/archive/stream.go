@@ -22,6 +22,15 @@ import (
 // to 8 MB: its table and output).
 const maxBzip2Workers = 4
 
+// bzip2Workers is how many bzip2 blocks of one file are decoded at once.
+func (x *Expander) bzip2Workers() int {
+	n := runtime.GOMAXPROCS(0)
+	if x.Workers > 0 {
+		n = min(n, x.Workers)
+	}
+	return min(n, maxBzip2Workers)
+}
+
 // maxZstdWindow bounds the memory a zstd frame may ask for.
 const maxZstdWindow = 64 << 20
 
@@ -46,7 +55,7 @@ func (x *Expander) walkStream(ctx context.Context, it scanner.Item, r io.Reader,
 			// Blocks are decoded on several cores: a large file (a 64 MB
 			// test corpus in Go's history) otherwise ends a scan alone.
 			// readAhead below closes it.
-			dr = pbzip2.NewReader(ra, ra.Size(), min(runtime.GOMAXPROCS(0), maxBzip2Workers))
+			dr = pbzip2.NewReader(ra, ra.Size(), x.bzip2Workers())
 		} else {
 			dr = bzip2.NewReader(r)
 		}
