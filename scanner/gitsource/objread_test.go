@@ -336,19 +336,7 @@ func rawTree(t *testing.T, d, rev string) []byte {
 // returns a reader of it.
 func objDirWith(t *testing.T, packs ...[2][]byte) *objReader {
 	t.Helper()
-	objDir := filepath.Join(t.TempDir(), "objects")
-	if err := os.MkdirAll(filepath.Join(objDir, "pack"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range packs {
-		base := filepath.Join(objDir, "pack", "pack-"+string(rune('a'+i)))
-		if err := os.WriteFile(base+".pack", p[0], 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(base+".idx", p[1], 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	objDir := writePacks(t, packs...)
 	root, err := os.OpenRoot(objDir)
 	if err != nil {
 		t.Fatal(err)

@@ -147,9 +147,9 @@ type synRead struct {
 	skips map[plumbing.Hash]string
 }
 
-// readSyn writes the packs into a temporary objects directory and reads
-// them as a full scan would.
-func readSyn(t *testing.T, large int64, packs ...[2][]byte) (synRead, error) {
+// writePacks writes packs (pack, idx) into a fresh objects directory,
+// the first given the newest, and returns the directory.
+func writePacks(t *testing.T, packs ...[2][]byte) string {
 	t.Helper()
 	objDir := filepath.Join(t.TempDir(), "objects")
 	if err := os.MkdirAll(filepath.Join(objDir, "pack"), 0o755); err != nil {
@@ -169,6 +169,14 @@ func readSyn(t *testing.T, large int64, packs ...[2][]byte) (synRead, error) {
 			t.Fatal(err)
 		}
 	}
+	return objDir
+}
+
+// readSyn writes the packs into a temporary objects directory and reads
+// them as a full scan would.
+func readSyn(t *testing.T, large int64, packs ...[2][]byte) (synRead, error) {
+	t.Helper()
+	objDir := writePacks(t, packs...)
 	pr, err := openPacks(objDir, nil)
 	if err != nil {
 		return synRead{}, err

@@ -53,10 +53,12 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 	s.resolved = resolution{intros: map[string][]intro{}, limited: true}
 	ids, err := s.stagedInProcess(path, or)
 	if err != nil {
+		// What the in-process reading recorded before it gave up is
+		// dropped: the next reading records its own.
 		ok := false
-		s.resolved.intros = map[string][]intro{}
+		s.resolved.intros, s.stagedFiles = map[string][]intro{}, nil
 		if ids, ok = s.stagedByGit(ctx, path); !ok {
-			s.resolved.intros = map[string][]intro{}
+			s.resolved.intros, s.stagedFiles = map[string][]intro{}, nil
 			if ids, err = s.stagedByIndex(path); err != nil {
 				return err
 			}
@@ -76,9 +78,10 @@ const parallelBlobs = 16
 
 // readBlobs reads the staged blobs in-process and hands each to fn (on
 // the calling goroutine), and returns the ids it leaves to the store
-// (larger than the large limit, unreadable here). A large staged change
-// is inflated on two goroutines, the second with its own reader:
-// inflating is most of such a hook's work.
+// (larger than the large limit, unreadable here). Each blob comes from
+// its work-tree file when that still hashes to it (worktree.go), else
+// from the object store. A large staged change is read on two
+// goroutines, the second with its own object reader.
 func (s *scan) readBlobs(ctx context.Context, or *objReader, ids []plumbing.Hash, fn func(storedObject) error) ([]plumbing.Hash, error) {
 	type result struct {
 		o  storedObject
