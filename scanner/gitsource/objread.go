@@ -66,6 +66,10 @@ var errObjRead = errors.New("object not read in-process")
 // errNotPacked says no pack holds an object.
 var errNotPacked = fmt.Errorf("%w: not in a pack", errObjRead)
 
+// errDeltaLoop says an object's delta chain comes back to itself: git
+// follows such a chain until its deadline, so only go-git is asked then.
+var errDeltaLoop = errors.New("delta chain loops")
+
 // maxTreeSize bounds a tree read here (git's largest real trees are a few
 // MiB).
 const maxTreeSize = 64 << 20
@@ -334,7 +338,7 @@ func (or *objReader) packed(p *idxPack, off int64, limit int64) (typ int, data [
 	for {
 		l := link{packPlace: packPlace{p, off}}
 		if seen[l.packPlace] {
-			return 0, nil, nil, fmt.Errorf("%w: %s: delta chain loops", errObjRead, p.name)
+			return 0, nil, nil, fmt.Errorf("%w: %s: %w", errObjRead, p.name, errDeltaLoop)
 		}
 		seen[l.packPlace] = true
 		if len(chain) > maxDeltaDepth {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -430,13 +431,28 @@ func TestStagedTreeInDeltaCycle(t *testing.T) {
 		t.Fatalf("in-process: %v, want a delta loop", err)
 	}
 	for _, noBin := range []bool{false, true} {
+		var (
+			mu   sync.Mutex
+			gits []string
+		)
 		got := scanRepo(t, d, Options{Staged: true, NoGitBinary: noBin}, func(r *Repo) {
-			// git diff-index loops on the cycle until its deadline.
+			// git diff-index would loop on the cycle until its deadline:
+			// it is not asked.
 			r.gitTimeout = 2 * time.Second
+			r.onGit = func(cmd string) {
+				mu.Lock()
+				gits = append(gits, cmd)
+				mu.Unlock()
+			}
 		})
 		if _, ok := got.byFP[patterns.Fingerprint([]byte(key))]; !ok && !got.res.Partial {
 			t.Errorf("no-git-binary=%v: staged key missed and the scan says nothing: %s", noBin, summary(got))
 		}
+		mu.Lock()
+		if slices.Contains(gits, "diff-index") {
+			t.Errorf("no-git-binary=%v: git diff-index was run on a delta cycle (git children: %v)", noBin, gits)
+		}
+		mu.Unlock()
 	}
 }
 

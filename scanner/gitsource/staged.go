@@ -57,7 +57,10 @@ func (s *scan) staged(ctx context.Context, eng *scanner.Engine) error {
 		// dropped: the next reading records its own.
 		ok := false
 		s.resolved.intros, s.stagedFiles = map[string][]intro{}, nil
-		if ids, ok = s.stagedByGit(ctx, path); !ok {
+		if !errors.Is(err, errDeltaLoop) {
+			ids, ok = s.stagedByGit(ctx, path)
+		}
+		if !ok {
 			s.resolved.intros, s.stagedFiles = map[string][]intro{}, nil
 			if ids, err = s.stagedByIndex(path); err != nil {
 				return err
