@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,19 @@ func TestEngineBatchesSmallItems(t *testing.T) {
 	// One large item among them is dispatched alone.
 	items = append(items, Item{Loc: finding.Location{Path: "big"}, Data: []byte(strings.Repeat("x", batchBytes) + " " + k), Release: func() { released.Add(1) }})
 	want["big"] = true
+	// Files not yet opened, of unknown size (batched) and known to be
+	// large (alone), as a directory walk gives them.
+	for i, size := range []int{-1, -1, batchBytes, -1, 3 << 20} {
+		body := strings.Repeat("filler ", 100) + k
+		if size > 0 {
+			body = strings.Repeat("y", size) + " " + k
+		}
+		path := fmt.Sprintf("opened%d", i)
+		want[path] = true
+		items = append(items, Item{Loc: finding.Location{Path: path}, Size: int64(size),
+			Open:    func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil },
+			Release: func() { released.Add(1) }})
+	}
 
 	var sink lockedHits
 	e := &Engine{Workers: 2}
@@ -97,4 +111,31 @@ func TestEngineRunsCountApart(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// batchWeight batches what is small or of unknown size, and sends alone
+// what is known to be large.
+func TestBatchWeight(t *testing.T) {
+	open := func() (io.ReadCloser, error) { return nil, nil }
+	for _, c := range []struct {
+		name   string
+		it     Item
+		weight int
+		small  bool
+	}{
+		{"small in memory", Item{Data: make([]byte, 100)}, 100, true},
+		{"large in memory", Item{Data: make([]byte, batchBytes)}, batchBytes, false},
+		{"unopened, size unknown", Item{Open: open, Size: -1}, unopenedBytes, true},
+		{"unopened, tiny", Item{Open: open, Size: 10}, unopenedBytes, true},
+		{"unopened, small", Item{Open: open, Size: 40 << 10}, 40 << 10, true},
+		{"unopened, large", Item{Open: open, Size: batchBytes / 4}, batchBytes / 4, false},
+		{"unopened, huge", Item{Open: open, Size: 1 << 40}, 1 << 40, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, small := batchWeight(c.it)
+			if w != c.weight || small != c.small {
+				t.Errorf("batchWeight = %d, %v; want %d, %v", w, small, c.weight, c.small)
+			}
+		})
+	}
 }
