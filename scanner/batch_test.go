@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/testkit"
@@ -137,5 +138,72 @@ func TestBatchWeight(t *testing.T) {
 				t.Errorf("batchWeight = %d, %v; want %d, %v", w, small, c.weight, c.small)
 			}
 		})
+	}
+}
+
+// A batch of files of unknown size is shared by the workers: one slow
+// file (a large one) does not hold the rest of its batch behind it. Here
+// the first file's Open waits until every other file has been scanned,
+// which happens only if another worker takes them.
+func TestEngineBatchNotHeldBySlowItem(t *testing.T) {
+	const n = 12
+	var scanned atomic.Int64
+	rest := make(chan struct{})
+	var items itemList
+	for i := range n {
+		open := func() (io.ReadCloser, error) {
+			if scanned.Add(1) == n-1 && i != 0 {
+				close(rest)
+			}
+			return io.NopCloser(strings.NewReader("text")), nil
+		}
+		if i == 0 {
+			open = func() (io.ReadCloser, error) {
+				select {
+				case <-rest:
+				case <-time.After(time.Minute):
+					t.Error("the rest of the batch waited behind its first file")
+				}
+				return io.NopCloser(strings.NewReader("text")), nil
+			}
+		}
+		items = append(items, Item{Loc: finding.Location{Path: fmt.Sprint(i)}, Size: -1, Open: open})
+	}
+	st, err := (&Engine{Workers: 2}).Run(context.Background(), items, &lockedHits{})
+	if err != nil || st.Items != n {
+		t.Fatalf("%d items scanned, %v; want %d", st.Items, err, n)
+	}
+}
+
+// When a worker fails, the items of its batch that nobody has taken are
+// released, each once, and none is scanned after.
+func TestSharedBatchReleasesRest(t *testing.T) {
+	var released [5]atomic.Int32
+	b := &sharedBatch{}
+	for i := range released {
+		b.items = append(b.items, Item{Release: func() { released[i].Add(1) }})
+	}
+	var took []int
+	err := b.run(func(it Item) error {
+		took = append(took, len(took))
+		if len(took) == 2 {
+			return context.Canceled
+		}
+		return nil
+	})
+	if err != context.Canceled || len(took) != 2 {
+		t.Fatalf("run: %v after %d items; want context.Canceled after 2", err, len(took))
+	}
+	for i := range released {
+		want := int32(0)
+		if i >= 2 {
+			want = 1
+		}
+		if got := released[i].Load(); got != want {
+			t.Errorf("item %d released %d times, want %d", i, got, want)
+		}
+	}
+	if err := b.run(func(Item) error { t.Error("an item scanned after the failure"); return nil }); err != nil {
+		t.Error(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -130,6 +131,33 @@ func batchWeight(it Item) (int, bool) {
 	}
 }
 
+// sharedBatch is a batch that one or more workers scan, each taking the
+// next item not yet taken.
+type sharedBatch struct {
+	items []Item
+	next  atomic.Int64
+}
+
+// run scans items until none is left. On an error it releases the items
+// nobody has taken, and the other workers stop taking.
+func (b *sharedBatch) run(scan func(Item) error) error {
+	n := int64(len(b.items))
+	for {
+		i := b.next.Add(1) - 1
+		if i >= n {
+			return nil
+		}
+		if err := scan(b.items[i]); err != nil {
+			for _, rest := range b.items[min(b.next.Swap(n), n):] {
+				if rest.Release != nil {
+					rest.Release()
+				}
+			}
+			return err
+		}
+	}
+}
+
 // Run scans every item src yields and reports to sink. A source error ends
 // the run; an unreadable item is skipped and reported through OnSkip.
 func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) {
@@ -170,21 +198,20 @@ func (e *Engine) Run(ctx context.Context, src Source, sink Sink) (Stats, error) 
 		if len(batch) == 0 {
 			return
 		}
-		b := batch
+		b := &sharedBatch{items: batch}
 		batch, batched = nil, 0
-		p.Go(func(ctx context.Context) error {
-			for i, it := range b {
-				if err := e.scanOne(ctx, tmpl, it); err != nil {
-					for _, rest := range b[i+1:] {
-						if rest.Release != nil {
-							rest.Release()
-						}
-					}
-					return err
-				}
-			}
-			return nil
-		})
+		// A batch of files not yet opened may hold a large one: every
+		// worker is given the batch, and each takes its next item, so
+		// that the rest do not wait behind it on one core.
+		tasks := 1
+		if slices.ContainsFunc(b.items, func(it Item) bool { return it.Open != nil }) {
+			tasks = min(workers, len(b.items))
+		}
+		for range tasks {
+			p.Go(func(ctx context.Context) error {
+				return b.run(func(it Item) error { return e.scanOne(ctx, tmpl, it) })
+			})
+		}
 	}
 	srcErr := src.Items(ctx, func(it Item) error {
 		if err := ctx.Err(); err != nil {
