@@ -37,6 +37,8 @@ type Repo struct {
 
 	repo    *git.Repository
 	storage *filesystem.Storage
+	// realRoots are roots(), resolved once by Open.
+	realRoots []string
 	// large overrides largeBlob in tests.
 	large int64
 	// guards are the filesystems go-git reads through (two for a linked
@@ -92,6 +94,7 @@ func Open(ctx context.Context, path string) (*Repo, error) {
 	}
 	r := &Repo{GitDir: gitDir, CommonDir: common, WorkTree: workTree, large: largeBlob}
 	roots := r.roots()
+	r.realRoots = roots
 	r.guards = []*guardFS{{Filesystem: osfs.New(gitDir), roots: roots}}
 	var dfs billy.Filesystem = r.guards[0]
 	if common != gitDir {

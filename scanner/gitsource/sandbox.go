@@ -43,8 +43,12 @@ var errNotRegular = errors.New("not a regular file")
 var errOutside = errors.New("resolves outside the repository")
 
 // roots are the directories a repository's files may resolve into: the
-// git directory and the common directory of a linked work tree.
+// git directory and the common directory of a linked work tree, resolved
+// once, when Open set realRoots.
 func (r *Repo) roots() []string {
+	if r.realRoots != nil {
+		return r.realRoots
+	}
 	out := []string{r.GitDir}
 	if r.CommonDir != r.GitDir {
 		out = append(out, r.CommonDir)
