@@ -56,14 +56,7 @@ func (r *Responder) marked(ctx context.Context, repo ghapi.Repo, fp string) ([]g
 	if err != nil {
 		return nil, err
 	}
-	var out []ghapi.Issue
-	for _, is := range all {
-		if slices.Contains(markedFingerprints(is.Body), fp) {
-			out = append(out, is)
-		}
-	}
-	slices.SortFunc(out, func(a, b ghapi.Issue) int { return a.Number - b.Number })
-	return out, nil
+	return fingerprintMark.Issues(all, fp), nil
 }
 
 // openIssue finds the key's issue or opens it. Two responders racing may

@@ -10,7 +10,10 @@ package marker
 
 import (
 	"regexp"
+	"slices"
 	"sync"
+
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
 )
 
 // Field is one kind of marker: its name and the pattern its values match.
@@ -40,5 +43,19 @@ func (f Field) Values(text string) []string {
 	for _, m := range f.re().FindAllStringSubmatch(text, -1) {
 		out = append(out, m[1])
 	}
+	return out
+}
+
+// Issues returns the issues among all whose bodies carry value in f,
+// lowest number first: the oldest is the one that counts when two runs
+// raced to open one.
+func (f Field) Issues(all []ghapi.Issue, value string) []ghapi.Issue {
+	var out []ghapi.Issue
+	for _, is := range all {
+		if slices.Contains(f.Values(is.Body), value) {
+			out = append(out, is)
+		}
+	}
+	slices.SortFunc(out, func(a, b ghapi.Issue) int { return a.Number - b.Number })
 	return out
 }

@@ -3,6 +3,8 @@ package marker
 import (
 	"slices"
 	"testing"
+
+	"github.com/atomyx/atomyx-guard/internal/ghapi"
 )
 
 func TestValues(t *testing.T) {
@@ -36,5 +38,28 @@ func TestValues(t *testing.T) {
 func TestLine(t *testing.T) {
 	if got, want := WholeLine("age-days", `[0-9]+`).Line("30"), "<!-- atomyx-guard:age-days=30 -->"; got != want {
 		t.Errorf("Line = %q, want %q", got, want)
+	}
+}
+
+// Issues keeps the issues marked with the value, oldest first; a body that
+// only mentions the marker in text does not count.
+func TestIssues(t *testing.T) {
+	f := WholeLine("fingerprint", `[0-9a-f]{8}`)
+	all := []ghapi.Issue{
+		{Number: 7, Body: "x\n" + f.Line("deadbeef") + "\n"},
+		{Number: 3, Body: f.Line("deadbeef")},
+		{Number: 5, Body: f.Line("0badf00d") + "\n"},
+		{Number: 2, Body: "see " + f.Line("deadbeef")},
+		{Number: 4, Body: f.Line("0badf00d") + "\n" + f.Line("deadbeef") + "\n"},
+	}
+	var got []int
+	for _, is := range f.Issues(all, "deadbeef") {
+		got = append(got, is.Number)
+	}
+	if want := []int{3, 4, 7}; !slices.Equal(got, want) {
+		t.Errorf("Issues = %v, want %v", got, want)
+	}
+	if got := f.Issues(all, "ffffffff"); len(got) != 0 {
+		t.Errorf("Issues for an unused value = %v", got)
 	}
 }

@@ -55,14 +55,7 @@ func (r *Rotator) marked(ctx context.Context, repo ghapi.Repo, keyID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	var out []ghapi.Issue
-	for _, is := range all {
-		if slices.Contains(MarkedKeyIDs(is.Body), keyID) {
-			out = append(out, is)
-		}
-	}
-	slices.SortFunc(out, func(a, b ghapi.Issue) int { return a.Number - b.Number })
-	return out, nil
+	return keyIDMark.Issues(all, keyID), nil
 }
 
 // report gives a due key with no known sink its one issue, and keeps the
