@@ -18,12 +18,12 @@ func (s *Server) routes() {
 	m.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.editIssue)
 	m.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.listComments)
 	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.createComment)
-	m.HandleFunc("GET /repos/{owner}/{repo}/actions/secrets/public-key", s.repoPublicKey)
-	m.HandleFunc("PUT /repos/{owner}/{repo}/actions/secrets/{name}", s.putRepoSecret)
-	m.HandleFunc("GET /repositories/{id}/environments/{env}/secrets/public-key", s.envPublicKey)
-	m.HandleFunc("PUT /repositories/{id}/environments/{env}/secrets/{name}", s.putEnvSecret)
-	m.HandleFunc("GET /orgs/{org}/actions/secrets/public-key", s.orgPublicKey)
-	m.HandleFunc("PUT /orgs/{org}/actions/secrets/{name}", s.putOrgSecret)
+	m.HandleFunc("GET /repos/{owner}/{repo}/actions/secrets/public-key", s.publicKey(s.repoStore))
+	m.HandleFunc("PUT /repos/{owner}/{repo}/actions/secrets/{name}", s.putSecret(s.repoStore))
+	m.HandleFunc("GET /repositories/{id}/environments/{env}/secrets/public-key", s.publicKey(s.envStore))
+	m.HandleFunc("PUT /repositories/{id}/environments/{env}/secrets/{name}", s.putSecret(s.envStore))
+	m.HandleFunc("GET /orgs/{org}/actions/secrets/public-key", s.publicKey(s.orgStore))
+	m.HandleFunc("PUT /orgs/{org}/actions/secrets/{name}", s.putSecret(s.orgStore))
 	m.HandleFunc("GET /orgs/{org}/repos", s.listOrgRepos) // orgrepos.go
 }
 
@@ -242,106 +242,78 @@ func publicKeyJSON(kp keyPair) map[string]string {
 	return map[string]string{"key_id": kp.id, "key": base64.StdEncoding.EncodeToString(kp.pub[:])}
 }
 
-func (s *Server) repoPublicKey(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rp := s.repo(r)
-	if rp == nil {
-		notFound(w)
-		return
+// repoStore, envStore and orgStore find the secret store the path names,
+// or nil; the caller holds s.mu.
+func (s *Server) repoStore(r *http.Request) *secretStore {
+	if rp := s.repo(r); rp != nil {
+		return &rp.store
 	}
-	writeJSON(w, http.StatusOK, publicKeyJSON(rp.keys))
+	return nil
 }
 
-// env finds the path's environment by repository id; the caller holds s.mu.
-func (s *Server) env(r *http.Request) *Env {
+func (s *Server) envStore(r *http.Request) *secretStore {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	rp := s.byID[id]
-	if rp == nil {
-		return nil
+	if rp := s.byID[id]; rp != nil && rp.envs[r.PathValue("env")] != nil {
+		return &rp.envs[r.PathValue("env")].store
 	}
-	return rp.envs[r.PathValue("env")]
+	return nil
 }
 
-func (s *Server) envPublicKey(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.env(r)
-	if e == nil {
-		notFound(w)
-		return
+func (s *Server) orgStore(r *http.Request) *secretStore {
+	if o := s.orgs[r.PathValue("org")]; o != nil {
+		return &o.store
 	}
-	writeJSON(w, http.StatusOK, publicKeyJSON(e.keys))
+	return nil
 }
 
-func (s *Server) orgPublicKey(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.orgs[r.PathValue("org")]
-	if o == nil {
-		notFound(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, publicKeyJSON(o.keys))
-}
-
-// putSecret stores a sealed value after checking that it was sealed to kp:
-// GitHub rejects a value it cannot open, and so does the fake.
-func putSecret(w http.ResponseWriter, r *http.Request, store map[string]string, kp keyPair) {
-	var body struct {
-		KeyID          string `json:"key_id"`
-		EncryptedValue string `json:"encrypted_value"`
-	}
-	if !readJSON(w, r, &body) {
-		return
-	}
-	if body.KeyID != kp.id {
-		writeError(w, http.StatusUnprocessableEntity, "Validation Failed: key_id")
-		return
-	}
-	if _, ok := open(body.EncryptedValue, kp); !ok {
-		writeError(w, http.StatusUnprocessableEntity, "Validation Failed: encrypted_value")
-		return
-	}
-	name := r.PathValue("name")
-	_, existed := store[name]
-	store[name] = body.EncryptedValue
-	if existed {
-		w.WriteHeader(http.StatusNoContent)
-	} else {
-		w.WriteHeader(http.StatusCreated)
+// publicKey answers with the key that the store's secrets are sealed to.
+func (s *Server) publicKey(find func(*http.Request) *secretStore) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		st := find(r)
+		if st == nil {
+			notFound(w)
+			return
+		}
+		writeJSON(w, http.StatusOK, publicKeyJSON(st.keys))
 	}
 }
 
-func (s *Server) putRepoSecret(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rp := s.repo(r)
-	if rp == nil {
-		notFound(w)
-		return
+// putSecret stores a sealed value after checking that it was sealed to
+// the store's key: GitHub rejects a value it cannot open, and so does the
+// fake.
+func (s *Server) putSecret(find func(*http.Request) *secretStore) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		st := find(r)
+		if st == nil {
+			notFound(w)
+			return
+		}
+		var body struct {
+			KeyID          string `json:"key_id"`
+			EncryptedValue string `json:"encrypted_value"`
+		}
+		if !readJSON(w, r, &body) {
+			return
+		}
+		if body.KeyID != st.keys.id {
+			writeError(w, http.StatusUnprocessableEntity, "Validation Failed: key_id")
+			return
+		}
+		if _, ok := open(body.EncryptedValue, st.keys); !ok {
+			writeError(w, http.StatusUnprocessableEntity, "Validation Failed: encrypted_value")
+			return
+		}
+		name := r.PathValue("name")
+		_, existed := st.secrets[name]
+		st.secrets[name] = body.EncryptedValue
+		if existed {
+			w.WriteHeader(http.StatusNoContent)
+		} else {
+			w.WriteHeader(http.StatusCreated)
+		}
 	}
-	putSecret(w, r, rp.secrets, rp.keys)
-}
-
-func (s *Server) putEnvSecret(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.env(r)
-	if e == nil {
-		notFound(w)
-		return
-	}
-	putSecret(w, r, e.secrets, e.keys)
-}
-
-func (s *Server) putOrgSecret(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.orgs[r.PathValue("org")]
-	if o == nil {
-		notFound(w)
-		return
-	}
-	putSecret(w, r, o.secrets, o.keys)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,24 +59,32 @@ type Repo struct {
 	Fork, Archived bool
 	CloneURL       string
 
-	issues  []*Issue
-	labels  map[string]bool
-	secrets map[string]string // name → sealed value (base64)
-	envs    map[string]*Env
-	keys    keyPair
+	issues []*Issue
+	labels map[string]bool
+	store  secretStore
+	envs   map[string]*Env
 }
 
 // Env is a repository environment with its own secrets and key.
 type Env struct {
-	secrets map[string]string
-	keys    keyPair
+	store secretStore
 }
 
 // Org is a fake organisation with organisation secrets.
 type Org struct {
-	Login   string
-	secrets map[string]string
+	Login string
+	store secretStore
+}
+
+// secretStore is where a repository, an environment or an organisation
+// keeps its Actions secrets, and the key pair they are sealed to.
+type secretStore struct {
+	secrets map[string]string // name → sealed value (base64)
 	keys    keyPair
+}
+
+func newSecretStore() secretStore {
+	return secretStore{secrets: map[string]string{}, keys: newKeyPair()}
 }
 
 // Issue is a fake issue as a test sees it.
@@ -141,7 +150,7 @@ func (s *Server) AddRepo(owner, name string, private bool) *Repo {
 	}
 	s.nextID++
 	r := &Repo{ID: s.nextID, Owner: owner, Name: name, Private: private, DefaultBranch: "main",
-		labels: map[string]bool{}, secrets: map[string]string{}, envs: map[string]*Env{}, keys: newKeyPair()}
+		labels: map[string]bool{}, store: newSecretStore(), envs: map[string]*Env{}}
 	s.repos[k] = r
 	s.byID[r.ID] = r
 	return r
@@ -153,7 +162,7 @@ func (s *Server) AddEnv(owner, name, env string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.envs[env] == nil {
-		r.envs[env] = &Env{secrets: map[string]string{}, keys: newKeyPair()}
+		r.envs[env] = &Env{store: newSecretStore()}
 	}
 }
 
@@ -169,7 +178,7 @@ func (s *Server) AddOrg(login string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.orgs[login] == nil {
-		s.orgs[login] = &Org{Login: login, secrets: map[string]string{}, keys: newKeyPair()}
+		s.orgs[login] = &Org{Login: login, store: newSecretStore()}
 	}
 }
 
@@ -211,32 +220,25 @@ func (s *Server) Labels(repo string) []string {
 func (s *Server) SecretValue(t ghapi.SecretTarget) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var (
-		sealed string
-		kp     keyPair
-	)
+	var st *secretStore
 	switch t.Kind {
-	case ghapi.KindRepoSecret, ghapi.KindEnvSecret:
-		r := s.repos[t.Owner+"/"+t.Repo]
-		if r == nil {
-			return "", false
+	case ghapi.KindRepoSecret:
+		if r := s.repos[t.Owner+"/"+t.Repo]; r != nil {
+			st = &r.store
 		}
-		store, keys := r.secrets, r.keys
-		if t.Kind == ghapi.KindEnvSecret {
-			e := r.envs[t.Env]
-			if e == nil {
-				return "", false
-			}
-			store, keys = e.secrets, e.keys
+	case ghapi.KindEnvSecret:
+		if r := s.repos[t.Owner+"/"+t.Repo]; r != nil && r.envs[t.Env] != nil {
+			st = &r.envs[t.Env].store
 		}
-		sealed, kp = store[t.Name], keys
 	case ghapi.KindOrgSecret:
-		o := s.orgs[t.Org]
-		if o == nil {
-			return "", false
+		if o := s.orgs[t.Org]; o != nil {
+			st = &o.store
 		}
-		sealed, kp = o.secrets[t.Name], o.keys
 	}
+	if st == nil {
+		return "", false
+	}
+	sealed, kp := st.secrets[t.Name], st.keys
 	if sealed == "" {
 		return "", false
 	}
@@ -251,19 +253,13 @@ func (s *Server) SealedSecrets() []string {
 	defer s.mu.Unlock()
 	var out []string
 	for _, r := range s.repos {
-		for _, v := range r.secrets {
-			out = append(out, v)
-		}
+		out = slices.AppendSeq(out, maps.Values(r.store.secrets))
 		for _, e := range r.envs {
-			for _, v := range e.secrets {
-				out = append(out, v)
-			}
+			out = slices.AppendSeq(out, maps.Values(e.store.secrets))
 		}
 	}
 	for _, o := range s.orgs {
-		for _, v := range o.secrets {
-			out = append(out, v)
-		}
+		out = slices.AppendSeq(out, maps.Values(o.store.secrets))
 	}
 	return out
 }
