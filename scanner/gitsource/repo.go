@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
@@ -112,8 +113,31 @@ func Open(ctx context.Context, path string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
 	}
+	if err := checkObjectFormat(r.commonPath("config")); err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
+	}
 	r.repo, r.storage = repo, st
 	return r, nil
+}
+
+// checkObjectFormat refuses a repository whose objects are not named by
+// SHA-1 (git init --object-format=sha256): every reader here takes ids
+// for SHA-1, and would find nothing in it rather than say why. go-git sees
+// the shadow config, not the repository's, so the repository's is read
+// here, and parsed only when it names an object format at all.
+func checkObjectFormat(config string) error {
+	b, err := readRegular(config, maxControlFile)
+	if err != nil || !bytes.Contains(bytes.ToLower(b), []byte("objectformat")) {
+		return nil // no config, or none that changes the format
+	}
+	var cfg gitconfig.Config
+	if err := gitconfig.NewDecoder(bytes.NewReader(b)).Decode(&cfg); err != nil {
+		return nil // git refuses it too, and says why
+	}
+	if f := cfg.Section("extensions").Options.Get("objectformat"); f != "" && !strings.EqualFold(f, "sha1") {
+		return fmt.Errorf("objects named by %s (extensions.objectFormat): only SHA-1 repositories are read, so nothing is scanned", f)
+	}
+	return nil
 }
 
 // discover finds the git directory for abs, walking up as git does.

@@ -269,3 +269,23 @@ func FuzzShadowInputs(f *testing.F) {
 		}
 	})
 }
+
+// A repository whose objects are named by SHA-256 is refused at Open with
+// the reason, not scanned into "nothing could be read".
+func TestSHA256RepositoryRefused(t *testing.T) {
+	d := t.TempDir()
+	if out, err := tgitCmd(d, "init", "-q", "--object-format=sha256", d).CombinedOutput(); err != nil {
+		t.Skipf("git cannot make a SHA-256 repository: %v\n%s", err, out)
+	}
+	commit(t, d, "one", "a.txt", "k="+testkit.NewKey(t, patterns.Production)+"\n")
+	_, err := Open(context.Background(), d)
+	if err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("Open: %v, want the object format refused", err)
+	}
+	// A SHA-1 repository that says so is read.
+	d1 := initRepo(t)
+	tgit(t, d1, "config", "extensions.objectFormat", "sha1")
+	if _, err := Open(context.Background(), d1); err != nil {
+		t.Fatalf("Open of a repository declaring sha1: %v", err)
+	}
+}
