@@ -52,7 +52,7 @@ var errIndexFormat = errors.New("index format not read here")
 // count and length is checked against the data, which is untrusted. The
 // trailing checksum is not: git reads an index without it too (only fsck
 // checks it), so an index whose checksum fails is what git would commit,
-// and hashing it cost the one-file hook a tenth of its work.
+// and hashing it was 3% of the one-file hook on a 4,800-file checkout.
 //
 // The index comes as a string: the entries' names are cut from it, not
 // allocated one by one (for a version 4 index, each is built from the one
