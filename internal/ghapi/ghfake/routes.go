@@ -18,12 +18,12 @@ func (s *Server) routes() {
 	m.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.editIssue)
 	m.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.listComments)
 	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.createComment)
-	m.HandleFunc("GET /repos/{owner}/{repo}/actions/secrets/public-key", s.publicKey(s.repoStore))
-	m.HandleFunc("PUT /repos/{owner}/{repo}/actions/secrets/{name}", s.putSecret(s.repoStore))
-	m.HandleFunc("GET /repositories/{id}/environments/{env}/secrets/public-key", s.publicKey(s.envStore))
-	m.HandleFunc("PUT /repositories/{id}/environments/{env}/secrets/{name}", s.putSecret(s.envStore))
-	m.HandleFunc("GET /orgs/{org}/actions/secrets/public-key", s.publicKey(s.orgStore))
-	m.HandleFunc("PUT /orgs/{org}/actions/secrets/{name}", s.putSecret(s.orgStore))
+	m.HandleFunc("GET /repos/{owner}/{repo}/actions/secrets/public-key", s.inStore(s.repoStore, publicKey))
+	m.HandleFunc("PUT /repos/{owner}/{repo}/actions/secrets/{name}", s.inStore(s.repoStore, putSecret))
+	m.HandleFunc("GET /repositories/{id}/environments/{env}/secrets/public-key", s.inStore(s.envStore, publicKey))
+	m.HandleFunc("PUT /repositories/{id}/environments/{env}/secrets/{name}", s.inStore(s.envStore, putSecret))
+	m.HandleFunc("GET /orgs/{org}/actions/secrets/public-key", s.inStore(s.orgStore, publicKey))
+	m.HandleFunc("PUT /orgs/{org}/actions/secrets/{name}", s.inStore(s.orgStore, putSecret))
 	m.HandleFunc("GET /orgs/{org}/repos", s.listOrgRepos) // orgrepos.go
 }
 
@@ -266,8 +266,9 @@ func (s *Server) orgStore(r *http.Request) *secretStore {
 	return nil
 }
 
-// publicKey answers with the key that the store's secrets are sealed to.
-func (s *Server) publicKey(find func(*http.Request) *secretStore) http.HandlerFunc {
+// inStore answers with fn on the secret store find names, under s.mu, or
+// with 404 when there is none.
+func (s *Server) inStore(find func(*http.Request) *secretStore, fn func(http.ResponseWriter, *http.Request, *secretStore)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -276,44 +277,40 @@ func (s *Server) publicKey(find func(*http.Request) *secretStore) http.HandlerFu
 			notFound(w)
 			return
 		}
-		writeJSON(w, http.StatusOK, publicKeyJSON(st.keys))
+		fn(w, r, st)
 	}
+}
+
+// publicKey answers with the key that the store's secrets are sealed to.
+func publicKey(w http.ResponseWriter, _ *http.Request, st *secretStore) {
+	writeJSON(w, http.StatusOK, publicKeyJSON(st.keys))
 }
 
 // putSecret stores a sealed value after checking that it was sealed to
 // the store's key: GitHub rejects a value it cannot open, and so does the
 // fake.
-func (s *Server) putSecret(find func(*http.Request) *secretStore) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		st := find(r)
-		if st == nil {
-			notFound(w)
-			return
-		}
-		var body struct {
-			KeyID          string `json:"key_id"`
-			EncryptedValue string `json:"encrypted_value"`
-		}
-		if !readJSON(w, r, &body) {
-			return
-		}
-		if body.KeyID != st.keys.id {
-			writeError(w, http.StatusUnprocessableEntity, "Validation Failed: key_id")
-			return
-		}
-		if _, ok := open(body.EncryptedValue, st.keys); !ok {
-			writeError(w, http.StatusUnprocessableEntity, "Validation Failed: encrypted_value")
-			return
-		}
-		name := r.PathValue("name")
-		_, existed := st.secrets[name]
-		st.secrets[name] = body.EncryptedValue
-		if existed {
-			w.WriteHeader(http.StatusNoContent)
-		} else {
-			w.WriteHeader(http.StatusCreated)
-		}
+func putSecret(w http.ResponseWriter, r *http.Request, st *secretStore) {
+	var body struct {
+		KeyID          string `json:"key_id"`
+		EncryptedValue string `json:"encrypted_value"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	if body.KeyID != st.keys.id {
+		writeError(w, http.StatusUnprocessableEntity, "Validation Failed: key_id")
+		return
+	}
+	if _, ok := open(body.EncryptedValue, st.keys); !ok {
+		writeError(w, http.StatusUnprocessableEntity, "Validation Failed: encrypted_value")
+		return
+	}
+	name := r.PathValue("name")
+	_, existed := st.secrets[name]
+	st.secrets[name] = body.EncryptedValue
+	if existed {
+		w.WriteHeader(http.StatusNoContent)
+	} else {
+		w.WriteHeader(http.StatusCreated)
 	}
 }
