@@ -113,29 +113,38 @@ func Open(ctx context.Context, path string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
 	}
-	if err := checkObjectFormat(r.commonPath("config")); err != nil {
+	if err := checkExtensions(r.commonPath("config")); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
 	}
 	r.repo, r.storage = repo, st
 	return r, nil
 }
 
-// checkObjectFormat refuses a repository whose objects are not named by
-// SHA-1 (git init --object-format=sha256): every reader here takes ids
-// for SHA-1, and would find nothing in it rather than say why. go-git sees
-// the shadow config, not the repository's, so the repository's is read
-// here, and parsed only when it names an object format at all.
-func checkObjectFormat(config string) error {
+// checkExtensions refuses a repository that declares what no reader here
+// follows: objects named by another hash than SHA-1 (git init
+// --object-format=sha256) or refs kept in a reftable (git init
+// --ref-format=reftable). Every reader here takes ids for SHA-1 and reads
+// refs from files, and would find nothing, or no refs, rather than say
+// why. go-git sees the shadow config, not the repository's, so the
+// repository's is read here, and parsed only when it names either.
+func checkExtensions(config string) error {
 	b, err := readRegular(config, maxControlFile)
-	if err != nil || !bytes.Contains(bytes.ToLower(b), []byte("objectformat")) {
-		return nil // no config, or none that changes the format
+	if err != nil {
+		return nil // no config: git's defaults
+	}
+	if low := bytes.ToLower(b); !bytes.Contains(low, []byte("objectformat")) && !bytes.Contains(low, []byte("refstorage")) {
+		return nil
 	}
 	var cfg gitconfig.Config
 	if err := gitconfig.NewDecoder(bytes.NewReader(b)).Decode(&cfg); err != nil {
 		return nil // git refuses it too, and says why
 	}
-	if f := cfg.Section("extensions").Options.Get("objectformat"); f != "" && !strings.EqualFold(f, "sha1") {
+	ext := cfg.Section("extensions").Options
+	if f := ext.Get("objectformat"); f != "" && !strings.EqualFold(f, "sha1") {
 		return fmt.Errorf("objects named by %s (extensions.objectFormat): only SHA-1 repositories are read, so nothing is scanned", f)
+	}
+	if f := ext.Get("refstorage"); f != "" && !strings.EqualFold(f, "files") {
+		return fmt.Errorf("refs kept in %s (extensions.refStorage): only refs in files are read, so nothing is scanned", f)
 	}
 	return nil
 }

@@ -3,8 +3,7 @@ package gitsource
 import (
 	"context"
 	"errors"
-	"github.com/atomyx/atomyx-guard/internal/testkit"
-	"github.com/atomyx/atomyx-guard/patterns"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
+	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 // hostile is a repository whose config tries to make git run a program
@@ -287,5 +288,30 @@ func TestSHA256RepositoryRefused(t *testing.T) {
 	tgit(t, d1, "config", "extensions.objectFormat", "sha1")
 	if _, err := Open(context.Background(), d1); err != nil {
 		t.Fatalf("Open of a repository declaring sha1: %v", err)
+	}
+}
+
+// Refs kept in a reftable (git 2.45's --ref-format=reftable) are refused
+// with the reason; refs in files, said so or not, are read.
+func TestReftableRepositoryRefused(t *testing.T) {
+	for _, c := range []struct {
+		format string
+		refuse bool
+	}{{"reftable", true}, {"REFTABLE", true}, {"files", false}} {
+		t.Run(c.format, func(t *testing.T) {
+			d := initRepo(t)
+			commit(t, d, "one", "a.txt", "x\n")
+			// Written by hand: the git here may predate reftable.
+			f, err := os.OpenFile(filepath.Join(d, ".git", "config"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(f, "[extensions]\n\trefStorage = %s\n", c.format)
+			f.Close()
+			_, err = Open(context.Background(), d)
+			if refused := err != nil && strings.Contains(err.Error(), "extensions.refStorage"); refused != c.refuse {
+				t.Fatalf("Open: %v; want refused %v", err, c.refuse)
+			}
+		})
 	}
 }
