@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
@@ -120,6 +121,15 @@ func Open(ctx context.Context, path string) (*Repo, error) {
 	return r, nil
 }
 
+// configValue is a value from a scanned repository's config as an error
+// may quote it: short, and with any key in it redacted.
+func configValue(v string) string {
+	if len(v) > 40 {
+		v = v[:40] + "…"
+	}
+	return patterns.RedactRuns(v)
+}
+
 // checkExtensions refuses a repository that declares what no reader here
 // follows: objects named by another hash than SHA-1 (git init
 // --object-format=sha256) or refs kept in a reftable (git init
@@ -141,10 +151,10 @@ func checkExtensions(config string) error {
 	}
 	ext := cfg.Section("extensions").Options
 	if f := ext.Get("objectformat"); f != "" && !strings.EqualFold(f, "sha1") {
-		return fmt.Errorf("objects named by %s (extensions.objectFormat): only SHA-1 repositories are read, so nothing is scanned", f)
+		return fmt.Errorf("objects named by %q (extensions.objectFormat): only SHA-1 repositories are read, so nothing is scanned", configValue(f))
 	}
 	if f := ext.Get("refstorage"); f != "" && !strings.EqualFold(f, "files") {
-		return fmt.Errorf("refs kept in %s (extensions.refStorage): only refs in files are read, so nothing is scanned", f)
+		return fmt.Errorf("refs kept in %q (extensions.refStorage): only refs in files are read, so nothing is scanned", configValue(f))
 	}
 	return nil
 }

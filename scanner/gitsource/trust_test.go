@@ -297,7 +297,7 @@ func TestReftableRepositoryRefused(t *testing.T) {
 	for _, c := range []struct {
 		format string
 		refuse bool
-	}{{"reftable", true}, {"REFTABLE", true}, {"files", false}} {
+	}{{"reftable", true}, {"REFTABLE", true}, {"files", false}, {"KEY", true}} {
 		t.Run(c.format, func(t *testing.T) {
 			d := initRepo(t)
 			commit(t, d, "one", "a.txt", "x\n")
@@ -306,11 +306,19 @@ func TestReftableRepositoryRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(f, "[extensions]\n\trefStorage = %s\n", c.format)
+			format := c.format
+			key := testkit.NewKey(t, patterns.Production)
+			if format == "KEY" { // a hostile value: a key in it is not quoted whole
+				format = key
+			}
+			fmt.Fprintf(f, "[extensions]\n\trefStorage = %s\n", format)
 			f.Close()
 			_, err = Open(context.Background(), d)
 			if refused := err != nil && strings.Contains(err.Error(), "extensions.refStorage"); refused != c.refuse {
 				t.Fatalf("Open: %v; want refused %v", err, c.refuse)
+			}
+			if err != nil && strings.Contains(err.Error(), key) {
+				t.Errorf("the error quotes a whole key: %s", patterns.RedactRuns(err.Error()))
 			}
 		})
 	}
