@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/atomyx/atomyx-guard/internal/fill"
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/scanner/decode"
@@ -136,7 +137,7 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		m, err := fill(r, buf[n:])
+		m, err := fill.Read(r, buf[n:])
 		n += m
 		// A read error ends the stream like EOF, after the bytes read so
 		// far are scanned: a truncated archive member still yields the
@@ -254,24 +255,4 @@ func allowedOnLine(w []byte, from, keyEnd int) bool {
 		to = keyEnd + nl
 	}
 	return bytes.Contains(w[from:to], allowMarker)
-}
-
-// fill reads until buf is full or the reader fails. Unlike io.ReadFull it
-// returns io.EOF only for a clean end, so that a reader's own
-// io.ErrUnexpectedEOF (a truncated gzip stream) stays an error.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n, empty := 0, 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		if m > 0 {
-			empty = 0
-		} else if empty++; empty == 100 {
-			return n, io.ErrNoProgress
-		}
-	}
-	return n, nil
 }

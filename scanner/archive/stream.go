@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/atomyx/atomyx-guard/internal/fill"
 	"github.com/atomyx/atomyx-guard/scanner"
 	pbzip2 "github.com/atomyx/atomyx-guard/scanner/archive/internal/bzip2"
 )
@@ -165,7 +166,7 @@ func readAhead(r io.Reader, f format) *ahead {
 		defer aheadBufs.Put(bp)
 		buf := *bp
 		for {
-			n, rerr := fill(r, buf)
+			n, rerr := fill.Read(r, buf)
 			if n > 0 {
 				if _, werr := pw.Write(buf[:n]); werr != nil {
 					return // the reader stopped
@@ -180,25 +181,6 @@ func readAhead(r io.Reader, f format) *ahead {
 		}
 	}()
 	return a
-}
-
-// fill reads until buf is full or r fails, with r's error as is (unlike
-// io.ReadFull, whose io.ErrUnexpectedEOF would hide a truncated stream's).
-func fill(r io.Reader, buf []byte) (int, error) {
-	n, empty := 0, 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		if m > 0 {
-			empty = 0
-		} else if empty++; empty == 100 {
-			return n, io.ErrNoProgress
-		}
-	}
-	return n, nil
 }
 
 func (a *ahead) Read(p []byte) (int, error) { return a.pr.Read(p) }
