@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
@@ -17,7 +18,7 @@ func BenchmarkRotate(b *testing.B) {
 	w := newWorld(b, server.Faults{})
 	j := openJournal(b, filepath.Join(b.TempDir(), "journal.db"))
 	defer j.Close()
-	r := w.responder(b, j, &syncBuffer{}, nil)
+	r := w.responder(b, j, &testkit.Buffer{}, nil)
 	for b.Loop() {
 		b.StopTimer()
 		_, _, f := w.leak(b, patterns.Production)

@@ -4,19 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
+	"github.com/atomyx/atomyx-guard/internal/vault/vaulttest"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/responder/journal"
@@ -26,9 +26,7 @@ import (
 // world is a local Vault and a fake GitHub, with the usual repositories.
 type world struct {
 	t        testing.TB
-	vaultDir string
-	vaultSrv *server.Server
-	vaultWeb *httptest.Server
+	vlt      *vaulttest.Vault
 	VaultURL string
 	Admin    string
 	GH       *ghfake.Server
@@ -45,19 +43,8 @@ const issueRepo = "acme/security"
 
 func newWorld(t testing.TB, faults server.Faults) *world {
 	t.Helper()
-	w := &world{t: t, vaultDir: t.TempDir()}
-	srv, err := server.Open(w.vaultDir, server.Options{Faults: faults, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.vaultSrv = srv
-	w.vaultWeb = httptest.NewServer(srv.Handler())
-	w.VaultURL = w.vaultWeb.URL
-	admin, err := os.ReadFile(filepath.Join(w.vaultDir, server.AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Admin = strings.TrimSpace(string(admin))
+	v := vaulttest.Start(t, server.Options{Faults: faults})
+	w := &world{t: t, vlt: v, VaultURL: v.URL, Admin: v.Admin}
 	w.GH = ghfake.New()
 	w.GH.Token = "gh-token"
 	w.GH.AddRepo("acme", "app", false)
@@ -75,19 +62,10 @@ func (w *world) close() {
 	}
 	w.closed = true
 	w.GH.Close()
-	w.vaultWeb.Close()
-	w.vaultSrv.Close()
+	w.vlt.Close()
 }
 
-func (w *world) vault(t testing.TB) *vault.Client {
-	t.Helper()
-	c, err := vault.New(vault.Config{BaseURL: w.VaultURL, APIKey: w.Admin, Timeout: 5 * time.Second,
-		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetries: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func (w *world) vault(t testing.TB) *vault.Client { return w.vlt.Client(t) }
 
 func (w *world) github(t testing.TB) *ghapi.Client {
 	t.Helper()
@@ -133,7 +111,7 @@ func (w *world) status(t testing.TB, key string) string {
 func (w *world) replacements(t testing.TB, id string) int {
 	t.Helper()
 	w.close()
-	db, err := bolt.Open(filepath.Join(w.vaultDir, server.DBFile), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	db, err := bolt.Open(filepath.Join(w.vlt.Dir, server.DBFile), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,24 +126,6 @@ func (w *world) replacements(t testing.TB, id string) int {
 		})
 	})
 	return n
-}
-
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // rotateTo is a policy that rotates every environment to sinks.
@@ -186,7 +146,7 @@ func openJournal(t testing.TB, path string) *journal.Journal {
 
 // newResponder wires a responder to the world; cfg fields set by the
 // caller win.
-func (w *world) responder(t testing.TB, j *journal.Journal, out *syncBuffer, mod func(*responder.Config)) *responder.Responder {
+func (w *world) responder(t testing.TB, j *journal.Journal, out *testkit.Buffer, mod func(*responder.Config)) *responder.Responder {
 	t.Helper()
 	cfg := responder.Config{
 		Vault: w.vault(t), GitHub: w.github(t), Journal: j,

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -18,7 +20,7 @@ import (
 )
 
 // offline wires a responder with the Vault only: no GitHub client.
-func (w *world) offline(t *testing.T, j *journal.Journal, out *syncBuffer, mod func(*responder.Config)) *responder.Responder {
+func (w *world) offline(t *testing.T, j *journal.Journal, out *testkit.Buffer, mod func(*responder.Config)) *responder.Responder {
 	return w.responder(t, j, out, func(c *responder.Config) {
 		c.GitHub = nil
 		if mod != nil {
@@ -41,7 +43,7 @@ func TestWithoutGitHubRotatesToTheRecipient(t *testing.T) {
 	dir := t.TempDir()
 	jpath := filepath.Join(dir, "journal.db")
 	j := openJournal(t, jpath)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	withRecipient := func(c *responder.Config) { c.Recipient = id.Recipient() }
 
 	sum, err := w.offline(t, j, out, withRecipient).Run(context.Background(), []finding.Finding{f})
@@ -139,7 +141,7 @@ func TestWithoutGitHubOrRecipientRevokes(t *testing.T) {
 	leaked, ik, f := w.leak(t, patterns.Production)
 	jpath := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, jpath)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	incidents := filepath.Join(t.TempDir(), "elsewhere")
 	sum, err := w.offline(t, j, out, func(c *responder.Config) { c.IncidentDir = incidents }).Run(context.Background(), []finding.Finding{f})
 	if err != nil || sum.Count(responder.StateDone) != 1 {
@@ -166,7 +168,7 @@ func TestPendingDeliveryWaitsForGitHub(t *testing.T) {
 	leaked, _, f := w.leak(t, patterns.Production)
 	jpath := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, jpath)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	// A private repository and a grace: the reissue leaves the old key
 	// working until the responder revokes it, after delivery.
 	grace := func(c *responder.Config) { c.Policy = rotateTo("15m", repoSink); c.Visibility = "private" }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -69,7 +70,7 @@ func TestReissueRefusedRevokesAndSaysSo(t *testing.T) {
 	jpath := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, jpath)
 	defer j.Close()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	r := w.responder(t, j, out, func(c *responder.Config) {
 		c.Vault = splitVault{read: admin, manage: manage}
 		c.Policy = rotateTo("immediately", repoSink)
@@ -126,7 +127,7 @@ func TestOwnCredentialIsNeverActedOn(t *testing.T) {
 				Locations: []finding.Location{{Source: finding.SourceFile, Path: "env"}}}
 			j := openJournal(t, filepath.Join(t.TempDir(), "journal.db"))
 			defer j.Close()
-			out := &syncBuffer{}
+			out := &testkit.Buffer{}
 			r := w.responder(t, j, out, func(c *responder.Config) {
 				c.Policy = responder.DefaultPolicy
 				if tt.config {

@@ -13,9 +13,11 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
 	"github.com/atomyx/atomyx-guard/internal/finding"
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
 	"github.com/atomyx/atomyx-guard/patterns"
@@ -97,7 +99,7 @@ func TestRotateFullFlow(t *testing.T) {
 	leaked, ik, f := w.leak(t, patterns.Production)
 	jpath := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, jpath)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	r := w.responder(t, j, out, func(c *responder.Config) {
 		c.Policy = rotateTo("immediately", repoSink, envSink, orgSink)
 	})
@@ -124,7 +126,7 @@ func TestSecondRunChangesNothing(t *testing.T) {
 	leaked, ik, f := w.leak(t, patterns.Production)
 	jpath := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, jpath)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	if _, err := w.responder(t, j, out, nil).Run(context.Background(), []finding.Finding{f}); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,7 @@ func TestLostReissueResponse(t *testing.T) {
 	leaked, ik, f := w.leak(t, patterns.Production)
 	jpath := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, jpath)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	// No keep-alive either: net/http replays a request that carries an
 	// Idempotency-Key on a reused connection by itself.
 	noRetry, err := vault.New(vault.Config{BaseURL: w.VaultURL, APIKey: w.Admin, MaxRetries: -1,
@@ -199,7 +201,7 @@ func TestFlakyVault(t *testing.T) {
 	leaked, ik, f := w.leak(t, patterns.Production)
 	jpath := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, jpath)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	var err error
 	for range 5 { // a run may fail on a bad streak; the next resumes it
 		if _, err = w.responder(t, j, out, nil).Run(context.Background(), []finding.Finding{f}); err == nil {
@@ -219,7 +221,7 @@ func TestRacingResponders(t *testing.T) {
 			w := newWorld(t, server.Faults{})
 			leaked, ik, f := w.leak(t, patterns.Production)
 			dir := t.TempDir()
-			out := &syncBuffer{}
+			out := &testkit.Buffer{}
 			var shared *journal.Journal
 			if mode == "one shared journal" {
 				shared = openJournal(t, filepath.Join(dir, "shared.db"))
@@ -289,7 +291,7 @@ func TestGitHubMisbehaves(t *testing.T) {
 			leaked, ik, f := w.leak(t, patterns.Production)
 			jpath := filepath.Join(t.TempDir(), "journal.db")
 			j := openJournal(t, jpath)
-			out := &syncBuffer{}
+			out := &testkit.Buffer{}
 			for _, fl := range tt.faults {
 				w.GH.Fail(fl)
 			}
@@ -371,7 +373,7 @@ func TestPolicies(t *testing.T) {
 			jpath := filepath.Join(t.TempDir(), "journal.db")
 			j := openJournal(t, jpath)
 			defer j.Close()
-			out := &syncBuffer{}
+			out := &testkit.Buffer{}
 			if _, err := w.responder(t, j, out, tt.mod).Run(context.Background(), []finding.Finding{f}); err != nil {
 				t.Fatal(err)
 			}
@@ -419,7 +421,7 @@ func TestPolicies(t *testing.T) {
 func TestDryRunChangesNothing(t *testing.T) {
 	w := newWorld(t, server.Faults{})
 	leaked, _, f := w.leak(t, patterns.Production)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	r := w.responder(t, nil, out, func(c *responder.Config) { c.DryRun = true })
 	sum, err := r.Run(context.Background(), []finding.Finding{f})
 	if err != nil || sum.Count(responder.StatePlanned) != 1 {
@@ -455,7 +457,7 @@ func TestInactiveKeysAreLeftAlone(t *testing.T) {
 	f.Status = finding.Active
 	j := openJournal(t, filepath.Join(t.TempDir(), "journal.db"))
 	defer j.Close()
-	sum, err := w.responder(t, j, &syncBuffer{}, nil).Run(context.Background(), []finding.Finding{f, unknown})
+	sum, err := w.responder(t, j, &testkit.Buffer{}, nil).Run(context.Background(), []finding.Finding{f, unknown})
 	if err != nil || sum.Count(responder.StateSkipped) != 2 {
 		t.Fatalf("%+v %v", sum, err)
 	}

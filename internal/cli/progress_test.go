@@ -5,12 +5,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 )
 
 func TestStatusLine(t *testing.T) {
 	const clear = "\r\033[K"
 	var (
-		out   lockedBuffer
+		out   testkit.Buffer
 		calls atomic.Int64
 		text  atomic.Value
 	)

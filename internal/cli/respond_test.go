@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
+	"github.com/atomyx/atomyx-guard/internal/vault/vaulttest"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -34,32 +34,20 @@ type respondWorld struct {
 
 func newRespondWorld(t *testing.T, configTOML string) *respondWorld {
 	t.Helper()
-	vdir := t.TempDir()
-	srv, err := server.Open(vdir, server.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
+	v := vaulttest.Start(t, server.Options{})
 	gh := ghfake.New()
 	gh.Token = "gh-token"
-	t.Cleanup(func() { gh.Close(); hs.Close(); srv.Close() })
+	t.Cleanup(gh.Close)
 	gh.AddRepo("acme", "app", false)
 	gh.AddRepo("acme", "security", true)
-	admin, err := os.ReadFile(filepath.Join(vdir, server.AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := vault.New(vault.Config{BaseURL: hs.URL, APIKey: strings.TrimSpace(string(admin))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	vc := v.Client(t)
 	ik, err := vc.Issue(context.Background(), vault.IssueRequest{Environment: "production", Products: []string{"manage"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &respondWorld{gh: gh, vc: vc, leaked: ik.Key.Reveal(), dir: t.TempDir()}
 	w.env = map[string]string{
-		"ATOMYX_API_URL": hs.URL, "ATOMYX_API_KEY": strings.TrimSpace(string(admin)),
+		"ATOMYX_API_URL": v.URL, "ATOMYX_API_KEY": v.Admin,
 		"GITHUB_TOKEN": "gh-token", "GITHUB_API_URL": gh.URL(), "GITHUB_REPOSITORY": "acme/app",
 		"HOME": w.dir,
 	}

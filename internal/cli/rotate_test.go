@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,25 +16,17 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
+	"github.com/atomyx/atomyx-guard/internal/vault/vaulttest"
 )
 
 func TestRotateCommand(t *testing.T) {
-	vdir := t.TempDir()
-	srv, err := server.Open(vdir, server.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
+	v := vaulttest.Start(t, server.Options{})
 	gh := ghfake.New()
 	gh.Token = "gh-token"
-	t.Cleanup(func() { gh.Close(); hs.Close(); srv.Close() })
+	t.Cleanup(gh.Close)
 	gh.AddRepo("acme", "app", true)
 	gh.AddRepo("acme", "security", true)
-	admin, _ := os.ReadFile(filepath.Join(vdir, server.AdminKeyFile))
-	vc, err := vault.New(vault.Config{BaseURL: hs.URL, APIKey: strings.TrimSpace(string(admin))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	vc := v.Client(t)
 	issue := func(team string, age time.Duration) vault.IssuedKey {
 		k, err := vc.Issue(context.Background(), vault.IssueRequest{Environment: "production", Owner: &finding.Owner{Org: "acme", Team: team},
 			CreatedAt: time.Now().Add(-age).Format(time.RFC3339)}, "")
@@ -52,7 +43,7 @@ func TestRotateCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".atomyx-guard.toml"), []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"ATOMYX_API_URL": hs.URL, "ATOMYX_API_KEY": strings.TrimSpace(string(admin)),
+	env := map[string]string{"ATOMYX_API_URL": v.URL, "ATOMYX_API_KEY": v.Admin,
 		"GITHUB_TOKEN": "gh-token", "GITHUB_API_URL": gh.URL(), "HOME": dir}
 	runCLI := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,27 +17,9 @@ import (
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
-// lockedBuffer is a bytes.Buffer a running server and a test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestVaultServeAndIssue(t *testing.T) {
 	dir := t.TempDir()
-	var out, errOut lockedBuffer
+	var out, errOut testkit.Buffer
 	o := &vaultServeOptions{
 		Listen: "127.0.0.1:0", Data: dir, NoSync: true,
 		sys: &IO{Out: &out, Err: &errOut, Getenv: func(string) string { return "" }},

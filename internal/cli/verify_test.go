@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/atomyx/atomyx-guard/internal/finding"
@@ -14,6 +11,7 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
+	"github.com/atomyx/atomyx-guard/internal/vault/vaulttest"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -21,23 +19,8 @@ import (
 // its URL and an admin client.
 func localVault(t *testing.T) (url, admin string, c *vault.Client) {
 	t.Helper()
-	dir := t.TempDir()
-	srv, err := server.Open(dir, server.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	b, err := os.ReadFile(filepath.Join(dir, server.AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin = strings.TrimSpace(string(b))
-	c, err = vault.New(vault.Config{BaseURL: hs.URL, APIKey: admin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hs.URL, admin, c
+	v := vaulttest.Start(t, server.Options{})
+	return v.URL, v.Admin, v.Client(t)
 }
 
 func TestGitVerify(t *testing.T) {

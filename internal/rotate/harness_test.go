@@ -2,11 +2,8 @@ package rotate_test
 
 import (
 	"context"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,36 +12,18 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/ghapi"
 	"github.com/atomyx/atomyx-guard/internal/ghapi/ghfake"
 	"github.com/atomyx/atomyx-guard/internal/rotate"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
+	"github.com/atomyx/atomyx-guard/internal/vault/vaulttest"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder/journal"
 )
 
-// clock is the one clock of a test: the Vault's and the rotator's, so that
-// a grace ends when the test says.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // world is a local Vault and a fake GitHub.
 type world struct {
 	t        testing.TB
-	clock    *clock
-	vaultSrv *server.Server
+	clock    *testkit.Clock // the Vault's and the rotator's
 	VaultURL string
 	Admin    string
 	GH       *ghfake.Server
@@ -56,24 +35,15 @@ const issueRepo = "acme/security"
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	dir := t.TempDir()
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	srv, err := server.Open(dir, server.Options{NoSync: true, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web := httptest.NewServer(srv.Handler())
-	admin, err := os.ReadFile(filepath.Join(dir, server.AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testkit.NewClock()
+	v := vaulttest.Start(t, server.Options{Now: c.Now})
 	gh := ghfake.New()
 	gh.Token = "gh-token"
 	gh.AddRepo("acme", "app", true)
 	gh.AddRepo("acme", "security", true)
 	gh.AddOrg("acme")
-	t.Cleanup(func() { gh.Close(); web.Close(); srv.Close() })
-	return &world{t: t, clock: c, vaultSrv: srv, VaultURL: web.URL, Admin: strings.TrimSpace(string(admin)), GH: gh}
+	t.Cleanup(gh.Close)
+	return &world{t: t, clock: c, VaultURL: v.URL, Admin: v.Admin, GH: gh}
 }
 
 func (w *world) vault() *vault.Client {

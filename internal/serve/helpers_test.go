@@ -24,8 +24,10 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/org"
 	"github.com/atomyx/atomyx-guard/internal/org/orgtest"
 	"github.com/atomyx/atomyx-guard/internal/serve"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	vaultserver "github.com/atomyx/atomyx-guard/internal/vault/server"
+	"github.com/atomyx/atomyx-guard/internal/vault/vaulttest"
 	"github.com/atomyx/atomyx-guard/patterns"
 	"github.com/atomyx/atomyx-guard/responder"
 	"github.com/atomyx/atomyx-guard/responder/journal"
@@ -48,7 +50,7 @@ type world struct {
 	Srv      *serve.Server
 	Web      *httptest.Server
 	URL      string // where deliveries go
-	Log      *syncBuffer
+	Log      *testkit.Buffer
 	closed   bool
 }
 
@@ -66,24 +68,13 @@ type worldOptions struct {
 
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
-	w := &world{t: t, Cache: t.TempDir(), Log: &syncBuffer{}}
-	vdir := t.TempDir()
-	vs, err := vaultserver.Open(vdir, vaultserver.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vh http.Handler = vs.Handler()
+	w := &world{t: t, Cache: t.TempDir(), Log: &testkit.Buffer{}}
+	var wrap []func(http.Handler) http.Handler
 	if o.VaultMiddleware != nil {
-		vh = o.VaultMiddleware(vh)
+		wrap = append(wrap, o.VaultMiddleware)
 	}
-	vweb := httptest.NewServer(vh)
-	t.Cleanup(func() { vweb.Close(); vs.Close() })
-	w.VaultURL = vweb.URL
-	admin, err := os.ReadFile(filepath.Join(vdir, vaultserver.AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Admin = strings.TrimSpace(string(admin))
+	v := vaulttest.Start(t, vaultserver.Options{}, wrap...)
+	w.VaultURL, w.Admin = v.URL, v.Admin
 	w.GH = ghfake.New()
 	w.GH.Token = "gh-token"
 	t.Cleanup(w.GH.Close)
@@ -267,24 +258,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var zero = strings.Repeat("0", 40)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/atomyx/atomyx-guard/internal/cli"
+	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
@@ -151,9 +152,9 @@ func TestLogFormatJSON(t *testing.T) {
 // runServeCLI runs `atomyx-guard serve` in process (cli.Run) on the
 // world's cache with env, waits until it listens and points w.URL at it;
 // stop cancels it and returns its exit code.
-func runServeCLI(t *testing.T, w *world, env map[string]string, args ...string) (*syncBuffer, func() int) {
+func runServeCLI(t *testing.T, w *world, env map[string]string, args ...string) (*testkit.Buffer, func() int) {
 	t.Helper()
-	stderr := &syncBuffer{}
+	stderr := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

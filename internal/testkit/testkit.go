@@ -2,10 +2,13 @@
 // fresh key from crypto/rand (never a key written into a test), and a real
 // git repository made with the git CLI in a clean environment (no user or
 // system configuration, fixed identities and dates, so that commit ids
-// depend only on content). Test code only.
+// depend only on content), a buffer a running server and its test share,
+// and a settable clock. Test code only; package vaulttest starts a local
+// Vault.
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -49,6 +52,48 @@ func (s *Sleeps) Waits() []time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.waits)
+}
+
+// Buffer is a bytes.Buffer that a running server (its log, its output)
+// and the test reading it can share.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Clock is a settable clock, for the Now of what a test runs (a Vault, a
+// rotator), so that a grace period ends when the test says.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts at the current second.
+func NewClock() *Clock { return &Clock{t: time.Now().UTC().Truncate(time.Second)} }
+
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 // GitDate is the author and committer date of every GitRepo commit.

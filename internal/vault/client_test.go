@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,37 +16,19 @@ import (
 	"github.com/atomyx/atomyx-guard/internal/testkit"
 	"github.com/atomyx/atomyx-guard/internal/vault"
 	"github.com/atomyx/atomyx-guard/internal/vault/server"
+	"github.com/atomyx/atomyx-guard/internal/vault/vaulttest"
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
 var ctx = context.Background()
 
-// localVault is the real local Vault on a loopback port.
-type localVault struct {
-	URL   string
-	Admin string
-	srv   *server.Server
-}
+// localVault is the real local Vault on a loopback port, with this
+// file's helpers.
+type localVault struct{ *vaulttest.Vault }
 
 func startVault(t *testing.T, opts server.Options, wrap ...func(http.Handler) http.Handler) *localVault {
 	t.Helper()
-	dir := t.TempDir()
-	opts.NoSync = true
-	srv, err := server.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
-	for _, w := range wrap {
-		h = w(h)
-	}
-	hs := httptest.NewServer(h)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	b, err := os.ReadFile(filepath.Join(dir, server.AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &localVault{URL: hs.URL, Admin: strings.TrimSpace(string(b)), srv: srv}
+	return &localVault{vaulttest.Start(t, opts, wrap...)}
 }
 
 func (v *localVault) client(t *testing.T, key string, mod ...func(*vault.Config)) (*vault.Client, *testkit.Sleeps) {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,26 +19,6 @@ import (
 	"github.com/atomyx/atomyx-guard/patterns"
 )
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // testVault is a local Vault on a loopback port.
 type testVault struct {
 	dir   string
@@ -47,7 +26,7 @@ type testVault struct {
 	http  *httptest.Server
 	URL   string
 	Admin string // the admin key
-	clock *clock
+	clock *testkit.Clock
 }
 
 func startVault(t testing.TB, dir string, opts Options) *testVault {
@@ -56,7 +35,7 @@ func startVault(t testing.TB, dir string, opts Options) *testVault {
 		dir = t.TempDir()
 	}
 	opts.NoSync = true
-	c := newClock()
+	c := testkit.NewClock()
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
