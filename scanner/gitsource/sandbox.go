@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-billy/v5"
@@ -116,8 +118,12 @@ func readRegular(p string, limit int64) ([]byte, error) {
 // newShadow writes the shadow git directory the binary runs in and
 // returns it with the warnings it has (alternates not followed). With
 // alternates, objects/info/alternates is carried over with its paths made
-// absolute; without, other object stores are never read.
-func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err error) {
+// absolute; without, other object stores are never read. An entry of the
+// pack or a loose-object directory that is no regular file is left out
+// of the shadow and passed to skip: git would open it, and a FIFO there
+// held every git child that lists or reads objects until its deadline (a
+// minute each), a symlink could lead anywhere.
+func (r *Repo) newShadow(alternates bool, skip func(where, reason string)) (dir string, warnings []string, err error) {
 	dir, err = mkShadowDir()
 	if err != nil {
 		return "", nil, fmt.Errorf("shadow git directory: %w", err)
@@ -161,8 +167,14 @@ func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err er
 	}
 	objs := filepath.Join(dir, "objects")
 	des, rerr := os.ReadDir(r.commonPath("objects"))
+	irregular := irregularObjects(r.commonPath("objects"), des)
+	for _, n := range slices.Sorted(maps.Keys(irregular)) {
+		for _, e := range irregular[n] {
+			skip(objectEntry(n, e), e+": not a regular file (a FIFO, socket, device or link): left out")
+		}
+	}
 	plain := !r.objectsLinked()
-	if rerr == nil && plain && plainObjects(r.commonPath("objects"), des) {
+	if rerr == nil && plain && len(irregular) == 0 && plainObjects(r.commonPath("objects"), des) {
 		// Nothing in it needs leaving out: one link instead of one per
 		// loose-object directory (up to 257, which cost a pre-commit hook
 		// about 3 ms to make and remove, a fifth of its run).
@@ -177,6 +189,12 @@ func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err er
 	for _, de := range des {
 		n := de.Name()
 		if n != "pack" && !(len(n) == 2 && isHex(n)) {
+			continue
+		}
+		if leave := irregular[n]; len(leave) > 0 {
+			if err := linkEntries(r.commonPath("objects", n), filepath.Join(objs, n), leave); err != nil {
+				return "", nil, err
+			}
 			continue
 		}
 		if plain && de.Type() == fs.ModeDir {
@@ -208,6 +226,67 @@ func (r *Repo) newShadow(alternates bool) (dir string, warnings []string, err er
 		}
 	}
 	return dir, warnings, nil
+}
+
+// irregularObjects lists, by directory ("pack" or a loose-object
+// directory), the entries of the objects directory's subdirectories that
+// git would open and that are not regular files. One ReadDir a
+// directory: the types come with the names.
+func irregularObjects(objects string, des []fs.DirEntry) map[string][]string {
+	var out map[string][]string
+	for _, de := range des {
+		n := de.Name()
+		if de.Type() != fs.ModeDir || !(n == "pack" || len(n) == 2 && isHex(n)) {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(objects, n))
+		if err != nil {
+			continue // git reads none of it either
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() {
+				if out == nil {
+					out = map[string][]string{}
+				}
+				out[n] = append(out[n], e.Name())
+			}
+		}
+	}
+	return out
+}
+
+// objectEntry names an entry of an object directory for a skip: the
+// object it holds, or the pack.
+func objectEntry(dir, name string) string {
+	if dir == "pack" {
+		base, _, _ := strings.Cut(strings.TrimPrefix(name, "pack-"), ".")
+		return "pack " + base
+	}
+	if id, ok := parseHex(dir + name); ok {
+		return "object " + id.String()
+	}
+	return "objects/" + dir + "/" + name
+}
+
+// linkEntries makes dst a directory of links to the entries of src, but
+// those named in leave.
+func linkEntries(src, dst string, leave []string) error {
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	des, err := os.ReadDir(src)
+	if err != nil {
+		return nil // an empty directory: git sees none of it
+	}
+	for _, de := range des {
+		if slices.Contains(leave, de.Name()) || !de.Type().IsRegular() {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(src, de.Name()), filepath.Join(dst, de.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // plainObjects reports whether the shadow may link the whole objects

@@ -179,7 +179,7 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		if err != nil {
 			return gg
 		}
-		dir, warns, err := r.newShadow(opts.Alternates)
+		dir, warns, err := r.newShadow(opts.Alternates, s.skip)
 		if err != nil {
 			s.warn("%v; reading with go-git instead", err)
 			return gg

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,8 +175,10 @@ func TestHostileConfigDoesNotHang(t *testing.T) {
 }
 
 // TestFIFOInRepository: a FIFO where git or go-git would read a file (a
-// pack index, a ref, the shallow file) is refused, and the git child that
-// would block on it is bounded in time.
+// pack index, a loose object, a ref, a reflog) is refused and reported,
+// and no git child is left to block on it: the shadow git directory
+// leaves such files out, so no child runs into its deadline (they once
+// all did, a minute each, before the scan fell back to go-git).
 func TestFIFOInRepository(t *testing.T) {
 	d := initRepo(t)
 	key := testkit.NewKey(t, patterns.Production)
@@ -187,7 +190,8 @@ func TestFIFOInRepository(t *testing.T) {
 	if err := os.WriteFile(fake+".pack", []byte("PACK\x00\x00\x00\x02\x00\x00\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{fake + ".idx", filepath.Join(gd, "refs", "heads", "fifo"), filepath.Join(gd, "logs", "refs", "heads", "fifo")} {
+	loose := filepath.Join(gd, "objects", "cd", strings.Repeat("cd", 19))
+	for _, p := range []string{fake + ".idx", loose, filepath.Join(gd, "refs", "heads", "fifo"), filepath.Join(gd, "logs", "refs", "heads", "fifo")} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +205,10 @@ func TestFIFOInRepository(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.gitTimeout = 3 * time.Second
+		// Far above what a child of this repository needs, even on a
+		// loaded machine; a child that blocks on a FIFO is stopped by it
+		// and its warning fails the test below.
+		r.gitTimeout = 30 * time.Second
 		set := finding.NewSet()
 		res, err := r.Scan(ctx, newEngine(), opts, setSink{set})
 		r.Close()
@@ -211,6 +218,14 @@ func TestFIFOInRepository(t *testing.T) {
 		}
 		if len(set.Findings()) != 1 || !res.Partial {
 			t.Errorf("%+v: %d findings, partial %v, skipped %+v", opts, len(set.Findings()), res.Partial, res.Skipped)
+		}
+		if !slices.ContainsFunc(res.Skipped, func(s finding.Skip) bool { return s.Where == "object "+strings.Repeat("cd", 20) }) {
+			t.Errorf("%+v: the FIFO loose object is not reported: %+v", opts, res.Skipped)
+		}
+		for _, w := range res.Warnings {
+			if strings.Contains(w, "git binary failed") {
+				t.Errorf("%+v: %s", opts, w)
+			}
 		}
 	}
 }
