@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -92,6 +94,12 @@ func (r *Repo) readRefs(skip skipFunc) *refInfo {
 	}
 	if head, err := r.storage.Reference(plumbing.HEAD); err == nil && head.Type() == plumbing.HashReference {
 		add("HEAD", head.Hash())
+	}
+	for _, g := range r.guards {
+		refused := g.refusedRefs()
+		for _, name := range slices.Sorted(maps.Keys(refused)) {
+			skip("ref "+name, refused[name])
+		}
 	}
 	if b, err := readRegular(r.commonPath("logs", "refs", "stash"), maxControlFile); err == nil {
 		ri.stash = parseReflog(b, false)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/memfs"
@@ -380,6 +381,32 @@ type guardFS struct {
 	billy.Filesystem
 	roots      []string
 	alternates bool
+
+	mu      sync.Mutex
+	refused map[string]string // ref files refused, by path: why
+}
+
+// refuseRef records why the ref file name is not read and returns the
+// error go-git takes for a ref deleted while it iterated: one FIFO or
+// link among the refs must cost that ref, not every ref of the
+// repository (go-git's iteration ends at the first other error).
+func (g *guardFS) refuseRef(name string, err error) error {
+	g.mu.Lock()
+	if g.refused == nil {
+		g.refused = map[string]string{}
+	}
+	g.refused[name] = err.Error()
+	g.mu.Unlock()
+	return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// refusedRefs returns, and forgets, the ref files refused so far.
+func (g *guardFS) refusedRefs() map[string]string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := g.refused
+	g.refused = nil
+	return out
 }
 
 func (g *guardFS) Open(name string) (billy.File, error) {
@@ -409,6 +436,9 @@ func (g *guardFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File,
 		roots = nil
 	}
 	if err := checkFile(roots, p, false); err != nil {
+		if (strings.HasPrefix(clean, "refs/") || clean == "packed-refs") && (errors.Is(err, errNotRegular) || errors.Is(err, errOutside)) {
+			return nil, g.refuseRef(clean, err)
+		}
 		return nil, err
 	}
 	return g.Filesystem.OpenFile(name, flag, perm)
