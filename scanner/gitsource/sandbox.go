@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -436,12 +437,38 @@ func (g *guardFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File,
 		roots = nil
 	}
 	if err := checkFile(roots, p, false); err != nil {
-		if (strings.HasPrefix(clean, "refs/") || clean == "packed-refs") && (errors.Is(err, errNotRegular) || errors.Is(err, errOutside)) {
+		if refFile(clean) && (errors.Is(err, errNotRegular) || errors.Is(err, errOutside)) {
 			return nil, g.refuseRef(clean, err)
 		}
 		return nil, err
 	}
+	if refFile(clean) && clean != "packed-refs" {
+		// go-git reads a loose ref whole: a sparse file of gigabytes
+		// took as much memory.
+		if fi, err := os.Stat(p); err == nil && fi.Size() > maxSmallFile {
+			return nil, g.refuseRef(clean, fmt.Errorf("%s: larger than %d bytes", path.Base(clean), maxSmallFile))
+		}
+	}
 	return g.Filesystem.OpenFile(name, flag, perm)
+}
+
+// Stat refuses a ref whose file cannot be looked at (a symlink loop, no
+// permission) as refuseRef does: go-git stats each ref file before it
+// opens it, and ends its iteration at any error but "not found".
+func (g *guardFS) Stat(name string) (os.FileInfo, error) {
+	fi, err := g.Filesystem.Stat(name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if clean := filepath.ToSlash(filepath.Clean(name)); refFile(clean) {
+			return nil, g.refuseRef(clean, err)
+		}
+	}
+	return fi, err
+}
+
+// refFile reports whether go-git reads refs from the file name (clean,
+// slash-separated, relative to the git directory).
+func refFile(clean string) bool {
+	return strings.HasPrefix(clean, "refs/") || clean == "packed-refs"
 }
 
 // ReadDir hides, in objects/pack, every pack whose index is not a regular

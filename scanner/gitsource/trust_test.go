@@ -346,3 +346,61 @@ func TestReftableRepositoryRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRefFiles: a loose ref file that cannot be read as a ref (a
+// symlink loop, a link out of the repository, a sparse file of 256 MiB)
+// costs that ref only, reported by name: the other refs still
+// place the key in its commit, in bounded memory (go-git read a loose ref
+// whole, and stopped its iteration of all refs at the first such file).
+func TestHostileRefFiles(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "outside")
+	if err := os.WriteFile(outside, []byte(strings.Repeat("ab", 20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		make func(t *testing.T, ref string)
+		why  string
+	}{
+		{"symlink loop", func(t *testing.T, ref string) {
+			if err := os.Symlink(filepath.Base(ref), ref); err != nil {
+				t.Fatal(err)
+			}
+		}, "symbolic links"},
+		{"link out of the repository", func(t *testing.T, ref string) {
+			if err := os.Symlink(outside, ref); err != nil {
+				t.Fatal(err)
+			}
+		}, ""}, // billy's own words: "chroot boundary crossed"
+		{"sparse 256 MiB", func(t *testing.T, ref string) {
+			f, err := os.Create(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Truncate(256 << 20); err != nil {
+				t.Skipf("no sparse file here: %v", err)
+			}
+		}, "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := initRepo(t)
+			key := testkit.NewKey(t, patterns.Production)
+			commit(t, d, "one", "a.txt", "k="+key+"\n")
+			tt.make(t, filepath.Join(d, ".git", "refs", "heads", "bad"))
+			for _, noBin := range []bool{false, true} {
+				got := scanRepo(t, d, Options{NoGitBinary: noBin})
+				f, ok := got.byFP[patterns.Fingerprint([]byte(key))]
+				if !ok || len(f.Locations) != 1 || f.Locations[0].Commit == "" {
+					t.Errorf("no-git-binary=%v: key not placed in its commit: %s", noBin, summary(got))
+				}
+				if !slices.ContainsFunc(got.res.Skipped, func(s finding.Skip) bool {
+					return s.Where == "ref refs/heads/bad" && s.Reason != "" && strings.Contains(s.Reason, tt.why)
+				}) {
+					t.Errorf("no-git-binary=%v: the bad ref is not reported (%q): %+v", noBin, tt.why, got.res.Skipped)
+				}
+			}
+		})
+	}
+}
