@@ -196,7 +196,7 @@ func (g *goGit) walk(ctx context.Context, spec walkSpec, fn func(commitMeta, []e
 		tips = append(tips, g.refs().commits...)
 	}
 	if spec.reflog {
-		tips = append(tips, g.r.reflogTips()...)
+		tips = append(tips, g.r.reflogTips(g.skip)...)
 	}
 	var es []entry
 	return g.ancestors(ctx, tips, func(h plumbing.Hash, c rawCommit) error {

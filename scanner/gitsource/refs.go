@@ -101,15 +101,17 @@ func (r *Repo) readRefs(skip skipFunc) *refInfo {
 			skip("ref "+name, refused[name])
 		}
 	}
-	if b, err := readRegular(r.commonPath("logs", "refs", "stash"), maxControlFile); err == nil {
+	if b, err := readRegular(r.commonPath("logs", "refs", "stash"), maxReflogFile); err == nil {
 		ri.stash = parseReflog(b, false)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		skip("stash", "its reflog is not read, so stashes before the last are not scanned: "+err.Error())
 	}
 	return ri
 }
 
 // reflogTips lists every commit the reflogs mention (old and new ids), as
-// git log --reflog does.
-func (r *Repo) reflogTips() []plumbing.Hash {
+// git log --reflog does; skip is told of a reflog it does not read.
+func (r *Repo) reflogTips(skip skipFunc) []plumbing.Hash {
 	var out []plumbing.Hash
 	dirs := []string{r.commonPath("logs")}
 	if r.GitDir != r.CommonDir {
@@ -120,8 +122,11 @@ func (r *Repo) reflogTips() []plumbing.Hash {
 			if err != nil || de.IsDir() {
 				return nil
 			}
-			if b, err := readRegular(p, maxControlFile); err == nil {
+			if b, err := readRegular(p, maxReflogFile); err == nil {
 				out = append(out, parseReflog(b, true)...)
+			} else {
+				rel, _ := filepath.Rel(filepath.Dir(d), p)
+				skip("reflog "+filepath.ToSlash(rel), err.Error())
 			}
 			return nil
 		})

@@ -138,9 +138,12 @@ func configValue(v string) string {
 // why. go-git sees the shadow config, not the repository's, so the
 // repository's is read here, and parsed only when it names either.
 func checkExtensions(config string) error {
-	b, err := readRegular(config, maxControlFile)
+	b, err := readRegular(config, maxConfigFile)
 	if err != nil {
-		return nil // no config: git's defaults
+		// No config: git's defaults. Or one larger than git ever writes,
+		// not read: the scan goes on, and a repository it cannot read
+		// says so then.
+		return nil
 	}
 	if low := bytes.ToLower(b); !bytes.Contains(low, []byte("objectformat")) && !bytes.Contains(low, []byte("refstorage")) {
 		return nil
@@ -230,8 +233,15 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// maxControlFile bounds the shallow file, a reflog or an index read whole.
-const maxControlFile = 1 << 30
+// Bounds of the files read whole, far above what git writes (a shallow
+// file of a million commits is 41 MB) and far below what a sparse file
+// can claim: a larger one is refused, not read.
+const (
+	maxControlFile = 1 << 30   // an index
+	maxReflogFile  = 256 << 20 // a reflog
+	maxShallowFile = 64 << 20
+	maxConfigFile  = 4 << 20
+)
 
 // commonPath names a file of the shared part of the git directory.
 func (r *Repo) commonPath(elem ...string) string {
@@ -240,7 +250,7 @@ func (r *Repo) commonPath(elem ...string) string {
 
 // shallow returns the shallow boundary commits (the "shallow" file).
 func (r *Repo) shallow() (map[string]bool, error) {
-	b, err := readRegular(r.commonPath("shallow"), maxControlFile)
+	b, err := readRegular(r.commonPath("shallow"), maxShallowFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

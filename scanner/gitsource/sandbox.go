@@ -96,11 +96,15 @@ func checkFile(roots []string, p string, dir bool) error {
 	return nil
 }
 
-// readRegular reads at most limit bytes of a regular file (never a FIFO or
-// device, which could block or never end).
+// readRegular reads a regular file (never a FIFO or device, which could
+// block or never end) of at most limit bytes. A larger one is refused
+// before it is read: a sparse file of gigabytes costs nothing to make.
 func readRegular(p string, limit int64) ([]byte, error) {
 	if err := checkFile(nil, p, false); err != nil {
 		return nil, err
+	}
+	if fi, err := os.Stat(p); err == nil && fi.Size() > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", filepath.Base(p), limit)
 	}
 	f, err := os.Open(p)
 	if err != nil {
@@ -153,8 +157,13 @@ func (r *Repo) newShadow(alternates bool, skip func(where, reason string)) (dir 
 		}
 		return os.Symlink(src, filepath.Join(dir, name))
 	}
-	for _, n := range []string{"packed-refs", "shallow"} {
-		if err := link(n, false); err != nil {
+	if err := link("packed-refs", false); err != nil {
+		return "", nil, err
+	}
+	// The shallow file, when Repo.shallow reads it too (it reports one it
+	// does not).
+	if fi, err := os.Stat(r.commonPath("shallow")); err == nil && fi.Size() <= maxShallowFile {
+		if err := link("shallow", false); err != nil {
 			return "", nil, err
 		}
 	}

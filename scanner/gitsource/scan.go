@@ -190,7 +190,7 @@ func (r *Repo) Scan(ctx context.Context, eng *scanner.Engine, opts Options, sink
 		}
 		s.alt = gg
 		return &gitBin{path: p, gitDir: shadow, realDir: r.CommonDir, large: r.large, skip: s.skip,
-			timeout: gitTimeout(r), refs: getRefs, reflog: r.reflogTips, onGit: r.onGit,
+			timeout: gitTimeout(r), refs: getRefs, reflog: func() []plumbing.Hash { return r.reflogTips(s.skip) }, onGit: r.onGit,
 			readers: readers(eng), minPart: r.minPart, roots: r.roots(), noPacks: r.noPacks}
 	}
 	if opts.Staged {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -402,5 +403,76 @@ func TestHostileRefFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOversizedRepositoryFiles: a shallow file or a reflog larger than git
+// ever writes (a sparse file claims any size for free) is refused before
+// it is read, and reported; the rest of the scan goes on. Each was read
+// whole: a sparse shallow file of 900 MB cost 12 s and 2.9 GB.
+func TestOversizedRepositoryFiles(t *testing.T) {
+	tests := []struct {
+		file  string
+		size  int64
+		opts  Options
+		where string
+	}{
+		{"shallow", maxShallowFile + 1, Options{}, "shallow"},
+		{"logs/refs/stash", maxReflogFile + 1, Options{}, "stash"},
+		{"logs/HEAD", maxReflogFile + 1, Options{Reflog: true}, "reflog logs/HEAD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.where, func(t *testing.T) {
+			d := initRepo(t)
+			key := testkit.NewKey(t, patterns.Production)
+			commit(t, d, "one", "a.txt", "k="+key+"\n")
+			p := filepath.Join(d, ".git", filepath.FromSlash(tt.file))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, tt.size); err != nil {
+				if f, cerr := os.Create(p); cerr != nil || f.Truncate(tt.size) != nil {
+					t.Skipf("no sparse file here: %v", err)
+				}
+			}
+			for _, noBin := range []bool{false, true} {
+				opts := tt.opts
+				opts.NoGitBinary = noBin
+				got := scanRepo(t, d, opts)
+				f, ok := got.byFP[patterns.Fingerprint([]byte(key))]
+				if !ok || len(f.Locations) != 1 || f.Locations[0].Commit == "" {
+					t.Errorf("no-git-binary=%v: key not placed in its commit: %s", noBin, summary(got))
+				}
+				if !slices.ContainsFunc(got.res.Skipped, func(s finding.Skip) bool {
+					return s.Where == tt.where && strings.Contains(s.Reason, "larger than")
+				}) {
+					t.Errorf("no-git-binary=%v: %s not reported as too large: %+v", noBin, tt.file, got.res.Skipped)
+				}
+			}
+		})
+	}
+}
+
+// TestReadRegularRefusesBeforeReading: a file above the limit costs a
+// stat, not a read.
+func TestReadRegularRefusesBeforeReading(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(256 << 20); err != nil {
+		t.Skipf("no sparse file here: %v", err)
+	}
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = readRegular(p, maxConfigFile)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("err %v, want larger than", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("refusing it allocated %d bytes: it was read", n)
 	}
 }
