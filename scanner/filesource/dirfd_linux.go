@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -79,8 +80,15 @@ func (s *Source) openIn(d *dirHandle, name string) (io.ReadCloser, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("on a %s file system: a kernel file system, never read", kfs)
 	}
-	return &fdFile{fd: fd, size: st.Size}, nil
+	// Fewer blocks than the size needs: holes, which Read gives as zeros
+	// without reading them.
+	sparse := st.Size >= minSparse && st.Blocks*512 < st.Size-minSparse/2
+	return &fdFile{fd: fd, size: st.Size, sparse: sparse}, nil
 }
+
+// minSparse is the least size, and half the least hole, worth looking for
+// holes in: two more system calls per file.
+const minSparse = 1 << 20
 
 // kernelFSOfFd names the kernel file system an open file lies on ("" for
 // an ordinary one), asking the kernel once per device.
@@ -117,6 +125,13 @@ func modeOf(m uint32) fs.FileMode {
 type fdFile struct {
 	fd   int
 	size int64
+	// sparse files are read by extent: a hole is given as zeros without a
+	// read (the kernel makes a hole's pages one at a time, at under a
+	// gigabyte a second here: a sparse disk image of 50 GB took 95 s),
+	// data with pread at off, known to run to dataEnd.
+	sparse  bool
+	off     int64
+	dataEnd int64
 }
 
 // maxRW caps one read, as os.File does.
@@ -128,6 +143,9 @@ func (f *fdFile) Read(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if f.sparse {
+		return f.readSparse(p)
 	}
 	for {
 		n, err := unix.Read(f.fd, p[:min(len(p), maxRW)])
@@ -141,6 +159,43 @@ func (f *fdFile) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+}
+
+// readSparse reads at f.off: zeros up to the next data in a hole, else
+// the data up to the next hole. Where the kernel cannot say (a file
+// system without SEEK_DATA), it reads on, hole or not.
+func (f *fdFile) readSparse(p []byte) (int, error) {
+	if f.off >= f.dataEnd {
+		data, err := unix.Seek(f.fd, f.off, unix.SEEK_DATA)
+		switch {
+		case err == unix.ENXIO: // no data after off: a hole to the end
+			data = max(f.off, f.size)
+			if data == f.off {
+				return 0, io.EOF
+			}
+		case err != nil:
+			f.dataEnd = math.MaxInt64
+		}
+		if err == nil || err == unix.ENXIO {
+			if data > f.off {
+				n := int(min(int64(len(p)), data-f.off))
+				clear(p[:n])
+				f.off += int64(n)
+				return n, nil
+			}
+			hole, err := unix.Seek(f.fd, f.off, unix.SEEK_HOLE)
+			if err != nil {
+				hole = math.MaxInt64
+			}
+			f.dataEnd = hole
+		}
+	}
+	n, err := f.ReadAt(p[:min(int64(len(p)), f.dataEnd-f.off)], f.off)
+	f.off += int64(n)
+	if n > 0 && err == io.EOF {
+		err = nil
+	}
+	return n, err
 }
 
 func (f *fdFile) ReadAt(p []byte, off int64) (int, error) {

@@ -133,3 +133,66 @@ func TestDirHandlesReleased(t *testing.T) {
 		t.Errorf("%d descriptors left open after an item was refused", open)
 	}
 }
+
+// A sparse file reads the same through its descriptor as os.ReadFile
+// reads it, its holes as zeros, whatever the read size: the holes are
+// given without reading them, the data between them read at its offset.
+func TestOpenInSparse(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "disk.img")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		at   int64
+		data string
+	}{{0, "head\n"}, {3 << 20, "middle\n"}, {7<<20 - 3, "across a 4 KiB page"}} {
+		if _, err := f.WriteAt([]byte(w.data), w.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(12 << 20); err != nil { // a hole to the end
+		t.Fatal(err)
+	}
+	f.Close()
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := openDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.release()
+	for _, size := range []int{1000, 64 << 10, 5 << 20} {
+		rc, err := (&Source{}).openIn(d, "disk.img")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rc.(*fdFile).sparse {
+			rc.Close()
+			t.Skip("this file system keeps no holes")
+		}
+		// A buffer dirty from the read before, as the detector's is.
+		var got []byte
+		buf := make([]byte, size)
+		for {
+			for i := range buf {
+				buf[i] = 0xAA
+			}
+			n, err := rc.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		rc.Close()
+		if len(got) != len(want) || string(got) != string(want) {
+			t.Errorf("reads of %d: %d bytes, differ from the file's %d", size, len(got), len(want))
+		}
+	}
+}
