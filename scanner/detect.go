@@ -149,7 +149,10 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 		if !atEOF {
 			limit = n - overlap
 		}
-		res := d.scanWindow(sc, window{buf: buf[:n], before: before, atEOF: atEOF, offset: total, line: line, limit: limit, carry: carry}, loc, sink)
+		var res decode.Result
+		if !allZero(buf[:n]) {
+			res = d.scanWindow(sc, window{buf: buf[:n], before: before, atEOF: atEOF, offset: total, line: line, limit: limit, carry: carry}, loc, sink)
+		}
 		ex.add(res, total)
 		carry = res.Carry
 		if atEOF {
@@ -167,6 +170,27 @@ func (d *Detector) ScanReader(ctx context.Context, r io.Reader, loc finding.Loca
 }
 
 var newline = []byte{'\n'}
+
+// zeros is compared against to see a window of NUL bytes.
+var zeros [4096]byte
+
+// allZero reports whether b holds only NUL bytes: a window of them holds
+// no key, plain or encoded (UTF-16 has a letter between its NULs), so the
+// decoders need not see it. Disk images and other sparse files are mostly
+// that; text fails on its first byte.
+func allZero(b []byte) bool {
+	if len(b) == 0 || b[0] != 0 {
+		return false
+	}
+	for len(b) > 0 {
+		k := min(len(b), len(zeros))
+		if !bytes.Equal(b[:k], zeros[:k]) {
+			return false
+		}
+		b = b[k:]
+	}
+	return true
+}
 
 // found is a match turned into what a Hit needs: no key.
 type found struct {

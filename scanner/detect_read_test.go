@@ -98,12 +98,61 @@ func TestUTF16BesideNULRuns(t *testing.T) {
 	}
 }
 
+// Windows of NUL bytes are passed over (a sparse disk image is mostly
+// that), and a key beside them, plain or in UTF-16 (whose NULs join the
+// run before it), is still found on its line, at any window size.
+func TestScanReaderNULWindows(t *testing.T) {
+	plain, wide := testkit.NewKey(t, patterns.Production), testkit.NewKey(t, patterns.Staging)
+	var b []byte
+	b = append(b, make([]byte, 10000)...)
+	for i := 0; i < len(wide); i++ {
+		b = append(b, wide[i], 0)
+	}
+	b = append(b, make([]byte, 10000)...)
+	b = append(b, "\nk="+plain+"\n"...)
+	b = append(b, make([]byte, 9000)...)
+	for _, win := range []int{97, 4096, 1 << 20} {
+		var hl hitList
+		if _, err := (&Detector{Window: win}).ScanReader(context.Background(), &chunkReader{data: b, n: 3000}, finding.Location{}, &hl); err != nil {
+			t.Fatal(err)
+		}
+		lines := map[string]int{}
+		for _, h := range hl.hits {
+			lines[h.Fingerprint] = h.Location.Line
+		}
+		if lines[patterns.Fingerprint([]byte(wide))] != 1 || lines[patterns.Fingerprint([]byte(plain))] != 2 || len(hl.hits) != 2 {
+			t.Errorf("window %d: hits %+v, want the UTF-16 key on line 1 and the plain one on line 2", win, hl.hits)
+		}
+	}
+}
+
+func TestAllZero(t *testing.T) {
+	long := make([]byte, 3*len(zeros)+5)
+	tests := []struct {
+		b    []byte
+		want bool
+	}{
+		{nil, false},
+		{[]byte{0}, true},
+		{[]byte{'a'}, false},
+		{long, true},
+		{append(append([]byte{}, long...), 'x'), false},
+		{append(append([]byte{}, long[:len(zeros)]...), append([]byte{1}, long...)...), false},
+	}
+	for i, tt := range tests {
+		if got := allZero(tt.b); got != tt.want {
+			t.Errorf("%d: allZero(%d bytes) = %v, want %v", i, len(tt.b), got, tt.want)
+		}
+	}
+}
+
 // FuzzScanReaderMatchesScanBytes: streaming in small windows, with reads
 // of any size, finds exactly what scanning the whole buffer finds.
 func FuzzScanReaderMatchesScanBytes(f *testing.F) {
 	k, _ := patterns.Generate(patterns.Staging)
 	f.Add([]byte("x="+k+"\n"), uint16(300), uint8(7))
 	f.Add([]byte(strings.Repeat("ab", 400)+k), uint16(64), uint8(1))
+	f.Add([]byte(strings.Repeat("\x00", 700)+k+strings.Repeat("\x00", 300)+"\n"+k), uint16(128), uint8(50))
 	f.Fuzz(func(t *testing.T, data []byte, window uint16, chunk uint8) {
 		if len(data) > 1<<16 {
 			return
