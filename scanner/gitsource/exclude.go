@@ -23,11 +23,11 @@ func (r *Repo) excludeCommits(ids []string) []plumbing.Hash {
 				break
 			}
 			if obj.Type() == plumbing.TagObject {
-				raw, err := readAll(obj)
+				t, err := tagTarget(obj)
 				if err != nil {
 					break
 				}
-				h = parseTag(raw).Object
+				h = t
 				continue
 			}
 			if obj.Type() == plumbing.CommitObject && !seen[h] {

@@ -263,8 +263,21 @@ func (g *gitBin) readBatch(ctx, life context.Context, br *bufio.Reader, current 
 		o := storedObject{id: id, typ: typ, size: size}
 		switch {
 		case typ == plumbing.BlobObject && size > g.large:
-			o.open = func() (io.ReadCloser, error) { return g.openBlob(life, id) }
+			o.open = func() (io.ReadCloser, error) { return g.openObject(life, typ, id) }
 			if err := discard(br, size+1); err != nil {
+				return err
+			}
+		case (typ == plumbing.CommitObject || typ == plumbing.TagObject) && size > g.large:
+			// Its header from here, its message streamed (see largeMessage).
+			o.open = func() (io.ReadCloser, error) { return g.openObject(life, typ, id) }
+			head := min(size, maxHeaderPrefix)
+			o.data, o.release = getBuf(int(head))
+			if _, err := io.ReadFull(br, o.data); err != nil {
+				o.release()
+				return fmt.Errorf("read object %s: %w", id, err)
+			}
+			if err := discard(br, size-head+1); err != nil {
+				o.release()
 				return err
 			}
 		case typ == plumbing.BlobObject || typ == plumbing.CommitObject || typ == plumbing.TagObject:
@@ -310,10 +323,10 @@ func discard(br *bufio.Reader, n int64) error {
 	return nil
 }
 
-// openBlob streams one large blob from its own cat-file process, so that
-// it can be read in bounded memory (and more than once).
-func (g *gitBin) openBlob(ctx context.Context, id plumbing.Hash) (io.ReadCloser, error) {
-	cmd, stop := g.command(ctx, "cat-file", "blob", id.String())
+// openObject streams one large object from its own cat-file process, so
+// that it can be read in bounded memory (and more than once).
+func (g *gitBin) openObject(ctx context.Context, typ plumbing.ObjectType, id plumbing.Hash) (io.ReadCloser, error) {
+	cmd, stop := g.command(ctx, "cat-file", typ.String(), id.String())
 	errb := g.tail()
 	cmd.Stderr = errb
 	out, err := cmd.StdoutPipe()

@@ -114,21 +114,34 @@ func (g *goGit) object(id plumbing.Hash) (storedObject, error) {
 	default:
 		return o, nil
 	}
-	if o.typ == plumbing.BlobObject && o.size > g.r.large {
+	if o.size > g.r.large {
+		typ := o.typ
 		o.open = func() (io.ReadCloser, error) {
-			obj, err := g.r.storage.EncodedObject(plumbing.BlobObject, id)
+			obj, err := g.r.storage.EncodedObject(typ, id)
 			if err != nil {
 				return nil, err
 			}
 			return obj.Reader()
 		}
-		return o, nil
+		if typ == plumbing.BlobObject {
+			return o, nil
+		}
 	}
 	rd, err := obj.Reader()
 	if err != nil {
 		return o, err
 	}
 	defer rd.Close()
+	if o.open != nil {
+		// A large commit or tag: its header here, its message streamed
+		// (see largeMessage).
+		o.data, o.release = getBuf(int(min(o.size, maxHeaderPrefix)))
+		if _, err := io.ReadFull(rd, o.data); err != nil {
+			o.release()
+			return o, fmt.Errorf("read: %w", err)
+		}
+		return o, nil
+	}
 	o.data, o.release = getBuf(int(o.size))
 	if _, err := io.ReadFull(rd, o.data); err != nil {
 		o.release()
@@ -151,11 +164,10 @@ func (g *goGit) resolve(ctx context.Context, rev string) (plumbing.Hash, error) 
 		case plumbing.CommitObject:
 			return *h, nil
 		case plumbing.TagObject:
-			raw, err := readAll(obj)
+			t, err := tagTarget(obj)
 			if err != nil {
 				return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, err)
 			}
-			t := parseTag(raw).Object
 			h = &t
 		default:
 			return plumbing.ZeroHash, fmt.Errorf("revision %q is not a commit", rev)
@@ -170,11 +182,21 @@ func (g *goGit) commit(h plumbing.Hash) (rawCommit, error) {
 	if err != nil {
 		return rawCommit{}, err
 	}
-	raw, err := readAll(obj)
+	rd, err := obj.Reader()
 	if err != nil {
 		return rawCommit{}, err
 	}
-	c := parseCommit(h.String(), raw)
+	defer rd.Close()
+	// The header only: a message can be of any size, and the walk needs
+	// the parents and the tree.
+	header, complete, err := readHeader(rd, maxWalkHeader)
+	if err != nil {
+		return rawCommit{}, err
+	}
+	if !complete && obj.Size() > maxWalkHeader {
+		return rawCommit{}, fmt.Errorf("commit header larger than %d bytes", maxWalkHeader)
+	}
+	c := parseCommit(h.String(), header)
 	c.Message = nil
 	if g.shallow[c.ID] {
 		c.Parents = nil

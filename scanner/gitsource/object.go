@@ -1,8 +1,11 @@
 package gitsource
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
+	"io"
 	"strconv"
 	"time"
 
@@ -141,4 +144,69 @@ func formatRawDate(raw []byte) string {
 		return ""
 	}
 	return t.Format(time.RFC3339)
+}
+
+// Commits and tags larger than the large-object size are not read whole:
+// a message compresses to nothing (4 GB of one letter packs into 4 MB),
+// and a push of one could take the scan's memory. Their first
+// maxHeaderPrefix bytes give the header's fields (author, date, tag name),
+// and their message is streamed (largeMessage); a walk reads only the
+// header, up to maxWalkHeader bytes (parents first).
+const (
+	maxHeaderPrefix = 64 << 10
+	maxWalkHeader   = 16 << 20
+)
+
+// readHeader reads r up to the end of an object's header (its first empty
+// line, as splitObject reads it), at most limit bytes; complete says the
+// end was found.
+func readHeader(r io.Reader, limit int) (header []byte, complete bool, err error) {
+	br := bufio.NewReader(io.LimitReader(r, int64(limit)))
+	lineStart := true // the next chunk begins a line
+	for {
+		line, err := br.ReadSlice('\n')
+		header = append(header, line...)
+		if lineStart && len(line) == 1 && line[0] == '\n' {
+			return header, true, nil
+		}
+		lineStart = len(line) > 0 && line[len(line)-1] == '\n'
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			return header, false, nil
+		case err != nil:
+			return header, false, err
+		}
+	}
+}
+
+// messageReader reads an object's message from a stream of the whole
+// object: what follows the header's first empty line.
+type messageReader struct {
+	r      io.Reader
+	inBody bool
+	prev   byte // the last header byte; '\n' before the first
+}
+
+func newMessageReader(r io.Reader) *messageReader { return &messageReader{r: r, prev: '\n'} }
+
+func (m *messageReader) Read(p []byte) (int, error) {
+	for !m.inBody {
+		n, err := m.r.Read(p)
+		for i := 0; i < n; i++ {
+			if p[i] == '\n' && m.prev == '\n' {
+				m.inBody = true
+				if k := copy(p, p[i+1:n]); k > 0 {
+					return k, nil
+				}
+				break
+			}
+			m.prev = p[i]
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return m.r.Read(p)
 }

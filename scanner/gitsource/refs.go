@@ -60,14 +60,14 @@ func (r *Repo) readRefs(skip skipFunc) *refInfo {
 			}
 			switch obj.Type() {
 			case plumbing.TagObject:
-				raw, err := readAll(obj)
+				target, err := tagTarget(obj)
 				if err != nil {
 					skip("ref "+name, "cannot read tag "+h.String()+": "+err.Error())
 					return
 				}
 				chain = append(chain, h)
 				ri.tags[h] = plumbing.ZeroHash
-				h = parseTag(raw).Object
+				h = target
 				continue
 			case plumbing.CommitObject:
 				commits[h] = true
@@ -157,19 +157,25 @@ func parseReflog(b []byte, both bool) []plumbing.Hash {
 	return out
 }
 
-// readAll reads a small object whole.
-func readAll(obj plumbing.EncodedObject) ([]byte, error) {
+// maxTagHeader is how much of a tag is read to follow it: its first line
+// names its object, and its message may be of any size (it is scanned as
+// text, in windows, where the scan reads objects).
+const maxTagHeader = 4 << 10
+
+// tagTarget is the object a tag names. A tag of 300 MB was read whole
+// here, beside its scan, for its first line.
+func tagTarget(obj plumbing.EncodedObject) (plumbing.Hash, error) {
 	rd, err := obj.Reader()
 	if err != nil {
-		return nil, err
+		return plumbing.ZeroHash, err
 	}
 	defer rd.Close()
-	b, err := io.ReadAll(rd)
+	b, err := io.ReadAll(io.LimitReader(rd, maxTagHeader))
 	if err != nil {
-		return nil, err
+		return plumbing.ZeroHash, err
 	}
-	if int64(len(b)) != obj.Size() {
-		return b, errors.New("object shorter than its header says")
+	if int64(len(b)) < min(obj.Size(), maxTagHeader) {
+		return plumbing.ZeroHash, errors.New("object shorter than its header says")
 	}
-	return b, nil
+	return parseTag(b).Object, nil
 }

@@ -1,10 +1,12 @@
 package gitsource
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -316,27 +318,56 @@ func (s *scan) item(o storedObject) (scanner.Item, bool) {
 	case plumbing.CommitObject:
 		s.res.Commits++
 		c := parseCommit(o.id.String(), o.data)
-		s.res.Bytes += int64(len(c.Message))
-		return scanner.Item{
+		it := scanner.Item{
 			Loc: finding.Location{Source: finding.SourceGit, Kind: finding.KindCommitMessage,
 				Commit: c.ID, Author: c.Author, Date: c.Date},
 			Data: c.Message, Size: int64(len(c.Message)), Release: o.release,
-		}, true
+		}
+		s.res.Bytes += largeMessage(o, &it)
+		return it, true
 	case plumbing.TagObject:
 		t := parseTag(o.data)
-		s.res.Bytes += int64(len(t.Message))
 		loc := finding.Location{Source: finding.SourceGit, Kind: finding.KindTagMessage,
 			Tag: t.Name, Author: t.Tagger, Date: t.Date,
 			Blob: o.id.String()} // the tag object's id, until emit
 		if t.Type == "commit" {
 			loc.Commit = t.Object.String()
 		}
-		return scanner.Item{Loc: loc, Data: t.Message, Size: int64(len(t.Message)), Release: o.release}, true
+		it := scanner.Item{Loc: loc, Data: t.Message, Size: int64(len(t.Message)), Release: o.release}
+		s.res.Bytes += largeMessage(o, &it)
+		return it, true
 	}
 	if o.release != nil {
 		o.release()
 	}
 	return scanner.Item{}, false
+}
+
+// largeMessage makes the message item of a large commit or tag, whose
+// data holds only the first bytes (maxHeaderPrefix), stream its message,
+// and returns the message's size (that of the item as it was otherwise).
+func largeMessage(o storedObject, it *scanner.Item) int64 {
+	if o.open == nil {
+		return it.Size
+	}
+	// The header's fields are strings of their own by now.
+	it.Release()
+	it.Data, it.Release = nil, nil
+	it.Size = o.size
+	if i := bytes.Index(o.data, []byte("\n\n")); i >= 0 {
+		it.Size -= int64(i + 2)
+	}
+	it.Open = func() (io.ReadCloser, error) {
+		rc, err := o.open()
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{newMessageReader(rc), rc}, nil
+	}
+	return it.Size
 }
 
 // refItems turns every ref name into an item: a branch or tag named with
