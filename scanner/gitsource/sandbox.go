@@ -83,27 +83,34 @@ func within(roots []string, p string) bool {
 // regular file (dir says a directory is wanted instead) or lies outside
 // roots (nil roots: anywhere).
 func checkFile(roots []string, p string, dir bool) error {
+	_, err := statFile(roots, p, dir)
+	return err
+}
+
+// statFile is checkFile that returns what it stat'ed.
+func statFile(roots []string, p string, dir bool) (fs.FileInfo, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if dir != fi.IsDir() || (!dir && !fi.Mode().IsRegular()) {
-		return fmt.Errorf("%s: %w", filepath.Base(p), errNotRegular)
+		return nil, fmt.Errorf("%s: %w", filepath.Base(p), errNotRegular)
 	}
 	if roots != nil && !within(roots, p) {
-		return fmt.Errorf("%s: %w", filepath.Base(p), errOutside)
+		return nil, fmt.Errorf("%s: %w", filepath.Base(p), errOutside)
 	}
-	return nil
+	return fi, nil
 }
 
 // readRegular reads a regular file (never a FIFO or device, which could
 // block or never end) of at most limit bytes. A larger one is refused
 // before it is read: a sparse file of gigabytes costs nothing to make.
 func readRegular(p string, limit int64) ([]byte, error) {
-	if err := checkFile(nil, p, false); err != nil {
+	fi, err := statFile(nil, p, false)
+	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(p); err == nil && fi.Size() > limit {
+	if fi.Size() > limit {
 		return nil, fmt.Errorf("%s: larger than %d bytes", filepath.Base(p), limit)
 	}
 	f, err := os.Open(p)
@@ -445,18 +452,17 @@ func (g *guardFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File,
 	if clean == "objects/info/alternates" {
 		roots = nil
 	}
-	if err := checkFile(roots, p, false); err != nil {
+	fi, err := statFile(roots, p, false)
+	if err != nil {
 		if refFile(clean) && (errors.Is(err, errNotRegular) || errors.Is(err, errOutside)) {
 			return nil, g.refuseRef(clean, err)
 		}
 		return nil, err
 	}
-	if refFile(clean) && clean != "packed-refs" {
+	if refFile(clean) && clean != "packed-refs" && fi.Size() > maxSmallFile {
 		// go-git reads a loose ref whole: a sparse file of gigabytes
 		// took as much memory.
-		if fi, err := os.Stat(p); err == nil && fi.Size() > maxSmallFile {
-			return nil, g.refuseRef(clean, fmt.Errorf("%s: larger than %d bytes", path.Base(clean), maxSmallFile))
-		}
+		return nil, g.refuseRef(clean, fmt.Errorf("%s: larger than %d bytes", path.Base(clean), maxSmallFile))
 	}
 	return g.Filesystem.OpenFile(name, flag, perm)
 }
