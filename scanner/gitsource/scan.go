@@ -351,7 +351,9 @@ func largeMessage(o storedObject, it *scanner.Item) int64 {
 		return it.Size
 	}
 	// The header's fields are strings of their own by now.
-	it.Release()
+	if it.Release != nil {
+		it.Release()
+	}
 	it.Data, it.Release = nil, nil
 	it.Size = o.size
 	if i := bytes.Index(o.data, []byte("\n\n")); i >= 0 {
