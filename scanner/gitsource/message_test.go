@@ -117,3 +117,29 @@ type chunked struct {
 }
 
 func (c *chunked) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// FuzzMessageReader: whatever the object and the reads' sizes, the
+// streamed message is splitObject's, and readHeader's header is what
+// precedes it.
+func FuzzMessageReader(f *testing.F) {
+	f.Add([]byte("tree x\nparent y\n\nsubject\n\nbody\n"), uint8(3))
+	f.Add([]byte("\nmessage"), uint8(1))
+	f.Add([]byte("no end of header"), uint8(7))
+	f.Fuzz(func(t *testing.T, obj []byte, chunk uint8) {
+		want := splitObject(obj, func(_, _ []byte) {})
+		got, err := io.ReadAll(newMessageReader(&chunked{r: bytes.NewReader(obj), n: int(chunk)%16 + 1}))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("message %q, %v; want %q", got, err, want)
+		}
+		h, complete, err := readHeader(bytes.NewReader(obj), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if complete && !bytes.Equal(append(append([]byte{}, h...), want...), obj) {
+			t.Fatalf("header %q and message %q are not the object %q", h, want, obj)
+		}
+		if !complete && !bytes.Equal(h, obj) {
+			t.Fatalf("no end of header, yet header %q is not the whole object %q", h, obj)
+		}
+	})
+}
